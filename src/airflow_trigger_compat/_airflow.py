@@ -1,0 +1,57 @@
+"""Where each Airflow name lives, as data: newest import path first (like Airflow's common.compat).
+
+Nothing is imported until a strategy asks for a name, so this package imports without Airflow.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from types import ModuleType
+from typing import Any
+
+__all__ = ["load"]
+
+_COMPAT = "airflow.providers.common.compat.sdk"  # the standard provider's own resolution
+_COMMS = "airflow.sdk.execution_time.comms"
+_TRIGGER_DAGRUN = "airflow.providers.standard.operators.trigger_dagrun"
+
+IMPORT_PATHS: dict[str, tuple[str, ...]] = {
+    "AirflowException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowFailException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowSkipException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
+    "DagRunTriggerException": (_COMPAT, "airflow.sdk.exceptions"),
+    "AirflowRuntimeError": ("airflow.sdk.exceptions",),
+    "ErrorType": ("airflow.sdk.exceptions",),
+    "ErrorResponse": (_COMMS,),
+    "TriggerDagRun": (_COMMS,),
+    "SUPERVISOR_COMMS": ("airflow.sdk.execution_time.task_runner",),
+    "ResumableJobMixin": ("airflow.sdk",),
+    "DagStateTrigger": ("airflow.providers.standard.triggers.external_task",),
+    "DagIsPaused": (_TRIGGER_DAGRUN,),
+    "TriggerDagRunLink": (_TRIGGER_DAGRUN,),
+    "TriggerDagRunOperator": (_TRIGGER_DAGRUN,),
+}
+
+
+@functools.cache
+def _module_with(name: str) -> ModuleType:
+    errors = []
+    for module_name in IMPORT_PATHS[name]:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            errors.append(f"{module_name}: {err}")
+            continue
+        if hasattr(module, name):
+            return module
+        errors.append(f"{module_name} has no {name}")
+    raise ImportError(f"{name} is not importable from any of {IMPORT_PATHS[name]}: {'; '.join(errors)}")
+
+
+def load(name: str) -> Any:
+    """Import ``name`` from the first of its paths that has it.
+
+    The module is cached, the attribute is read each time: ``SUPERVISOR_COMMS`` is rebound at task start.
+    """
+    return getattr(_module_with(name), name)

@@ -1,0 +1,136 @@
+"""``durable=True`` on Airflow 3.3+: reconnect to the in-flight child run after a worker crash.
+
+Built on Airflow's own ``airflow.sdk.ResumableJobMixin``: the child's run_id is the job's external id,
+kept in ``context["task_state_store"]`` under :data:`STATE_KEY`, which survives into the next try.
+
+The mixin documents a window: a crash between ``submit_job`` returning and the store write resubmits.
+Here the operator chooses the run_id, so :meth:`DagRunJob.submit_job` stores it *before* triggering,
+and a retry tells the cases apart by asking for the stored run:
+
+============================  =====================================================================
+stored run                    on retry
+============================  =====================================================================
+queued / running              reconnect: poll it, trigger nothing (the mixin's "active")
+in ``allowed_states``         succeed at once, trigger nothing (the mixin's "succeeded")
+does not exist                crash inside the window: trigger it now, with the *stored* run_id
+in ``failed_states``          trigger a fresh run with a fresh run_id; when the run_id is fixed
+                              (``trigger_run_id``, or derived from a fixed ``logical_date``) only
+                              ``reset_dag_run=True`` can rerun it, otherwise the task fails
+============================  =====================================================================
+
+An "already exists" answer for the run_id a previous try stored is this task's own run and is
+reconnected to. A conflict with a run this task did not store is handled as without ``durable``
+(``reset_dag_run`` clears it, ``skip_when_already_exists`` skips, otherwise the task fails), and the
+store is cleared first so a retry never adopts someone else's run.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._airflow import load
+from ._contract import check_not_paused, handle_existing_run, wait_for_run
+
+if TYPE_CHECKING:
+    from ._contract import TaskPort
+    from ._request import TriggerRequest
+
+__all__ = ["ABSENT", "STATE_KEY", "DagRunJob", "run_durable"]
+
+#: The task_state_store key. Renaming it breaks retries that are in flight during an upgrade.
+STATE_KEY = "airflow_trigger_compat.trigger_run_id"
+#: Status reported for a stored run_id whose run does not exist.
+ABSENT = "absent"
+
+
+class DagRunJob:
+    """The child DAG run as a ``ResumableJobMixin`` job (combined with the mixin by :func:`run_durable`)."""
+
+    external_id_key = STATE_KEY
+
+    def __init__(self, request: TriggerRequest, port: TaskPort, store: Any) -> None:
+        self.durable = True
+        self.request = request
+        self.port = port
+        self.store = store
+        self.log = port.log
+        self.prior: tuple[str, str] | None = None  # (run_id, status) a previous try stored
+        self._pushed: str | None = None
+
+    # -- ResumableJobMixin hooks -------------------------------------------------------------------
+    def get_job_status(self, external_id: Any, context: Any) -> str:
+        state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id))
+        status = ABSENT if state is None else state
+        self.prior = (str(external_id), status)
+        return status
+
+    def is_job_active(self, status: str) -> bool:
+        return status != ABSENT and status not in self.request.allowed_states + self.request.failed_states
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status in self.request.allowed_states
+
+    def submit_job(self, context: Any) -> str:
+        request = self.request
+        run_id, reset = self._next_run()
+        check_not_paused(request, self.port)
+        if self.store is not None:
+            self.store.set(STATE_KEY, run_id)  # before the trigger: no crash can lose the run_id
+        if not self.port.trigger(request, run_id, reset=reset):
+            if self.prior is not None and self.prior[0] == run_id:
+                self.log.info("DAG run %s already exists and is the one this task stored; reconnecting", run_id)
+            else:
+                if self.store is not None:
+                    self.store.delete(STATE_KEY)
+                handle_existing_run(request, self.port, run_id)
+        self._push(run_id)
+        return run_id
+
+    def poll_until_complete(self, external_id: Any, context: Any) -> None:
+        self._push(str(external_id))
+        if self.request.wait_for_completion:
+            wait_for_run(self.request, self.port, str(external_id))
+
+    def get_job_result(self, external_id: Any, context: Any) -> None:
+        self._push(str(external_id))
+
+    # -- decisions -----------------------------------------------------------------------------------
+    def _next_run(self) -> tuple[str, bool]:
+        """The run_id to trigger and whether to reset it, given what a previous try stored."""
+        request = self.request
+        if self.prior is None:
+            return request.run_id, request.reset_dag_run
+        prior_id, status = self.prior
+        if status == ABSENT:
+            self.log.info("Stored DAG run %s was never created; triggering it now", prior_id)
+            return prior_id, request.reset_dag_run
+        if request.run_id != prior_id:
+            return request.run_id, request.reset_dag_run  # fresh run_id after a failed prior run
+        if request.reset_dag_run:
+            return prior_id, True
+        self.port.fail(
+            f"DAG run {prior_id!r} of {request.trigger_dag_id!r}, triggered by a previous try, ended "
+            f"{status!r}, and its run_id is fixed, so no fresh run can be triggered. Set reset_dag_run=True "
+            "to rerun it on retry, or leave trigger_run_id (and logical_date) unset for a fresh run_id.",
+            retry=False,
+        )
+
+    def _push(self, run_id: str) -> None:
+        if self._pushed != run_id:
+            self.port.push_run_id(run_id)
+            self._pushed = run_id
+
+
+@functools.cache
+def _resumable_job_class() -> type:
+    mixin = load("ResumableJobMixin")
+    # Our hooks come first in the MRO; the mixin contributes execute_resumable() and its store logic.
+    return type("ResumableDagRunJob", (DagRunJob, mixin), {"__module__": __name__})
+
+
+def run_durable(request: TriggerRequest, port: TaskPort, context: Mapping[str, Any]) -> Any:
+    """Trigger and wait under ``ResumableJobMixin.execute_resumable``."""
+    job = _resumable_job_class()(request, port, context.get("task_state_store"))
+    return job.execute_resumable(context)

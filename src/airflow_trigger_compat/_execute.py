@@ -1,0 +1,71 @@
+"""The one entry point every way in goes through: pick the strategy, validate, run."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from ._airflow import load
+from ._errors import DurableUnavailableWarning, TriggerCompatError
+from ._registry import Feature, Selection, select_strategy
+from ._request import TriggerRequest, build_request
+
+__all__ = ["execute_trigger", "warn_if_not_durable"]
+
+
+def warn_if_not_durable(selection: Selection, request: TriggerRequest) -> None:
+    """Say once, with the version and the reason, when ``durable=True`` cannot give crash recovery."""
+    if not request.durable:
+        return
+    reason = selection.gap(Feature.DURABLE)
+    if reason is None and request.deferrable and request.wait_for_completion:
+        reason = "deferrable=True already waits in the triggerer, which survives the loss of a worker"
+    if reason is None and selection.forced and selection.name != "accessor":
+        reason = f"strategy {selection.name!r} was forced and only 'accessor' implements durable"
+    if reason is not None:
+        warnings.warn(
+            f"durable=True has no effect on Airflow {selection.version.raw} (strategy {selection.name!r}): "
+            f"{reason}. The task runs without crash recovery; a worker lost mid-wait triggers a new "
+            "child run on retry. Use Airflow 3.3+ with deferrable=False for durable waits.",
+            DurableUnavailableWarning,
+            stacklevel=3,
+        )
+
+
+def _with_openlineage(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> TriggerRequest:
+    """Add the parent's OpenLineage identity to conf, as the standard operator does."""
+    if not getattr(operator, "openlineage_inject_parent_info", False):
+        return request
+    try:
+        from airflow.providers.standard.utils.openlineage import (
+            safe_inject_openlineage_properties_into_dagrun_conf,
+        )
+    except ImportError:
+        return request
+    conf = safe_inject_openlineage_properties_into_dagrun_conf(dr_conf=request.conf, ti=context.get("ti"))
+    return request if conf is request.conf else request._replace(conf=conf)
+
+
+def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
+    """Run ``operator`` (a ``TriggerDagRunOperator`` or anything with its attributes) on this Airflow.
+
+    Call it from a provider's ``TriggerDagRunOperator.execute``::
+
+        def execute(self, context):
+            return execute_trigger(self, context)
+
+    Invalid arguments fail the task without retries (``AirflowFailException`` chained to a
+    :class:`TriggerArgumentError` that names the value and the fix), before any child run exists.
+    """
+    selection = select_strategy()
+    try:
+        request = build_request(operator, selection)
+    except TriggerCompatError as err:
+        raise load("AirflowFailException")(str(err)) from err
+    warn_if_not_durable(selection, request)
+    request = _with_openlineage(operator, context, request)
+    # Listeners read the run_id from the operator, as with the standard operator.
+    operator.trigger_run_id = request.run_id
+    return selection.strategy.load().execute(operator, context, request)
+

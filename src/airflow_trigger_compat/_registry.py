@@ -1,0 +1,273 @@
+"""The version story, in one place.
+
+Read ``REGISTRY`` top to bottom: each entry is a half-open Airflow range, the strategy that runs there,
+and the features that range lacks, each with its reason. Supported features are everything else.
+``STRATEGIES`` says, for each strategy, the module that implements it and where it can run at all (a
+maintainer may force a strategy outside the range where it is the default, for comparing paths).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib
+import os
+from collections.abc import Mapping
+from types import MappingProxyType, ModuleType
+from typing import NamedTuple
+
+from ._errors import StrategyUnavailable, UnsupportedAirflowVersion
+from ._version import AirflowVersion, airflow_version
+
+__all__ = [
+    "FORCE_ENV_VAR",
+    "REGISTRY",
+    "STRATEGIES",
+    "Entry",
+    "Feature",
+    "Selection",
+    "Strategy",
+    "VersionRange",
+    "check_registry",
+    "select_strategy",
+]
+
+#: Set to a strategy name to force it (for debugging, and for comparing paths on one install).
+FORCE_ENV_VAR = "AIRFLOW_TRIGGER_COMPAT_STRATEGY"
+
+Release = tuple[int, int, int]
+
+
+class Feature(str, enum.Enum):
+    """Operator features whose availability depends on the Airflow version."""
+
+    DURABLE = "durable"
+    DEFERRABLE = "deferrable"
+    NOTE = "note"
+    RUN_AFTER = "run_after"
+    FAIL_WHEN_DAG_IS_PAUSED = "fail_when_dag_is_paused"
+    RESET_DAG_RUN = "reset_dag_run"
+    SKIP_WHEN_ALREADY_EXISTS = "skip_when_already_exists"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class VersionRange(NamedTuple):
+    """A half-open range of Airflow releases: ``low <= release < high``."""
+
+    low: Release
+    high: Release
+
+    def __contains__(self, release: object) -> bool:  # type: ignore[override]
+        return isinstance(release, tuple) and self.low <= release < self.high
+
+    def __str__(self) -> str:
+        return f">={_fmt(self.low)},<{_fmt(self.high)}"
+
+
+def _fmt(release: Release) -> str:
+    return ".".join(map(str, release[:2] if release[2] == 0 else release))
+
+
+class Strategy(NamedTuple):
+    """A way of running the trigger: its module (under ``_strategies``) and where it can run at all."""
+
+    name: str
+    module: str
+    runs_on: VersionRange
+    summary: str
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(f"{__package__}._strategies.{self.module}")
+
+
+class Entry(NamedTuple):
+    """One row of the version story."""
+
+    airflow: VersionRange
+    strategy: str
+    upstream: str
+    #: Features this range lacks, each with the reason. Everything not listed here is supported.
+    gaps: Mapping[Feature, str] = MappingProxyType({})
+
+    def supports(self, feature: Feature) -> bool:
+        return feature not in self.gaps
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        return frozenset(f for f in Feature if f not in self.gaps)
+
+
+# Reasons shared by several rows are named once.
+_NO_DURABLE_BEFORE_3_3 = (
+    "needs airflow.sdk.ResumableJobMixin and context['task_state_store'], added in Airflow 3.3"
+)
+_NO_RUN_AFTER_BEFORE_3_3 = "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3)"
+
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            Strategy(
+                "accessor",
+                "accessor",
+                VersionRange((3, 3, 0), (4, 0, 0)),
+                "the operator triggers through the execution API and polls the child run itself",
+            ),
+            Strategy(
+                "runner_exception",
+                "runner_exception",
+                VersionRange((3, 0, 0), (4, 0, 0)),
+                "execute() raises DagRunTriggerException; the task runner triggers and waits",
+            ),
+            Strategy(
+                "airflow2",
+                "airflow2",
+                VersionRange((2, 11, 0), (3, 0, 0)),
+                "the operator triggers through the ORM (trigger_dag) and polls refresh_from_db",
+            ),
+        )
+    }
+)
+
+#: Newest first. Ranges are contiguous from 2.11 to 4.0; ``check_registry`` enforces it.
+REGISTRY: tuple[Entry, ...] = (
+    # Airflow 3.3+: ResumableJobMixin and task_state_store exist, and the operator can own its
+    # execution (apache/airflow#69135 proposes ti.trigger_dag_run(); the same TriggerDagRun
+    # execution-API message is sent through the task's supervisor channel where it is missing).
+    Entry(VersionRange((3, 3, 0), (4, 0, 0)), "accessor", "apache/airflow#69135"),
+    # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
+    Entry(
+        VersionRange((3, 2, 0), (3, 3, 0)),
+        "runner_exception",
+        "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
+        MappingProxyType({Feature.DURABLE: _NO_DURABLE_BEFORE_3_3, Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3}),
+    ),
+    # Airflow 3.0 (AIP-72): tasks lose ORM access; the runner handles DagRunTriggerException.
+    Entry(
+        VersionRange((3, 0, 0), (3, 2, 0)),
+        "runner_exception",
+        "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run",
+        MappingProxyType(
+            {
+                Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
+                Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
+                Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
+                "from Airflow 3.2 (task-sdk 1.2)",
+                Feature.FAIL_WHEN_DAG_IS_PAUSED: "tasks can read a DAG's paused state (ti.get_dag, the "
+                "GetDag execution-API endpoint) from Airflow 3.2",
+            }
+        ),
+    ),
+    # Airflow 2.11: the last Airflow 2; the operator uses the ORM directly.
+    Entry(
+        VersionRange((2, 11, 0), (3, 0, 0)),
+        "airflow2",
+        "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag)",
+        MappingProxyType(
+            {
+                Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
+                Feature.NOTE: "Airflow 2's trigger_dag has no note",
+                Feature.RUN_AFTER: "Airflow 2 has no run_after",
+            }
+        ),
+    ),
+)
+
+SUPPORTED = VersionRange(REGISTRY[-1].airflow.low, REGISTRY[0].airflow.high)
+
+
+def check_registry(entries: tuple[Entry, ...] = REGISTRY) -> None:
+    """Raise ``ValueError`` unless ``entries`` are newest first, contiguous, and name known strategies."""
+    if not entries:
+        raise ValueError("the registry is empty")
+    for newer, older in zip(entries, entries[1:]):
+        if older.airflow.high != newer.airflow.low:
+            kind = "overlap" if older.airflow.high > newer.airflow.low else "gap"
+            raise ValueError(f"registry {kind} between {older.airflow} and {newer.airflow}")
+    for entry in entries:
+        if entry.airflow.low >= entry.airflow.high:
+            raise ValueError(f"empty range {entry.airflow} for {entry.strategy!r}")
+        strategy = STRATEGIES.get(entry.strategy)
+        if strategy is None:
+            raise ValueError(f"unknown strategy {entry.strategy!r} for {entry.airflow}")
+        if not (strategy.runs_on.low <= entry.airflow.low and entry.airflow.high <= strategy.runs_on.high):
+            raise ValueError(f"{entry.strategy!r} is selected for {entry.airflow} but runs on {strategy.runs_on}")
+        unknown = set(entry.gaps) - set(Feature)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(map(str, unknown))} for {entry.airflow}")
+
+
+class Selection(NamedTuple):
+    """The answer to "what runs here": the version, the registry row, the strategy, and why."""
+
+    version: AirflowVersion
+    entry: Entry
+    strategy: Strategy
+    forced: bool
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        return self.entry.features
+
+    def supports(self, feature: Feature | str) -> bool:
+        return self.entry.supports(Feature(feature))
+
+    def gap(self, feature: Feature | str) -> str | None:
+        """The reason ``feature`` is missing here, or ``None`` when it is supported."""
+        return self.entry.gaps.get(Feature(feature))
+
+
+def _entry_for(release: Release) -> Entry | None:
+    return next((e for e in REGISTRY if release in e.airflow), None)
+
+
+def _unsupported(version: AirflowVersion | None) -> UnsupportedAirflowVersion:
+    ranges = ", ".join(f"{e.airflow} ({e.strategy})" for e in reversed(REGISTRY))
+    found = "no Airflow is installed" if version is None else f"Airflow {version.raw!r} is installed"
+    return UnsupportedAirflowVersion(
+        f"airflow-trigger-compat supports Airflow {SUPPORTED} but {found}. Supported ranges: {ranges}. "
+        "Install a supported Airflow, or pin an airflow-trigger-compat release that supports yours.",
+        airflow_version=None if version is None else version.raw,
+    )
+
+
+def resolve(version: AirflowVersion | None, forced: str | None = None) -> Selection:
+    """Pick the registry row and strategy for ``version``; ``forced`` names a strategy to use instead."""
+    check_registry()
+    if version is None or (entry := _entry_for(version.release)) is None:
+        raise _unsupported(version)
+    if not forced:
+        return Selection(version, entry, STRATEGIES[entry.strategy], False, f"Airflow {version.raw} is in {entry.airflow}")
+    strategy = STRATEGIES.get(forced)
+    if strategy is None:
+        raise StrategyUnavailable(
+            f"{FORCE_ENV_VAR}={forced!r} is not a strategy; choose one of {sorted(STRATEGIES)} or unset it.",
+            airflow_version=version.raw,
+        )
+    if version.release not in strategy.runs_on:
+        raise StrategyUnavailable(
+            f"{FORCE_ENV_VAR}={forced!r} cannot run on Airflow {version.raw}: {forced!r} runs on "
+            f"Airflow {strategy.runs_on}. Unset {FORCE_ENV_VAR} to use {entry.strategy!r}.",
+            airflow_version=version.raw,
+        )
+    # A forced strategy keeps the features of its own newest row at or below this version (conservative):
+    # runner_exception forced on 3.3 has the 3.2 feature set.
+    own = next(e for e in REGISTRY if e.strategy == forced and e.airflow.low <= version.release)
+    return Selection(version, own, strategy, True, f"forced by {FORCE_ENV_VAR}={forced!r}")
+
+
+@functools.cache
+def select_strategy() -> Selection:
+    """Return the strategy for the running Airflow (cached; :func:`airflow_trigger_compat.reset` clears it).
+
+    >>> select_strategy().name  # doctest: +SKIP
+    'accessor'
+    """
+    return resolve(airflow_version(), os.environ.get(FORCE_ENV_VAR) or None)

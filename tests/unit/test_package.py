@@ -1,0 +1,64 @@
+"""The public surface, and the promise that importing the package reads nothing about Airflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import airflow_trigger_compat
+
+
+def test_all_matches_public_names() -> None:
+    public = {n for n in vars(airflow_trigger_compat) if not n.startswith("_")} - {"annotations", "TYPE_CHECKING", "Any"}
+    assert set(airflow_trigger_compat.__all__) - {"TriggerDagRunOperator", "__version__"} == public
+    assert sorted(airflow_trigger_compat.__all__) == sorted(set(airflow_trigger_compat.__all__))
+
+
+def test_version_is_hard_coded() -> None:
+    assert airflow_trigger_compat.__version__.count(".") == 2
+
+
+def test_import_reads_no_airflow() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import airflow_trigger_compat
+        loaded = sorted(m for m in sys.modules if m == "airflow" or m.startswith("airflow."))
+        assert not loaded, loaded
+        assert airflow_trigger_compat.airflow_version.cache_info().currsize == 0
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_operator_without_airflow_is_a_clear_error() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["airflow"] = None
+        import airflow_trigger_compat
+        try:
+            airflow_trigger_compat.TriggerDagRunOperator
+        except airflow_trigger_compat.UnsupportedAirflowVersion as err:
+            assert "execute_trigger" in str(err), err
+        else:
+            raise AssertionError("no error")
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute_is_attribute_error() -> None:
+    try:
+        airflow_trigger_compat.nope  # noqa: B018
+    except AttributeError as err:
+        assert "nope" in str(err)
+    else:
+        raise AssertionError("no error")
+
+
+def test_py_typed_and_license_ship() -> None:
+    from importlib.resources import files
+
+    assert files(airflow_trigger_compat).joinpath("py.typed").is_file()

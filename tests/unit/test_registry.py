@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import sys
+import types
+from types import MappingProxyType
+
+import pytest
+
+import airflow_trigger_compat
+from airflow_trigger_compat import (
+    REGISTRY,
+    STRATEGIES,
+    Feature,
+    StrategyUnavailable,
+    UnsupportedAirflowVersion,
+    select_strategy,
+)
+from airflow_trigger_compat._registry import Entry, VersionRange, check_registry, resolve
+from airflow_trigger_compat._version import parse_airflow_version
+
+from .conftest import selection_for
+
+
+@pytest.mark.parametrize(
+    ("version", "strategy"),
+    [
+        ("2.11.0", "airflow2"),
+        ("2.11.2", "airflow2"),
+        ("3.0.0", "runner_exception"),
+        ("3.0.6", "runner_exception"),
+        ("3.1.8", "runner_exception"),
+        ("3.2.2", "runner_exception"),
+        ("3.3.0rc1", "accessor"),
+        ("3.3.0.dev0", "accessor"),
+        ("3.3.0+local.1", "accessor"),
+        ("3.3.2", "accessor"),
+        ("3.10.0", "accessor"),
+        ("3.99.99", "accessor"),
+    ],
+)
+def test_routes_on_release_tuple(version: str, strategy: str) -> None:
+    assert selection_for(version).name == strategy
+
+
+@pytest.mark.parametrize("version", ["2.10.5", "2.11.0rc0", "1.10.15", "4.0.0", "4.0.0.dev0", "5.1"])
+def test_unsupported_versions_name_version_and_ranges(version: str) -> None:
+    if version == "2.11.0rc0":
+        # A pre-release of 2.11.0 is 2.11.0: supported, like any pre-release of a supported minor.
+        assert selection_for(version).name == "airflow2"
+        return
+    with pytest.raises(UnsupportedAirflowVersion) as info:
+        selection_for(version)
+    message = str(info.value)
+    assert repr(version) in message
+    assert ">=2.11,<4.0" in message
+    assert ">=3.3,<4.0 (accessor)" in message
+    assert info.value.airflow_version == version
+
+
+def test_no_airflow_is_a_clear_error() -> None:
+    with pytest.raises(UnsupportedAirflowVersion, match="no Airflow is installed"):
+        resolve(None)
+
+
+@pytest.mark.parametrize(
+    ("version", "feature", "supported"),
+    [
+        ("2.11.2", Feature.DURABLE, False),
+        ("2.11.2", Feature.FAIL_WHEN_DAG_IS_PAUSED, True),
+        ("2.11.2", Feature.NOTE, False),
+        ("3.1.8", Feature.FAIL_WHEN_DAG_IS_PAUSED, False),
+        ("3.1.8", Feature.NOTE, False),
+        ("3.2.2", Feature.NOTE, True),
+        ("3.2.2", Feature.RUN_AFTER, False),
+        ("3.2.2", Feature.DURABLE, False),
+        ("3.3.2", Feature.DURABLE, True),
+        ("3.3.2", Feature.RUN_AFTER, True),
+    ],
+)
+def test_feature_table(version: str, feature: Feature, supported: bool) -> None:
+    selection = selection_for(version)
+    assert selection.supports(feature) is supported
+    assert (selection.gap(feature) is None) is supported
+
+
+def test_every_gap_has_a_reason_and_3_3_has_none() -> None:
+    for entry in REGISTRY:
+        for feature, reason in entry.gaps.items():
+            assert isinstance(feature, Feature)
+            assert len(reason) > 20, (entry, feature)
+    assert REGISTRY[0].features == frozenset(Feature)
+
+
+def test_registry_is_valid_and_spans_2_11_to_4_0() -> None:
+    check_registry()
+    assert REGISTRY[-1].airflow.low == (2, 11, 0)
+    assert REGISTRY[0].airflow.high == (4, 0, 0)
+
+
+def _entry(low: tuple[int, int, int], high: tuple[int, int, int], strategy: str = "runner_exception") -> Entry:
+    return Entry(VersionRange(low, high), strategy, "test", MappingProxyType({}))
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ((_entry((3, 2, 0), (4, 0, 0)), _entry((3, 0, 0), (3, 1, 0))), "gap between"),
+        ((_entry((3, 2, 0), (4, 0, 0)), _entry((3, 0, 0), (3, 3, 0))), "overlap between"),
+        ((_entry((3, 0, 0), (4, 0, 0), "nope"),), "unknown strategy 'nope'"),
+        ((_entry((2, 11, 0), (3, 1, 0), "airflow2"),), "runs on"),
+        ((_entry((3, 1, 0), (3, 1, 0)),), "empty range"),
+        ((), "empty"),
+    ],
+)
+def test_registry_check_rejects_bad_tables(entries: tuple[Entry, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_registry(entries)
+
+
+def test_force_strategy_within_its_range() -> None:
+    selection = resolve(parse_airflow_version("3.3.2"), "runner_exception")
+    assert selection.name == "runner_exception"
+    assert selection.forced
+    assert "forced" in selection.reason
+    # A forced strategy keeps its own (older) feature row: runner_exception has no durable.
+    assert not selection.supports("durable")
+
+
+@pytest.mark.parametrize(
+    ("version", "forced", "message"),
+    [
+        ("3.1.8", "accessor", "'accessor' cannot run on Airflow 3.1.8"),
+        ("3.3.2", "airflow2", "'airflow2' cannot run on Airflow 3.3.2"),
+        ("2.11.2", "runner_exception", "runs on Airflow >=3.0,<4.0"),
+        ("3.3.2", "bogus", "is not a strategy"),
+    ],
+)
+def test_forced_strategy_that_cannot_run_is_an_error(version: str, forced: str, message: str) -> None:
+    with pytest.raises(StrategyUnavailable, match=message) as info:
+        resolve(parse_airflow_version(version), forced)
+    assert info.value.airflow_version == version
+    assert "AIRFLOW_TRIGGER_COMPAT_STRATEGY" in str(info.value)
+
+
+def test_select_strategy_reads_env_and_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("airflow")
+    fake.__version__ = "3.3.2"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "airflow", fake)
+    assert select_strategy().name == "accessor"
+    monkeypatch.setenv("AIRFLOW_TRIGGER_COMPAT_STRATEGY", "runner_exception")
+    assert select_strategy().name == "accessor"  # cached until reset
+    airflow_trigger_compat.reset()
+    assert select_strategy().name == "runner_exception"
+
+
+def test_every_strategy_module_exists_and_has_execute() -> None:
+    for strategy in STRATEGIES.values():
+        assert callable(strategy.load().execute), strategy.name
