@@ -15,8 +15,6 @@ Importing the package reads nothing about Airflow; the version is detected on fi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._errors import (
     DurableUnavailableWarning,
     FeatureNotSupported,
@@ -26,12 +24,14 @@ from ._errors import (
     TriggerCompatWarning,
     UnsupportedAirflowVersion,
 )
-from ._execute import execute_trigger
-from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Entry, Feature, Selection, select_strategy
-from ._version import AirflowVersion, airflow_version, parse_airflow_version
 
+# Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._execute import execute_trigger
     from ._operator import TriggerDagRunOperator
+    from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Entry, Feature, Selection, select_strategy
+    from ._version import AirflowVersion, airflow_version, parse_airflow_version
 
 # Hard-coded: a vendored copy has no distribution metadata to read a version from.
 __version__ = "0.1.0"
@@ -61,23 +61,56 @@ __all__ = [
 ]
 
 
+# Public names and the private module that defines each, imported on first access (PEP 562) so that
+# `import airflow_trigger_compat` stays cheap in every DAG file that uses it.
+_LAZY = {
+    "FORCE_ENV_VAR": "_registry",
+    "REGISTRY": "_registry",
+    "STRATEGIES": "_registry",
+    "Entry": "_registry",
+    "Feature": "_registry",
+    "Selection": "_registry",
+    "select_strategy": "_registry",
+    "AirflowVersion": "_version",
+    "airflow_version": "_version",
+    "parse_airflow_version": "_version",
+    "execute_trigger": "_execute",
+    "TriggerDagRunOperator": "_operator",
+}
+
+
 def reset() -> None:
     """Forget the detected Airflow version and the chosen strategy (for tests)."""
+    from ._registry import select_strategy
+    from ._version import airflow_version
+
     airflow_version.cache_clear()
     select_strategy.cache_clear()
 
 
-def __getattr__(name: str) -> Any:
-    # The operator subclasses the standard provider's, so it is only built when asked for.
-    if name == "TriggerDagRunOperator":
-        try:
-            from ._operator import TriggerDagRunOperator
-        except ImportError as err:
-            raise UnsupportedAirflowVersion(
-                "airflow_trigger_compat.TriggerDagRunOperator subclasses the standard provider's operator, "
-                f"which cannot be imported here ({err}). Install apache-airflow and "
-                "apache-airflow-providers-standard, or call execute_trigger() from your own operator.",
-                airflow_version=None,
-            ) from err
-        return TriggerDagRunOperator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    try:
+        module = import_module(f".{module_name}", __name__)
+    except ImportError as err:
+        if module_name != "_operator":
+            raise
+        # The operator subclasses the standard provider's, which needs Airflow.
+        raise UnsupportedAirflowVersion(
+            "airflow_trigger_compat.TriggerDagRunOperator subclasses the standard provider's operator, "
+            f"which cannot be imported here ({err}). Install apache-airflow and "
+            "apache-airflow-providers-standard, or call execute_trigger() from your own operator.",
+            airflow_version=None,
+        ) from err
+    value = getattr(module, name)
+    if module_name != "_operator":
+        globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
