@@ -6,6 +6,8 @@ minor, the exact patch release tested, and the constraints file that pins its wh
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.needs_version = ">=2024.10.9"
@@ -37,6 +39,29 @@ def unit(session: nox.Session) -> None:
     session.run("pytest", "tests/unit", *session.posargs)
 
 
+@nox.session(python=PYTHON, tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy --strict on the package."""
+    session.install("-e", ".", "ruff", "mypy", "pytest>=8")
+    session.run("ruff", "check", "src", "tests/unit", "benchmarks")
+    session.run("ruff", "format", "--check", "src", "tests/unit", "benchmarks")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON, tags=["bench"])
+@nox.parametrize("airflow", ["3.3", "3.1"], ids=["3.3", "3.1"])
+def bench(session: nox.Session, airflow: str) -> None:
+    """Benchmarks: shim vs stock whole trigger, cached lookup, import time (figures, not assertions)."""
+    session.install("-r", constraints(airflow))
+    session.install("--no-deps", "-e", ".")
+    home = os.path.abspath(session.create_tmp())  # Airflow refuses a relative SQLite path
+    session.run(
+        "python",
+        "benchmarks/bench_trigger.py",
+        env={"AIRFLOW_HOME": home, "BENCH_RESULT": f"results/bench-{airflow}.json"},
+    )
+
+
 @nox.session(python=PYTHON, tags=["matrix"])
 @nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
 def tests(session: nox.Session, airflow: str) -> None:
@@ -61,3 +86,71 @@ def tests(session: nox.Session, airflow: str) -> None:
 def matrix_table(session: nox.Session) -> None:
     """Print Airflow version x strategy x scenario outcomes from results/behaviour-*.json."""
     session.run("python", "scripts/matrix_table.py", *session.posargs)
+
+
+# psycopg2 for the 2.11 crash test's PostgreSQL (LocalExecutor refuses SQLite on Airflow 2); not in the
+# 2.11 lock file because only the e2e session needs it.
+E2E_EXTRA: dict[str, list[str]] = {"2.11": ["psycopg2-binary==2.9.11"]}
+
+
+def _install_pinned(session: nox.Session, airflow: str) -> None:
+    session.install("-r", constraints(airflow), *E2E_EXTRA.get(airflow, []))
+    session.install("--no-deps", "-e", ".")
+
+
+@nox.session(python=PYTHON, tags=["e2e"])
+@nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
+def e2e(session: nox.Session, airflow: str) -> None:
+    """Live crash test: real scheduler + LocalExecutor, SIGKILL of the waiting task, child runs counted.
+
+    One Airflow per session (3.x: SQLite; 2.11: a private PostgreSQL, installed with apt-get if missing).
+    Table printed and written to results/e2e-<minor>.json. ``-- -k durable`` etc. go to pytest.
+    """
+    _install_pinned(session, airflow)
+    session.run(
+        "pytest",
+        "tests/e2e",
+        "-m",
+        "e2e",
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        *session.posargs,
+        env={"E2E_AIRFLOW_MINOR": airflow},
+    )
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Watch it: Airflow 3.3 on SQLite, a durable parent, its worker SIGKILLed mid-wait, the retry reconnects."""
+    _install_pinned(session, "3.3")
+    session.run("python", "tests/e2e/demo.py", *session.posargs)
+
+
+# The oldest and the newest minor of the matrix: the two ends a vendored copy must work on.
+VENDORED_IDS = [AIRFLOW_IDS[0], AIRFLOW_IDS[-1]]
+
+
+@nox.session(python=PYTHON, venv_backend="uv", tags=["vendored"])
+@nox.parametrize("airflow", VENDORED_IDS, ids=VENDORED_IDS)
+def vendored(session: nox.Session, airflow: str) -> None:
+    """Behavioural tests through a copy vendored into a provider-shaped package (package not installed).
+
+    tests/vendoring/build.py copies the package under fake_provider/_vendor/ in the session's tmp dir (a
+    plain copy; its docstring says why not pypa's vendoring tool); the behavioural suite then drives
+    fake_provider.operators.TriggerDagRunOperator, whose execute() calls the vendored execute_trigger().
+    """
+    session.install("-r", constraints(airflow))  # the pins only: airflow-trigger-compat itself is not installed
+    site = session.create_tmp()
+    session.run("python", "tests/vendoring/build.py", site, "--check")
+    env = {
+        "PYTHONPATH": site,
+        "AIRFLOW_TRIGGER_COMPAT_OPERATOR": "fake_provider.operators:TriggerDagRunOperator",
+        "AIRFLOW_TRIGGER_COMPAT_PACKAGE": "fake_provider._vendor.airflow_trigger_compat",
+        "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": AIRFLOW_MATRIX[airflow],
+        "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/vendored-{airflow}.json",
+    }
+    # Only the vendored copy may answer: a top-level airflow_trigger_compat would hide a broken copy.
+    session.run("python", "-c", "import importlib.util as u; assert u.find_spec('airflow_trigger_compat') is None", env=env)
+    session.run("python", "-m", "fake_provider._vendor.airflow_trigger_compat", "info", env=env)
+    session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)

@@ -18,13 +18,13 @@ __all__ = ["dagrun_state", "trigger_dag_run"]
 
 
 @functools.cache
-def _accepted_fields(message_type: type) -> frozenset[str]:
+def _accepted_fields(message_type: Any) -> frozenset[str]:
     # Pydantic model of the installed Airflow: 3.2 added note and partition_key, 3.3 run_after.
     return frozenset(message_type.model_fields)
 
 
 def _already_exists(error: Any) -> bool:
-    return getattr(error, "error", None) == load("ErrorType").DAGRUN_ALREADY_EXISTS
+    return bool(getattr(error, "error", None) == load("ErrorType").DAGRUN_ALREADY_EXISTS)
 
 
 def trigger_dag_run(
@@ -52,7 +52,9 @@ def trigger_dag_run(
         native = getattr(ti, "trigger_dag_run", None)
         if native is not None:  # a future Airflow with the upstream accessor
             accepted = inspect.signature(native).parameters
-            response = native(dag_id=dag_id, run_id=run_id, **{k: v for k, v in fields.items() if k in accepted})
+            response = native(
+                dag_id=dag_id, run_id=run_id, **{k: v for k, v in fields.items() if k in accepted}
+            )
         else:
             message_type = load("TriggerDagRun")
             accepted_fields = _accepted_fields(message_type)

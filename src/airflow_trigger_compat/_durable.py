@@ -80,7 +80,9 @@ class DagRunJob:
             self.store.set(STATE_KEY, run_id)  # before the trigger: no crash can lose the run_id
         if not self.port.trigger(request, run_id, reset=reset):
             if self.prior is not None and self.prior[0] == run_id:
-                self.log.info("DAG run %s already exists and is the one this task stored; reconnecting", run_id)
+                self.log.info(
+                    "DAG run %s already exists and is the one this task stored; reconnecting", run_id
+                )
             else:
                 if self.store is not None:
                     self.store.delete(STATE_KEY)

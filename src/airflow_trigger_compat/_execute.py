@@ -68,4 +68,3 @@ def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
     # Listeners read the run_id from the operator, as with the standard operator.
     operator.trigger_run_id = request.run_id
     return selection.strategy.load().execute(operator, context, request)
-

@@ -20,7 +20,7 @@ from ._request import check_static_arguments
 __all__ = ["TriggerDagRunOperator"]
 
 
-class TriggerDagRunOperator(_StandardTriggerDagRunOperator):
+class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[misc]
     """``TriggerDagRunOperator`` that runs the right way on Airflow 2.11, 3.0-3.2 and 3.3+.
 
     :param durable: on Airflow 3.3+ (and ``deferrable=False``), keep the child's run_id in

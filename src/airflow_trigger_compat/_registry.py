@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import importlib
+import itertools
 import os
 from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
@@ -59,7 +60,7 @@ class VersionRange(NamedTuple):
     low: Release
     high: Release
 
-    def __contains__(self, release: object) -> bool:  # type: ignore[override]
+    def __contains__(self, release: object) -> bool:
         return isinstance(release, tuple) and self.low <= release < self.high
 
     def __str__(self) -> str:
@@ -142,7 +143,9 @@ REGISTRY: tuple[Entry, ...] = (
         VersionRange((3, 2, 0), (3, 3, 0)),
         "runner_exception",
         "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
-        MappingProxyType({Feature.DURABLE: _NO_DURABLE_BEFORE_3_3, Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3}),
+        MappingProxyType(
+            {Feature.DURABLE: _NO_DURABLE_BEFORE_3_3, Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3}
+        ),
     ),
     # Airflow 3.0 (AIP-72): tasks lose ORM access; the runner handles DagRunTriggerException.
     Entry(
@@ -182,7 +185,7 @@ def check_registry(entries: tuple[Entry, ...] = REGISTRY) -> None:
     """Raise ``ValueError`` unless ``entries`` are newest first, contiguous, and name known strategies."""
     if not entries:
         raise ValueError("the registry is empty")
-    for newer, older in zip(entries, entries[1:]):
+    for newer, older in itertools.pairwise(entries):
         if older.airflow.high != newer.airflow.low:
             kind = "overlap" if older.airflow.high > newer.airflow.low else "gap"
             raise ValueError(f"registry {kind} between {older.airflow} and {newer.airflow}")
@@ -193,7 +196,9 @@ def check_registry(entries: tuple[Entry, ...] = REGISTRY) -> None:
         if strategy is None:
             raise ValueError(f"unknown strategy {entry.strategy!r} for {entry.airflow}")
         if not (strategy.runs_on.low <= entry.airflow.low and entry.airflow.high <= strategy.runs_on.high):
-            raise ValueError(f"{entry.strategy!r} is selected for {entry.airflow} but runs on {strategy.runs_on}")
+            raise ValueError(
+                f"{entry.strategy!r} is selected for {entry.airflow} but runs on {strategy.runs_on}"
+            )
         unknown = set(entry.gaps) - set(Feature)
         if unknown:
             raise ValueError(f"unknown features {sorted(map(str, unknown))} for {entry.airflow}")
@@ -244,7 +249,9 @@ def resolve(version: AirflowVersion | None, forced: str | None = None) -> Select
     if version is None or (entry := _entry_for(version.release)) is None:
         raise _unsupported(version)
     if not forced:
-        return Selection(version, entry, STRATEGIES[entry.strategy], False, f"Airflow {version.raw} is in {entry.airflow}")
+        return Selection(
+            version, entry, STRATEGIES[entry.strategy], False, f"Airflow {version.raw} is in {entry.airflow}"
+        )
     strategy = STRATEGIES.get(forced)
     if strategy is None:
         raise StrategyUnavailable(

@@ -53,8 +53,7 @@ def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -
         return default
     if isinstance(values, (str, bytes)):
         raise TriggerArgumentError(
-            f"{name}={values!r} must be a list of DagRun states, not a string; "
-            f"write {name}=[{values!r}]."
+            f"{name}={values!r} must be a list of DagRun states, not a string; write {name}=[{values!r}]."
         )
     result = []
     for value in values:
@@ -82,9 +81,14 @@ def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ..
 
 
 def check_poke_interval(poke_interval: Any) -> float:
-    if isinstance(poke_interval, bool) or not isinstance(poke_interval, (int, float)) or not poke_interval > 0:
+    if (
+        isinstance(poke_interval, bool)
+        or not isinstance(poke_interval, (int, float))
+        or not poke_interval > 0
+    ):
         raise TriggerArgumentError(
-            f"poke_interval={poke_interval!r} must be a number of seconds greater than 0, e.g. poke_interval=60."
+            f"poke_interval={poke_interval!r} must be a number of seconds greater than 0, "
+            "e.g. poke_interval=60."
         )
     return float(poke_interval)
 
@@ -153,7 +157,9 @@ def check_conf(conf: Any) -> dict[str, Any] | None:
                 f"conf={conf!r} is a string but not valid JSON ({err}); pass a dict or a JSON object string."
             ) from err
     if not isinstance(conf, Mapping):
-        raise TriggerArgumentError(f"conf={conf!r} must be a dict (a JSON object), got {type(conf).__name__}.")
+        raise TriggerArgumentError(
+            f"conf={conf!r} must be a dict (a JSON object), got {type(conf).__name__}."
+        )
     try:
         json.dumps(conf)
     except (TypeError, ValueError) as err:
@@ -199,7 +205,9 @@ def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.
     return f"manual__{suffix}"
 
 
-def build_request(operator: Any, selection: Selection, *, now: datetime.datetime | None = None) -> TriggerRequest:
+def build_request(
+    operator: Any, selection: Selection, *, now: datetime.datetime | None = None
+) -> TriggerRequest:
     """Validate the operator's rendered attributes and resolve defaults exactly as the standard operator."""
     dag_id = operator.trigger_dag_id
     if not isinstance(dag_id, str) or not dag_id.strip():

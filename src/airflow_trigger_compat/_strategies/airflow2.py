@@ -53,7 +53,9 @@ class OrmPort:
 
         dag = SerializedDagModel.get_dag(request.trigger_dag_id)
         if dag is None:
-            raise load("AirflowException")(f"DAG {request.trigger_dag_id!r} is not serialized; cannot reset it")
+            raise load("AirflowException")(
+                f"DAG {request.trigger_dag_id!r} is not serialized; cannot reset it"
+            )
         dag.clear(start_date=dag_run.logical_date, end_date=dag_run.logical_date)
 
     def dagrun_state(self, dag_id: str, run_id: str) -> str | None:

@@ -19,7 +19,7 @@ __all__ = ["execute", "runner_kwargs"]
 
 
 @functools.cache
-def _accepted(exception_type: type) -> frozenset[str]:
+def _accepted(exception_type: Any) -> frozenset[str]:
     return frozenset(inspect.signature(exception_type.__init__).parameters)
 
 

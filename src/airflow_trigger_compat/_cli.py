@@ -1,0 +1,272 @@
+"""``python -m airflow_trigger_compat`` (console script ``airflow-trigger-compat``).
+
+* ``info``: the Airflow found here, the strategy chosen and why, the features available.
+* ``policy [--min-airflow X.Y]``: what raising a provider's minimum Airflow would do (see :mod:`._policy`).
+* ``registry``: the version table as Markdown (the README embeds it).
+
+Exit codes: 0 done; 1 this environment cannot run the operator (no Airflow, an unsupported one, or an
+impossible forced strategy), the message says why and what to do; 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ._errors import TriggerCompatError
+from ._policy import PACKAGE_DIR, PolicyReport, candidate_minimums, load_results, parse_minimum, policy
+from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, select_strategy
+
+__all__ = ["main", "registry_markdown"]
+
+_PROG = "airflow-trigger-compat"
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# -- info ----------------------------------------------------------------------------------------------
+
+
+def info(as_json: bool, out: TextIO) -> int:
+    try:
+        selection = select_strategy()
+    except TriggerCompatError as err:
+        if as_json:
+            out.write(json.dumps({"error": str(err), "airflow": err.airflow_version}, indent=2) + "\n")
+        print(f"{_PROG}: {err}", file=sys.stderr)
+        return 1
+    default = next(e.strategy for e in REGISTRY if selection.version.release in e.airflow)
+    row = f"registry row {selection.entry.airflow}: {selection.entry.upstream}"
+    if selection.forced:  # a forced strategy keeps the features of its own newest row (conservative)
+        why = f"{selection.reason}; the default here is {default!r}; features as on its {row}"
+    else:
+        why = f"{selection.reason} ({row})"
+    features = {str(f): selection.gap(f) for f in Feature}
+    if as_json:
+        data = {
+            "package": __package__,
+            "version": _version(),
+            "airflow": selection.version.raw,
+            "strategy": selection.name,
+            "forced": selection.forced,
+            "reason": why,
+            "upstream": selection.entry.upstream,
+            "features": {name: gap is None for name, gap in features.items()},
+            "gaps": {name: gap for name, gap in features.items() if gap is not None},
+        }
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    lines = [
+        f"{_PROG} {_version()} (imported as {__package__})",
+        f"Airflow:  {selection.version.raw}",
+        f"Strategy: {selection.name}: {selection.strategy.summary}",
+        f"Why:      {why}",
+        f"Force:    set {FORCE_ENV_VAR} to one of {sorted(STRATEGIES)} to compare paths",
+        "Features:",
+        *(f"  {name:<25} {'yes' if gap is None else 'no: ' + gap}" for name, gap in features.items()),
+    ]
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+# -- registry ------------------------------------------------------------------------------------------
+
+
+def registry_markdown() -> str:
+    """The version table: each row's path and features, then every gap's reason."""
+    features = list(Feature)
+    reasons: dict[str, int] = {}
+    rows = []
+    for entry in REGISTRY:
+        cells = []
+        for feature in features:
+            gap = entry.gaps.get(feature)
+            if gap is None:
+                cells.append("yes")
+            else:
+                number = reasons.setdefault(f"`{feature}`: {gap}", len(reasons) + 1)
+                cells.append(f"no [{number}]")
+        strategy = STRATEGIES[entry.strategy]
+        rows.append(
+            f"| `{entry.airflow}` | `{entry.strategy}` | {strategy.summary} | {entry.upstream} | {' | '.join(cells)} |"
+        )
+    header = ["Airflow", "Strategy", "How", "Upstream change", *(f"`{f}`" for f in features)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *rows,
+        "",
+        *(f"{number}. {text}" for text, number in reasons.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def registry_json() -> list[dict[str, Any]]:
+    return [
+        {
+            "airflow": str(e.airflow),
+            "strategy": e.strategy,
+            "upstream": e.upstream,
+            "features": sorted(map(str, e.features)),
+            "gaps": {str(f): reason for f, reason in e.gaps.items()},
+        }
+        for e in REGISTRY
+    ]
+
+
+# -- policy --------------------------------------------------------------------------------------------
+
+
+def _default_root() -> Path:
+    # A source checkout (src layout) answers for its own tests and results; otherwise the working directory.
+    root = PACKAGE_DIR.parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "src") == PACKAGE_DIR.parent else Path.cwd()
+
+
+def _strategies_cell(r: PolicyReport) -> str:
+    names = [f"{s} (module kept)" if s in r.kept_strategies else s for s in r.dead_strategies]
+    return ", ".join(names) or "-"
+
+
+def _summary_table(reports: Sequence[PolicyReport]) -> list[str]:
+    lines = [
+        "| Minimum | Drops | Strategies no longer selected | Code lines | Test lines | Newly everywhere "
+        "| Still missing somewhere |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        lines.append(
+            f"| {r.minimum} | {r.dropped_versions or '-'} | {_strategies_cell(r)} | {r.code_lines} "
+            f"| {'n/a' if r.test_lines is None else r.test_lines} | {', '.join(r.features_gained) or '-'} "
+            f"| {', '.join(r.features_still_missing) or '-'} |"
+        )
+    return lines
+
+
+def _details(r: PolicyReport) -> list[str]:
+    lines = [f"### Airflow >= {r.minimum}", ""]
+    if not r.dropped_versions:
+        return [*lines, "The current minimum: nothing is dropped.", ""]
+    lines.append(f"Drops Airflow `{r.dropped_versions}`.")
+    for name in r.dead_strategies:
+        if name in r.kept_strategies:
+            lines.append(
+                f"- Strategy `{name}` is no longer selected, but its module stays: imported by "
+                f"{', '.join(f'`{m}`' for m in r.kept_strategies[name])}."
+            )
+        else:
+            lines.append(f"- Strategy `{name}` is dead.")
+    if r.dead_modules:
+        lines.append(
+            f"- Code that goes with it: {r.code_lines} lines in "
+            + ", ".join(f"`{m}` ({n})" for m, n in r.dead_modules.items())
+            + "."
+        )
+    if r.test_lines is None:
+        lines.append("- Tests: no unit tests found to attribute (run from a source checkout, or pass --root).")
+    else:
+        lines.append(f"- Unit-test lines that go with it: {r.test_lines}" + (":" if r.test_items else "."))
+        lines += [f"  - {item}" for item in r.test_items]
+    lines += [f"- Release check that becomes constant: `{check}`" for check in r.version_checks]
+    for feature, gone in r.features_gained.items():
+        why = "; ".join(f"{reason} ({', '.join(f'`{w}`' for w in where)})" for reason, where in gone.items())
+        lines.append(f"- `{feature}` becomes available everywhere. Gone: {why}.")
+    for feature, where in r.features_still_missing.items():
+        lines.append(f"- `{feature}` is still missing on {', '.join(f'`{w}`' for w in where)}.")
+    lines += ["", "Users on the dropped versions keep the last provider release that supports them, and lose:"]
+    for lost in r.users_lose:
+        passed = lost["scenarios_passed"]
+        verified = f"; verified there by {len(passed)} passing behavioural scenarios" if passed else ""
+        lines.append(
+            f"- Airflow `{lost['airflow']}`: the `{lost['strategy']}` path ({lost['how']}), with "
+            f"{', '.join(lost['features'])}{verified}."
+        )
+    lines.append("")
+    return lines
+
+
+def _matrix_table(r: PolicyReport) -> list[str]:
+    if not r.matrix:
+        return ["No behavioural results found (results/behaviour-<minor>.json; run `nox -t matrix`).", ""]
+    outcomes = sorted({o for m in r.matrix for o in m["outcomes"]})
+    lines = [
+        f"Behavioural results for the versions kept by Airflow >= {r.minimum}:",
+        "",
+        "| Minor | Airflow | Strategy | " + " | ".join(outcomes) + " | Note |",
+        "|" + "---|" * (4 + len(outcomes)),
+    ]
+    for m in r.matrix:
+        note = m["problem"] or ""
+        if m["strategy"] and m["registry_strategy"] and m["strategy"] != m["registry_strategy"]:
+            note = f"ran {m['strategy']!r}, registry says {m['registry_strategy']!r}. {note}".strip()
+        counts = " | ".join(str(m["outcomes"].get(o, 0)) for o in outcomes)
+        lines.append(f"| {m['minor']} | {m['airflow'] or '?'} | {m['strategy'] or '?'} | {counts} | {note} |")
+    return [*lines, ""]
+
+
+def run_policy(minimum: str | None, root: Path, as_json: bool, out: TextIO) -> int:
+    results = load_results(root / "results")
+    try:
+        minimums = [parse_minimum(minimum)] if minimum else candidate_minimums(results)
+    except ValueError as err:
+        choices = ", ".join(f"{m[0]}.{m[1]}" for m in candidate_minimums())
+        print(f"{_PROG} policy: {err}; try one of {choices}.", file=sys.stderr)
+        return 2
+    tests_dir = root / "tests" / "unit"
+    reports = [policy(m, tests_dir=tests_dir, results=results) for m in minimums]
+    if as_json:
+        out.write(json.dumps([r.as_json() for r in reports], indent=2) + "\n")
+        return 0
+    lines = ["## Raising the minimum Airflow", "", *_summary_table(reports), ""]
+    for r in reports:
+        lines += _details(r)
+    lines += _matrix_table(reports[-1] if minimum else reports[0])
+    lines.append("Figures are counted from the registry, the package source and its unit tests; rules in `_policy.py`.")
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=_PROG, description="Which TriggerDagRunOperator path runs where, and why.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="{info,policy,registry}")
+    info_parser = commands.add_parser("info", help="the Airflow found here, the strategy chosen and why")
+    info_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    policy_parser = commands.add_parser("policy", help="what raising the provider's minimum Airflow would do")
+    policy_parser.add_argument(
+        "--min-airflow", metavar="X.Y", help="the minimum to consider (default: every candidate)"
+    )
+    policy_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    policy_parser.add_argument(
+        "--root", type=Path, default=None, help="checkout with tests/unit and results/ (default: detected)"
+    )
+    registry_parser = commands.add_parser("registry", help="the version table as Markdown")
+    registry_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        return info(args.json, out)
+    if args.command == "policy":
+        return run_policy(args.min_airflow, args.root or _default_root(), args.json, out)
+    if args.command == "registry":
+        out.write(json.dumps(registry_json(), indent=2) + "\n" if args.json else registry_markdown())
+        return 0
+    parser.print_help(sys.stderr)
+    return 2
