@@ -8,14 +8,22 @@ below copy its observable behaviour, so a parent task ends the same way on every
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+import time
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from ._airflow import load
 
 if TYPE_CHECKING:
-    from typing import NoReturn
-
     from ._request import TriggerRequest
 
-__all__ = ["TaskPort", "check_not_paused", "handle_existing_run", "trigger_and_wait", "wait_for_run"]
+__all__ = [
+    "AirflowPortBase",
+    "TaskPort",
+    "check_not_paused",
+    "handle_existing_run",
+    "trigger_and_wait",
+    "wait_for_run",
+]
 
 #: The XCom key the standard operator (and the runner) push the child's run_id under.
 XCOM_RUN_ID = "trigger_run_id"
@@ -46,6 +54,28 @@ class TaskPort(Protocol):
     def paused(self, dag_id: str) -> NoReturn: ...
 
     def defer(self, request: TriggerRequest, run_id: str) -> NoReturn: ...
+
+
+class AirflowPortBase:
+    """What every real port shares: outcomes are Airflow's own exceptions, the XCom is the standard one."""
+
+    ti: Any
+    log: Any
+
+    def push_run_id(self, run_id: str) -> None:
+        self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def skip(self, message: str) -> NoReturn:
+        raise load("AirflowSkipException")(message)
+
+    def fail(self, message: str, *, retry: bool) -> NoReturn:
+        raise load("AirflowException" if retry else "AirflowFailException")(message)
+
+    def paused(self, dag_id: str) -> NoReturn:
+        raise load("DagIsPaused")(dag_id=dag_id)
 
 
 def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:

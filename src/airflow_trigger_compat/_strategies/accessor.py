@@ -8,13 +8,11 @@ deferrable task needs the triggerer, so ``deferrable=True`` keeps the ``DagRunTr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import _accessor
-from .._airflow import load
-from .._contract import XCOM_RUN_ID, trigger_and_wait
+from .._contract import AirflowPortBase, trigger_and_wait
 from . import runner_exception
 
 if TYPE_CHECKING:
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["SupervisorPort", "execute"]
 
 
-class SupervisorPort:
+class SupervisorPort(AirflowPortBase):
     """:class:`.._contract.TaskPort` over the task's supervisor channel (no database access)."""
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
@@ -49,21 +47,6 @@ class SupervisorPort:
 
     def dag_is_paused(self, dag_id: str) -> bool:
         return bool(self.ti.get_dag(dag_id).is_paused)
-
-    def push_run_id(self, run_id: str) -> None:
-        self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def skip(self, message: str) -> NoReturn:
-        raise load("AirflowSkipException")(message)
-
-    def fail(self, message: str, *, retry: bool) -> NoReturn:
-        raise load("AirflowException" if retry else "AirflowFailException")(message)
-
-    def paused(self, dag_id: str) -> NoReturn:
-        raise load("DagIsPaused")(dag_id=dag_id)
 
     def defer(self, request: TriggerRequest, run_id: str) -> NoReturn:  # pragma: no cover - routed away
         raise AssertionError("deferrable waits take the DagRunTriggerException path on Airflow 3")

@@ -8,12 +8,11 @@ are the shared contract (:mod:`.._contract`), the same the 3.3+ accessor path ru
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._airflow import load
-from .._contract import XCOM_RUN_ID, trigger_and_wait
+from .._contract import AirflowPortBase, trigger_and_wait
 
 if TYPE_CHECKING:
     from .._request import TriggerRequest
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["OrmPort", "execute"]
 
 
-class OrmPort:
+class OrmPort(AirflowPortBase):
     """:class:`.._contract.TaskPort` over Airflow 2's ORM."""
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
@@ -71,21 +70,6 @@ class OrmPort:
         if dag_model is None:
             raise load("AirflowException")(f"DAG {dag_id!r} is not found")
         return bool(dag_model.is_paused)
-
-    def push_run_id(self, run_id: str) -> None:
-        self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def skip(self, message: str) -> NoReturn:
-        raise load("AirflowSkipException")(message)
-
-    def fail(self, message: str, *, retry: bool) -> NoReturn:
-        raise load("AirflowException" if retry else "AirflowFailException")(message)
-
-    def paused(self, dag_id: str) -> NoReturn:
-        raise load("DagIsPaused")(dag_id=dag_id)
 
     def defer(self, request: TriggerRequest, run_id: str) -> NoReturn:
         self.operator.defer(
