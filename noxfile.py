@@ -140,7 +140,8 @@ def vendored(session: nox.Session, airflow: str) -> None:
     plain copy; its docstring says why not pypa's vendoring tool); the behavioural suite then drives
     fake_provider.operators.TriggerDagRunOperator, whose execute() calls the vendored execute_trigger().
     """
-    session.install("-r", constraints(airflow))  # the pins only: airflow-trigger-compat itself is not installed
+    # The pins only: airflow-trigger-compat itself is not installed here.
+    session.install("-r", constraints(airflow))
     site = session.create_tmp()
     session.run("python", "tests/vendoring/build.py", site, "--check")
     env = {
@@ -151,6 +152,7 @@ def vendored(session: nox.Session, airflow: str) -> None:
         "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/vendored-{airflow}.json",
     }
     # Only the vendored copy may answer: a top-level airflow_trigger_compat would hide a broken copy.
-    session.run("python", "-c", "import importlib.util as u; assert u.find_spec('airflow_trigger_compat') is None", env=env)
+    not_installed = "import importlib.util as u; assert u.find_spec('airflow_trigger_compat') is None"
+    session.run("python", "-c", not_installed, env=env)
     session.run("python", "-m", "fake_provider._vendor.airflow_trigger_compat", "info", env=env)
     session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)

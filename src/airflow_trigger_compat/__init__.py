@@ -28,7 +28,7 @@ from ._errors import (
 # Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._execute import execute_trigger
+    from ._execute import check_arguments, execute_trigger
     from ._operator import TriggerDagRunOperator
     from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Entry, Feature, Selection, select_strategy
     from ._version import AirflowVersion, airflow_version, parse_airflow_version
@@ -54,6 +54,7 @@ __all__ = [
     "UnsupportedAirflowVersion",
     "__version__",
     "airflow_version",
+    "check_arguments",
     "execute_trigger",
     "parse_airflow_version",
     "reset",
@@ -74,6 +75,7 @@ _LAZY = {
     "AirflowVersion": "_version",
     "airflow_version": "_version",
     "parse_airflow_version": "_version",
+    "check_arguments": "_execute",
     "execute_trigger": "_execute",
     "TriggerDagRunOperator": "_operator",
 }

@@ -94,9 +94,9 @@ def registry_markdown() -> str:
             else:
                 number = reasons.setdefault(f"`{feature}`: {gap}", len(reasons) + 1)
                 cells.append(f"no [{number}]")
-        strategy = STRATEGIES[entry.strategy]
+        how = STRATEGIES[entry.strategy].summary
         rows.append(
-            f"| `{entry.airflow}` | `{entry.strategy}` | {strategy.summary} | {entry.upstream} | {' | '.join(cells)} |"
+            f"| `{entry.airflow}` | `{entry.strategy}` | {how} | {entry.upstream} | {' | '.join(cells)} |"
         )
     header = ["Airflow", "Strategy", "How", "Upstream change", *(f"`{f}`" for f in features)]
     lines = [
@@ -128,7 +128,9 @@ def registry_json() -> list[dict[str, Any]]:
 def _default_root() -> Path:
     # A source checkout (src layout) answers for its own tests and results; otherwise the working directory.
     root = PACKAGE_DIR.parents[1]
-    return root if (root / "pyproject.toml").is_file() and (root / "src") == PACKAGE_DIR.parent else Path.cwd()
+    return (
+        root if (root / "pyproject.toml").is_file() and (root / "src") == PACKAGE_DIR.parent else Path.cwd()
+    )
 
 
 def _strategies_cell(r: PolicyReport) -> str:
@@ -171,7 +173,9 @@ def _details(r: PolicyReport) -> list[str]:
             + "."
         )
     if r.test_lines is None:
-        lines.append("- Tests: no unit tests found to attribute (run from a source checkout, or pass --root).")
+        lines.append(
+            "- Tests: no unit tests found to attribute (run from a source checkout, or pass --root)."
+        )
     else:
         lines.append(f"- Unit-test lines that go with it: {r.test_lines}" + (":" if r.test_items else "."))
         lines += [f"  - {item}" for item in r.test_items]
@@ -181,7 +185,10 @@ def _details(r: PolicyReport) -> list[str]:
         lines.append(f"- `{feature}` becomes available everywhere. Gone: {why}.")
     for feature, where in r.features_still_missing.items():
         lines.append(f"- `{feature}` is still missing on {', '.join(f'`{w}`' for w in where)}.")
-    lines += ["", "Users on the dropped versions keep the last provider release that supports them, and lose:"]
+    lines += [
+        "",
+        "Users on the dropped versions keep the last provider release that supports them, and lose:",
+    ]
     for lost in r.users_lose:
         passed = lost["scenarios_passed"]
         verified = f"; verified there by {len(passed)} passing behavioural scenarios" if passed else ""
@@ -229,7 +236,9 @@ def run_policy(minimum: str | None, root: Path, as_json: bool, out: TextIO) -> i
     for r in reports:
         lines += _details(r)
     lines += _matrix_table(reports[-1] if minimum else reports[0])
-    lines.append("Figures are counted from the registry, the package source and its unit tests; rules in `_policy.py`.")
+    lines.append(
+        "Figures are counted from the registry, the package source and its unit tests; rules in `_policy.py`."
+    )
     out.write("\n".join(lines) + "\n")
     return 0
 
@@ -238,7 +247,9 @@ def run_policy(minimum: str | None, root: Path, as_json: bool, out: TextIO) -> i
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=_PROG, description="Which TriggerDagRunOperator path runs where, and why.")
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="Which TriggerDagRunOperator path runs where, and why."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="{info,policy,registry}")
     info_parser = commands.add_parser("info", help="the Airflow found here, the strategy chosen and why")

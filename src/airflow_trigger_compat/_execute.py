@@ -9,9 +9,9 @@ from typing import Any
 from ._airflow import load
 from ._errors import DurableUnavailableWarning, TriggerCompatError
 from ._registry import Feature, Selection, select_strategy
-from ._request import TriggerRequest, build_request
+from ._request import TriggerRequest, build_request, check_static_arguments
 
-__all__ = ["execute_trigger", "warn_if_not_durable"]
+__all__ = ["check_arguments", "execute_trigger", "warn_if_not_durable"]
 
 
 def warn_if_not_durable(selection: Selection, request: TriggerRequest) -> None:
@@ -45,6 +45,19 @@ def _with_openlineage(operator: Any, context: Mapping[str, Any], request: Trigge
         return request
     conf = safe_inject_openlineage_properties_into_dagrun_conf(dr_conf=request.conf, ti=context.get("ti"))
     return request if conf is request.conf else request._replace(conf=conf)
+
+
+def check_arguments(kwargs: Mapping[str, Any]) -> None:
+    """Check a ``TriggerDagRunOperator``'s constructor arguments against the running Airflow.
+
+    Call it first thing in the operator's ``__init__`` so a bad value or a flag this Airflow cannot
+    honour fails when the DAG is parsed, with a message that names the value and the fix::
+
+        def __init__(self, **kwargs):
+            check_arguments(kwargs)
+            super().__init__(**kwargs)
+    """
+    check_static_arguments(select_strategy(), kwargs)
 
 
 def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:

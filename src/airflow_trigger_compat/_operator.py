@@ -12,10 +12,7 @@ from airflow.providers.standard.operators.trigger_dagrun import (
     TriggerDagRunOperator as _StandardTriggerDagRunOperator,
 )
 
-from ._errors import TriggerArgumentError
-from ._execute import execute_trigger
-from ._registry import select_strategy
-from ._request import check_static_arguments
+from ._execute import check_arguments, execute_trigger
 
 __all__ = ["TriggerDagRunOperator"]
 
@@ -31,10 +28,8 @@ class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[mis
     """
 
     def __init__(self, *, durable: bool = False, **kwargs: Any) -> None:
-        if not isinstance(durable, bool):
-            raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
         # Checked before the standard operator's own checks so the message names the fix.
-        check_static_arguments(select_strategy(), kwargs)
+        check_arguments({"durable": durable, **kwargs})
         super().__init__(**kwargs)
         self.durable = durable
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import itertools
 import json
 import re
 import tokenize
@@ -166,7 +167,9 @@ def dead_code(dropped: Iterable[str], package_dir: Path = PACKAGE_DIR) -> DeadCo
     live = _reachable(graph, live_roots)
     dead = _reachable(graph, (_strategy_module(s) for s in dropped)) - live
     kept = {
-        s: sorted(m for m in live if _strategy_module(s) in graph[m]) for s in dropped if _strategy_module(s) in live
+        s: sorted(m for m in live if _strategy_module(s) in graph[m])
+        for s in dropped
+        if _strategy_module(s) in live
     }
     modules = {m: code_lines(_read(package_dir / m)[0]) for m in sorted(dead)}
     return DeadCode(modules, kept)
@@ -274,7 +277,9 @@ def dead_tests(
                     )
             elif isinstance(node, ast.Import):
                 tainted.update(
-                    a.asname or a.name for a in node.names if a.asname and _module_of(a.name, package, known) in dead
+                    a.asname or a.name
+                    for a in node.names
+                    if a.asname and _module_of(a.name, package, known) in dead
                 )
         for func in _test_functions(tree):
             start = min([func.lineno, *(d.lineno for d in func.decorator_list)])
@@ -287,12 +292,21 @@ def dead_tests(
 
 
 def _why_dead(
-    func: ast.AST, tainted: set[str], dead: set[str], minimum: Release, package: str, known: Mapping[str, Path]
+    func: ast.AST,
+    tainted: set[str],
+    dead: set[str],
+    minimum: Release,
+    package: str,
+    known: Mapping[str, Path],
 ) -> str | None:
     for node in ast.walk(func):
         if isinstance(node, ast.Name) and node.id in tainted:
             return f"uses {node.id}"
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _module_of(node.value, package, known) in dead:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and _module_of(node.value, package, known) in dead
+        ):
             return f"names {node.value}"
     releases = _release_literals(func)
     if releases and all(r in SUPPORTED and r < minimum for r in releases):
@@ -315,11 +329,13 @@ class MatrixResult(NamedTuple):
 
 
 def _scenarios(raw: Any) -> dict[str, str]:
-    """Scenario -> outcome, from ``{name: {"outcome": ...}}``, ``{name: outcome}`` or ``[{"name", "outcome"}]``."""
+    """Scenario -> outcome, from ``{name: {"outcome": ...}}``, ``{name: outcome}`` or a list of
+    ``{"name": ..., "outcome": ...}``; anything else has no scenarios."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(raw, Mapping):
         items = raw.items()
     elif isinstance(raw, list):
-        items = ((s.get("name", s.get("id", str(i))), s) for i, s in enumerate(raw) if isinstance(s, Mapping))
+        items = [(s.get("name", s.get("id", str(i))), s) for i, s in enumerate(raw) if isinstance(s, Mapping)]
     else:
         return {}
     return {str(k): str(v.get("outcome", "unknown") if isinstance(v, Mapping) else v) for k, v in items}
@@ -385,7 +401,7 @@ def candidate_minimums(extra: Iterable[str] = ()) -> list[Release]:
     within one major, and any minor that has results (``extra``)."""
     lows = sorted({e.airflow.low[:2] for e in REGISTRY})
     minors = set(lows)
-    for (major, minor), (next_major, next_minor) in zip(lows, lows[1:]):
+    for (major, minor), (next_major, next_minor) in itertools.pairwise(lows):
         if major == next_major:
             minors.update((major, m) for m in range(minor, next_minor))
     for value in extra:
@@ -471,13 +487,13 @@ def policy(
         if release is None or release[:2] < minimum[:2]:
             continue
         result = results[minor]
-        entry = next((e for e in REGISTRY if release in e.airflow), None)
+        row = next((e for e in REGISTRY if release in e.airflow), None)
         matrix.append(
             {
                 "minor": minor,
                 "airflow": result.airflow,
                 "strategy": result.strategy,
-                "registry_strategy": entry.strategy if entry else None,
+                "registry_strategy": row.strategy if row else None,
                 "outcomes": result.outcomes,
                 "problem": result.problem,
             }

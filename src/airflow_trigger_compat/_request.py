@@ -109,6 +109,9 @@ def check_features(selection: Selection, **flags: Any) -> None:
 
 def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> None:
     """Checks that need no rendering, run when the operator is constructed."""
+    durable = kwargs.get("durable", False)
+    if not isinstance(durable, bool):
+        raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
     if "poke_interval" in kwargs:
         check_poke_interval(kwargs["poke_interval"])
     check_states(kwargs.get("allowed_states"), kwargs.get("failed_states"))

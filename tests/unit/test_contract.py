@@ -40,11 +40,15 @@ def test_failed_state_fails_with_retry() -> None:
 def test_custom_states_are_respected() -> None:
     port = FakePort()
     port.script = ["running", "failed"]
-    trigger_and_wait(request(wait_for_completion=True, allowed_states=["failed"], failed_states=["success"]), port)
+    trigger_and_wait(
+        request(wait_for_completion=True, allowed_states=["failed"], failed_states=["success"]), port
+    )
     port = FakePort()
     port.script = ["success"]
     with pytest.raises(Failed, match="failed state success"):
-        trigger_and_wait(request(wait_for_completion=True, allowed_states=["failed"], failed_states=["success"]), port)
+        trigger_and_wait(
+            request(wait_for_completion=True, allowed_states=["failed"], failed_states=["success"]), port
+        )
 
 
 def test_swapped_states_would_be_caught() -> None:

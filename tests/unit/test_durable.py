@@ -90,7 +90,7 @@ def test_retry_after_failed_run_triggers_fresh_run_id() -> None:
     port.script = ["failed", "success"]  # first poll: the status check of "old"
     store = FakeStore({STATE_KEY: "old"})
     run(port, store)
-    (new_id, reset), = port.triggered
+    ((new_id, reset),) = port.triggered
     assert new_id != "old" and new_id.startswith("manual__")
     assert not reset
     assert store.data[STATE_KEY] == new_id

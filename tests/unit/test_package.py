@@ -16,7 +16,10 @@ def test_all_matches_public_names() -> None:
     for name in exported - {"TriggerDagRunOperator"}:
         assert getattr(airflow_trigger_compat, name) is not None, name
     # ... and every public name the package has is exported.
-    public = {n for n in vars(airflow_trigger_compat) if not n.startswith("_")} - {"annotations", "TYPE_CHECKING"}
+    public = {n for n in vars(airflow_trigger_compat) if not n.startswith("_")} - {
+        "annotations",
+        "TYPE_CHECKING",
+    }
     assert public <= exported, public - exported
     assert set(airflow_trigger_compat._LAZY) | public | {"__version__"} == exported
     assert set(dir(airflow_trigger_compat)) >= exported

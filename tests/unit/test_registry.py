@@ -97,7 +97,9 @@ def test_registry_is_valid_and_spans_2_11_to_4_0() -> None:
     assert REGISTRY[0].airflow.high == (4, 0, 0)
 
 
-def _entry(low: tuple[int, int, int], high: tuple[int, int, int], strategy: str = "runner_exception") -> Entry:
+def _entry(
+    low: tuple[int, int, int], high: tuple[int, int, int], strategy: str = "runner_exception"
+) -> Entry:
     return Entry(VersionRange(low, high), strategy, "test", MappingProxyType({}))
 
 

@@ -138,3 +138,8 @@ def test_static_checks_run_at_construction() -> None:
     with pytest.raises(TriggerArgumentError, match="'nope'"):
         check_static_arguments(V33, {"failed_states": ["nope"]})
     check_static_arguments(V33, {"run_after": NOTSET, "note": None})
+
+
+def test_durable_must_be_a_bool() -> None:
+    with pytest.raises(TriggerArgumentError, match="durable='yes' must be True or False"):
+        check_static_arguments(V33, {"durable": "yes"})

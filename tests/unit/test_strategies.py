@@ -24,7 +24,9 @@ BASE = frozenset(
 
 
 def test_runner_kwargs_carry_the_request() -> None:
-    request = build_request(FakeOperator(trigger_run_id="r", conf={"a": 1}, logical_date=NOW), selection_for("3.1.8"))
+    request = build_request(
+        FakeOperator(trigger_run_id="r", conf={"a": 1}, logical_date=NOW), selection_for("3.1.8")
+    )
     kwargs = runner_kwargs(request, BASE)
     assert kwargs["dag_run_id"] == "r"
     assert kwargs["conf"] == {"a": 1}
@@ -41,7 +43,9 @@ def test_runner_kwargs_carry_the_request() -> None:
         (BASE | {"note", "run_after"}, {"note", "run_after"}),  # Airflow 3.3
     ],
 )
-def test_runner_kwargs_only_pass_what_the_signature_accepts(accepted: frozenset[str], expected: set[str]) -> None:
+def test_runner_kwargs_only_pass_what_the_signature_accepts(
+    accepted: frozenset[str], expected: set[str]
+) -> None:
     request = build_request(FakeOperator(note="n", run_after=NOW), selection_for("3.3.2"))
     assert set(runner_kwargs(request, accepted)) - BASE == expected
 
@@ -64,7 +68,9 @@ def test_durable_where_it_cannot_work_warns_with_version_and_reason(
         warn_if_not_durable(selection, request)
 
 
-@pytest.mark.parametrize("overrides", [{"durable": True}, {"durable": False}, {"durable": False, "deferrable": True}])
+@pytest.mark.parametrize(
+    "overrides", [{"durable": True}, {"durable": False}, {"durable": False, "deferrable": True}]
+)
 def test_no_warning_where_durable_works_or_is_off(overrides: dict, recwarn: pytest.WarningsRecorder) -> None:
     selection = selection_for("3.3.2") if overrides["durable"] else selection_for("3.0.6")
     warn_if_not_durable(selection, build_request(FakeOperator(**overrides), selection))

@@ -1,0 +1,118 @@
+"""``python -m airflow_trigger_compat``: info, policy and registry, with and without Airflow."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from airflow_trigger_compat import _registry
+from airflow_trigger_compat._cli import main, registry_markdown
+from airflow_trigger_compat._registry import FORCE_ENV_VAR, REGISTRY, Feature
+from airflow_trigger_compat._version import parse_airflow_version
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), out), out.getvalue()
+
+
+@pytest.fixture
+def airflow_3_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_registry, "airflow_version", lambda: parse_airflow_version("3.1.8"))
+
+
+def test_info_names_version_strategy_reason_and_gaps(airflow_3_1: None) -> None:
+    code, out = run("info")
+    assert code == 0
+    assert "Airflow:  3.1.8" in out
+    assert "Strategy: runner_exception" in out
+    assert "3.1.8 is in >=3.0,<3.2" in out
+    assert f"note                      no: {REGISTRY[2].gaps[Feature.NOTE]}" in out
+    assert "reset_dag_run             yes" in out
+
+
+def test_info_says_when_a_strategy_was_forced(airflow_3_1: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FORCE_ENV_VAR, "runner_exception")
+    code, out = run("info", "--json")
+    data = json.loads(out)
+    assert (code, data["strategy"], data["forced"]) == (0, "runner_exception", True)
+    assert FORCE_ENV_VAR in data["reason"]
+    assert data["features"]["note"] is False and "note" in data["gaps"]
+
+
+def test_info_with_a_forced_strategy_that_cannot_run_exits_1(
+    airflow_3_1: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(FORCE_ENV_VAR, "airflow2")
+    assert run("info")[0] == 1
+    assert "'airflow2' runs on Airflow >=2.11,<3.0" in capsys.readouterr().err
+
+
+def test_info_without_airflow_names_the_supported_ranges_without_a_traceback() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["airflow"] = None  # no Airflow, whatever this environment has
+        from airflow_trigger_compat.__main__ import main
+        sys.exit(main(["info"]))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "no Airflow is installed" in result.stderr
+    assert ">=3.3,<4.0 (accessor)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_registry_markdown_has_every_row_and_every_gap_reason() -> None:
+    text = registry_markdown()
+    for entry in REGISTRY:
+        assert f"| `{entry.airflow}` | `{entry.strategy}` |" in text
+        for feature, reason in entry.gaps.items():
+            assert f"`{feature}`: {reason}" in text
+    header = text.splitlines()[0]
+    assert all(f"`{f}`" in header for f in Feature)
+
+
+def test_policy_one_minimum_markdown_and_json() -> None:
+    code, out = run("policy", "--min-airflow", "3.3")
+    assert code == 0
+    assert "### Airflow >= 3.3" in out and "Strategy `airflow2` is dead." in out
+    code, out = run("policy", "--min-airflow", "3.3", "--json")
+    (report,) = json.loads(out)
+    assert report["dead_strategies"] == ["airflow2", "runner_exception"]
+    assert report["kept_strategies"] == {"runner_exception": ["_strategies/accessor.py"]}
+    assert set(report["features_gained"]) == {"durable", "note", "run_after", "fail_when_dag_is_paused"}
+    assert report["code_lines"] == sum(report["dead_modules"].values()) > 0
+
+
+def test_policy_without_a_minimum_reports_every_candidate() -> None:
+    code, out = run("policy", "--json")
+    minimums = [r["minimum"] for r in json.loads(out)]
+    assert code == 0
+    assert minimums[0] == "2.11" and minimums[-1] == "3.3" and "3.1" in minimums
+
+
+def test_policy_rejects_a_minimum_outside_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("policy", "--min-airflow", "2.10")[0] == 2
+    assert "try one of 2.11, 3.0" in capsys.readouterr().err
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run()[0] == 2
+    assert "{info,policy,registry}" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_trigger_compat", "registry", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [row["strategy"] for row in json.loads(result.stdout)] == [e.strategy for e in REGISTRY]
