@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._errors import (
     DurableUnavailableWarning,
     FeatureNotSupported,
+    RetryUnavailableWarning,
     StrategyUnavailable,
     TriggerArgumentError,
     TriggerCompatError,
@@ -45,6 +46,7 @@ __all__ = [
     "Entry",
     "Feature",
     "FeatureNotSupported",
+    "RetryUnavailableWarning",
     "Selection",
     "StrategyUnavailable",
     "TriggerArgumentError",

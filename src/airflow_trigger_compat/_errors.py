@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "DurableUnavailableWarning",
     "FeatureNotSupported",
+    "RetryUnavailableWarning",
     "StrategyUnavailable",
     "TriggerArgumentError",
     "TriggerCompatError",
@@ -51,3 +52,7 @@ class TriggerCompatWarning(UserWarning):
 
 class DurableUnavailableWarning(TriggerCompatWarning):
     """``durable=True`` was asked for where it cannot work; the task runs without crash recovery."""
+
+
+class RetryUnavailableWarning(TriggerCompatWarning):
+    """The task has retries, but this Airflow does not retry it when the child run fails."""

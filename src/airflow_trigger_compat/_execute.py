@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._airflow import load
-from ._errors import DurableUnavailableWarning, TriggerCompatError
+from ._errors import DurableUnavailableWarning, RetryUnavailableWarning, TriggerCompatError
 from ._registry import Feature, Selection, select_strategy
 from ._request import TriggerRequest, build_request, check_static_arguments
 
-__all__ = ["check_arguments", "execute_trigger", "warn_if_not_durable"]
+__all__ = ["check_arguments", "execute_trigger", "warn_about_gaps", "warn_if_not_durable"]
 
 
 def warn_if_not_durable(selection: Selection, request: TriggerRequest) -> None:
@@ -29,8 +29,28 @@ def warn_if_not_durable(selection: Selection, request: TriggerRequest) -> None:
             f"{reason}. The task runs without crash recovery; a worker lost mid-wait triggers a new "
             "child run on retry. Use Airflow 3.3+ with deferrable=False for durable waits.",
             DurableUnavailableWarning,
-            stacklevel=3,
+            stacklevel=4,  # the operator's execute()
         )
+
+
+def warn_if_retries_do_not_apply(selection: Selection, request: TriggerRequest, retries: int) -> None:
+    """Say so when a failed child will not send this task to retry, though it has retries."""
+    if not (retries and request.wait_for_completion and not request.deferrable):
+        return
+    reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD)
+    if reason is not None:
+        warnings.warn(
+            f"retries={retries} will not apply if the child run fails on Airflow {selection.version.raw} "
+            f"(strategy {selection.name!r}): {reason}. Use deferrable=True, or Airflow 3.3+, for retries.",
+            RetryUnavailableWarning,
+            stacklevel=4,  # the operator's execute()
+        )
+
+
+def warn_about_gaps(selection: Selection, request: TriggerRequest, retries: int) -> None:
+    """Every warning for something asked of this Airflow that it cannot do (the registry's gaps)."""
+    warn_if_not_durable(selection, request)
+    warn_if_retries_do_not_apply(selection, request, retries)
 
 
 def _with_openlineage(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> TriggerRequest:
@@ -76,7 +96,7 @@ def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
         request = build_request(operator, selection)
     except TriggerCompatError as err:
         raise load("AirflowFailException")(str(err)) from err
-    warn_if_not_durable(selection, request)
+    warn_about_gaps(selection, request, getattr(operator, "retries", 0) or 0)
     request = _with_openlineage(operator, context, request)
     # Listeners read the run_id from the operator, as with the standard operator.
     operator.trigger_run_id = request.run_id

@@ -49,6 +49,8 @@ class Feature(str, enum.Enum):
     FAIL_WHEN_DAG_IS_PAUSED = "fail_when_dag_is_paused"
     RESET_DAG_RUN = "reset_dag_run"
     SKIP_WHEN_ALREADY_EXISTS = "skip_when_already_exists"
+    #: A child run ending in failed_states sends a synchronously waiting parent to retry.
+    RETRY_ON_FAILED_CHILD = "retry_on_failed_child"
 
     def __str__(self) -> str:
         return self.value
@@ -105,6 +107,11 @@ _NO_DURABLE_BEFORE_3_3 = (
     "needs airflow.sdk.ResumableJobMixin and context['task_state_store'], added in Airflow 3.3"
 )
 _NO_RUN_AFTER_BEFORE_3_3 = "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3)"
+_NO_RETRY_BEFORE_3_3 = (
+    "the 3.0-3.2 task runner marks the parent FAILED, without retries, when the child fails during a "
+    "synchronous wait (apache/airflow#62970; task-sdk 1.3 routes it through the retry handler, "
+    "apache/airflow#68254); deferrable waits do retry"
+)
 
 STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
     {
@@ -144,7 +151,11 @@ REGISTRY: tuple[Entry, ...] = (
         "runner_exception",
         "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
         MappingProxyType(
-            {Feature.DURABLE: _NO_DURABLE_BEFORE_3_3, Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3}
+            {
+                Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
+                Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
+                Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
+            }
         ),
     ),
     # Airflow 3.0 (AIP-72): tasks lose ORM access; the runner handles DagRunTriggerException.
@@ -156,6 +167,7 @@ REGISTRY: tuple[Entry, ...] = (
             {
                 Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
                 Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
+                Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
                 Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
                 "from Airflow 3.2 (task-sdk 1.2)",
                 Feature.FAIL_WHEN_DAG_IS_PAUSED: "tasks can read a DAG's paused state (ti.get_dag, the "
@@ -167,11 +179,10 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
         "airflow2",
-        "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag)",
+        "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag); DagRunNote (2.5+) for note",
         MappingProxyType(
             {
                 Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
-                Feature.NOTE: "Airflow 2's trigger_dag has no note",
                 Feature.RUN_AFTER: "Airflow 2 has no run_after",
             }
         ),

@@ -87,7 +87,13 @@ def test_policy_one_minimum_markdown_and_json() -> None:
     (report,) = json.loads(out)
     assert report["dead_strategies"] == ["airflow2", "runner_exception"]
     assert report["kept_strategies"] == {"runner_exception": ["_strategies/accessor.py"]}
-    assert set(report["features_gained"]) == {"durable", "note", "run_after", "fail_when_dag_is_paused"}
+    assert set(report["features_gained"]) == {
+        "durable",
+        "note",
+        "run_after",
+        "fail_when_dag_is_paused",
+        "retry_on_failed_child",
+    }
     assert report["code_lines"] == sum(report["dead_modules"].values()) > 0
 
 

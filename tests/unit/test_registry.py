@@ -67,7 +67,11 @@ def test_no_airflow_is_a_clear_error() -> None:
     [
         ("2.11.2", Feature.DURABLE, False),
         ("2.11.2", Feature.FAIL_WHEN_DAG_IS_PAUSED, True),
-        ("2.11.2", Feature.NOTE, False),
+        ("2.11.2", Feature.NOTE, True),  # set on the run's DagRunNote after trigger_dag
+        ("2.11.2", Feature.RETRY_ON_FAILED_CHILD, True),
+        ("3.0.6", Feature.RETRY_ON_FAILED_CHILD, False),
+        ("3.2.2", Feature.RETRY_ON_FAILED_CHILD, False),
+        ("3.3.2", Feature.RETRY_ON_FAILED_CHILD, True),
         ("3.1.8", Feature.FAIL_WHEN_DAG_IS_PAUSED, False),
         ("3.1.8", Feature.NOTE, False),
         ("3.2.2", Feature.NOTE, True),

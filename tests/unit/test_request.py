@@ -114,7 +114,7 @@ def test_argument_error_is_value_and_type_error() -> None:
         ("3.1.8", "fail_when_dag_is_paused", True),
         ("3.0.6", "note", "hello"),
         ("3.2.2", "run_after", NOW),
-        ("2.11.2", "note", "hello"),
+        ("2.11.2", "run_after", NOW),
     ],
 )
 def test_flag_the_version_cannot_honour(version: str, flag: str, value: object) -> None:

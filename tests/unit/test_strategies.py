@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from airflow_trigger_compat import DurableUnavailableWarning
-from airflow_trigger_compat._execute import warn_if_not_durable
+from airflow_trigger_compat import DurableUnavailableWarning, RetryUnavailableWarning
+from airflow_trigger_compat._execute import warn_about_gaps, warn_if_not_durable
 from airflow_trigger_compat._registry import resolve
 from airflow_trigger_compat._request import build_request
 from airflow_trigger_compat._strategies.runner_exception import runner_kwargs
@@ -74,4 +74,30 @@ def test_durable_where_it_cannot_work_warns_with_version_and_reason(
 def test_no_warning_where_durable_works_or_is_off(overrides: dict, recwarn: pytest.WarningsRecorder) -> None:
     selection = selection_for("3.3.2") if overrides["durable"] else selection_for("3.0.6")
     warn_if_not_durable(selection, build_request(FakeOperator(**overrides), selection))
+    assert not recwarn.list
+
+
+@pytest.mark.parametrize("version", ["3.0.6", "3.1.8", "3.2.2"])
+def test_retries_that_a_failed_child_cannot_trigger_warn(version: str) -> None:
+    selection = selection_for(version)
+    request = build_request(FakeOperator(wait_for_completion=True), selection)
+    with pytest.warns(RetryUnavailableWarning, match=rf"retries=2 .* Airflow {version}.*62970"):
+        warn_about_gaps(selection, request, retries=2)
+
+
+@pytest.mark.parametrize(
+    ("version", "overrides", "retries"),
+    [
+        ("3.3.2", {"wait_for_completion": True}, 2),  # the 3.3 runner and the accessor path retry
+        ("2.11.2", {"wait_for_completion": True}, 2),
+        ("3.1.8", {"wait_for_completion": True, "deferrable": True}, 2),  # execute_complete raises
+        ("3.1.8", {"wait_for_completion": False}, 2),  # nothing to wait for
+        ("3.1.8", {"wait_for_completion": True}, 0),  # no retries asked for
+    ],
+)
+def test_no_retry_warning_where_retries_apply(
+    version: str, overrides: dict, retries: int, recwarn: pytest.WarningsRecorder
+) -> None:
+    selection = selection_for(version)
+    warn_about_gaps(selection, build_request(FakeOperator(**overrides), selection), retries)
     assert not recwarn.list

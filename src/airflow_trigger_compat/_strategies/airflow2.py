@@ -1,6 +1,7 @@
 """Airflow 2.11: the task may use the ORM, so the operator triggers and polls by itself.
 
-Triggers with ``airflow.api.common.trigger_dag.trigger_dag``, clears an existing run on
+Triggers with ``airflow.api.common.trigger_dag.trigger_dag`` (then sets the run's note, which that
+function does not take), clears an existing run on
 ``reset_dag_run`` (``dag.clear`` on the serialized DAG, as the standard operator does), polls
 ``DagRun.refresh_from_db`` and defers with ``DagStateTrigger`` when deferrable. The rules themselves
 are the shared contract (:mod:`.._contract`), the same the 3.3+ accessor path runs.
@@ -33,7 +34,7 @@ class OrmPort(AirflowPortBase):
         from airflow.exceptions import DagRunAlreadyExists
 
         try:
-            trigger_dag(
+            dag_run = trigger_dag(
                 dag_id=request.trigger_dag_id,
                 run_id=run_id,
                 conf=request.conf,
@@ -44,7 +45,18 @@ class OrmPort(AirflowPortBase):
             if not reset:
                 return False
             self._clear(request, err.dag_run)
+            return True
+        if request.note is not None and dag_run is not None:
+            self._set_note(dag_run, request.note)
         return True
+
+    @staticmethod
+    def _set_note(dag_run: Any, note: str) -> None:
+        # trigger_dag() takes no note, but Airflow 2.5+ keeps one per run (DagRunNote), as 3.x does.
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            session.merge(dag_run).note = note
 
     @staticmethod
     def _clear(request: TriggerRequest, dag_run: Any) -> None:
