@@ -62,7 +62,7 @@ def bench(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=PYTHON, tags=["matrix"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["matrix"])
 @nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
 def tests(session: nox.Session, airflow: str) -> None:
     """Behavioural tests inside one real Airflow (exact pins), JSON result in results/."""
@@ -98,7 +98,7 @@ def _install_pinned(session: nox.Session, airflow: str) -> None:
     session.install("--no-deps", "-e", ".")
 
 
-@nox.session(python=PYTHON, tags=["e2e"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["e2e"])
 @nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
 def e2e(session: nox.Session, airflow: str) -> None:
     """Live crash test: real scheduler + LocalExecutor, SIGKILL of the waiting task, child runs counted.
@@ -120,9 +120,9 @@ def e2e(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
 def demo(session: nox.Session) -> None:
-    """Watch it: Airflow 3.3 on SQLite, a durable parent, its worker SIGKILLed mid-wait, the retry reconnects."""
+    """Watch it: Airflow 3.3, a durable parent's worker SIGKILLed mid-wait, the retry reconnects."""
     _install_pinned(session, "3.3")
     session.run("python", "tests/e2e/demo.py", *session.posargs)
 

@@ -1,0 +1,480 @@
+"""Drive a real parent task through the installed Airflow's own task execution, and read back what it did.
+
+Everything that differs between Airflow versions lives here, each difference probed (import or
+signature), never routed on a version number: the test file is the same for every version.
+
+* The parent runs through ``dag.test()``: on 3.x that is the Task SDK task runner against the in-process
+  execution API (``run_task_in_process``); on 2.11 it is ``TaskInstance._run_raw_task``. Deferred tasks
+  have their trigger run in-process by ``dag.test()`` itself on both.
+* A child run is finished "the way the scheduler would": a watcher thread sets the child DagRun's state in
+  the metadata DB once it exists and is not finished yet.
+* The metadata DB is SQLite, created once per pytest session (see conftest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import inspect
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+UTC = datetime.timezone.utc
+CHILD_DAG_ID = "compat_child"
+PAUSED_CHILD_DAG_ID = "compat_child_paused"
+TASK_ID = "trigger"
+FINISHED = ("success", "failed")
+
+# Unique logical dates: a child DagRun is unique per (dag_id, logical_date) as well as per run_id.
+_BASE = datetime.datetime(2031, 1, 1, tzinfo=UTC)
+_counter = itertools.count(1)
+
+
+def unique_date() -> datetime.datetime:
+    return _BASE + datetime.timedelta(hours=next(_counter))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The metadata DB and DAG registration
+# ---------------------------------------------------------------------------------------------------------
+
+
+def init_db() -> None:
+    """Create the schema from the ORM (what ``airflow db migrate`` does on an empty DB)."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+def reuse_in_process_api() -> None:
+    """Build the in-process execution API once per session, as Airflow 3.3 does upstream.
+
+    dag.test() on 3.0-3.2 builds a new FastAPI execution API app for every task it runs (3-10 s each);
+    3.3 caches it (``functools.lru_cache`` on ``supervisor.in_process_api_server``). Do the same here.
+    """
+    import functools
+
+    try:
+        from airflow.sdk.execution_time import supervisor
+    except ImportError:  # Airflow 2: no Task SDK
+        return
+    factory = getattr(supervisor, "in_process_api_server", None)
+    if factory is not None and not hasattr(factory, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(factory)
+
+
+def warm_up() -> None:
+    """Run one trivial task through dag.test(), so no scenario pays the first-task cost.
+
+    The first task a process runs pays for building the in-process execution API and its first requests
+    (3-9 s on 3.x); without this, whichever scenario runs first looks slow.
+    """
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    with dag_class()("compat_warm_up", schedule=None, start_date=_BASE, catchup=False) as dag:
+        EmptyOperator(task_id="nothing")
+    sync_dags([dag])
+    date_kw = "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
+    dag.test(**{date_kw: unique_date()})
+
+
+def give_inline_triggers_a_supervisor() -> None:
+    """Airflow 3.0: let dag.test() run a deferred task's trigger with a supervisor channel.
+
+    3.0's ``dag._run_inline_trigger(trigger)`` runs the trigger with no ``SUPERVISOR_COMMS``, so a
+    ``DagStateTrigger`` dies with ``NameError: SUPERVISOR_COMMS`` (a real triggerer has the channel).
+    3.1 fixed it upstream with ``InProcessTestSupervisor.run_trigger_in_process``; this is the same
+    thing for 3.0, applied only where that method is missing.
+    """
+    try:
+        from airflow.sdk.definitions import dag as dag_module
+        from airflow.sdk.execution_time import supervisor
+    except ImportError:  # Airflow 2: triggers read the DB directly
+        return
+    test_supervisor = supervisor.InProcessTestSupervisor
+    if hasattr(test_supervisor, "run_trigger_in_process"):
+        return
+
+    def run_inline_trigger(trigger: Any) -> Any:
+        import asyncio
+        import os
+        import uuid
+
+        import psutil
+        import structlog
+
+        process_supervisor = test_supervisor(
+            id=uuid.uuid4(),
+            pid=os.getpid(),
+            process=psutil.Process(),
+            process_log=structlog.get_logger(logger_name="task").bind(),
+            client=test_supervisor._api_client(),
+        )
+        process_supervisor.comms = supervisor.InProcessSupervisorComms(supervisor=process_supervisor)
+
+        async def first_event() -> Any:
+            try:
+                return await trigger.run().__anext__()
+            except StopAsyncIteration:
+                return None
+
+        with supervisor.set_supervisor_comms(process_supervisor.comms):
+            return asyncio.run(first_event())
+
+    dag_module._run_inline_trigger = run_inline_trigger
+
+
+def dag_class() -> type:
+    try:
+        from airflow.sdk import DAG  # Airflow 3
+    except ImportError:
+        from airflow.models.dag import DAG  # Airflow 2
+    return DAG
+
+
+def sync_dags(dags: list[Any]) -> None:
+    """Write DAGs defined in this process to the metadata DB, as the DAG processor would."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as empty:
+        try:  # Airflow 3.2+
+            from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+        except ImportError:
+            try:  # Airflow 3.1
+                from airflow.models.dagbag import DagBag, sync_bag_to_db
+            except ImportError:  # Airflow 3.0 and 2.11: a method on DagBag
+                from airflow.models.dagbag import DagBag
+
+                sync_bag_to_db = None
+        # Examples are off (AIRFLOW__CORE__LOAD_EXAMPLES); 3.3 dropped the include_examples argument.
+        bag = DagBag(dag_folder=empty)
+        for dag in dags:
+            # Set by DagBag when it parses a file; 3.0 needs it to serialise a DAG built in-process.
+            with contextlib.suppress(AttributeError):
+                if getattr(dag, "relative_fileloc", None) is None:
+                    dag.relative_fileloc = "behaviour_tests.py"
+            if "root_dag" in inspect.signature(bag.bag_dag).parameters:  # Airflow 2
+                bag.bag_dag(dag, root_dag=dag)
+            else:
+                bag.bag_dag(dag)
+        try:
+            from airflow.dag_processing.bundles.manager import DagBundlesManager
+        except ImportError:  # Airflow 2: no bundles
+            bag.sync_to_db()
+            return
+        DagBundlesManager().sync_bundles_to_db()
+        if sync_bag_to_db is not None:
+            sync_bag_to_db(bag, "dags-folder", None)
+        else:
+            bag.sync_to_db("dags-folder", None)
+
+
+def make_child_dags() -> list[Any]:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    dags = []
+    for dag_id in (CHILD_DAG_ID, PAUSED_CHILD_DAG_ID):
+        with dag_class()(dag_id, schedule=None, start_date=_BASE, catchup=False) as dag:
+            EmptyOperator(task_id="work")
+        dags.append(dag)
+    return dags
+
+
+def set_paused(dag_id: str, paused: bool) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading back
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    run_id: str
+    state: str
+    conf: dict[str, Any] | None
+    logical_date: datetime.datetime | None
+    note: str | None
+    #: ``None`` where the version has no run_after column (Airflow 2).
+    run_after: datetime.datetime | None
+
+
+def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def child_runs(dag_id: str = CHILD_DAG_ID, run_id: str | None = None) -> list[ChildRun]:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(DagRun).where(DagRun.dag_id == dag_id)
+        if run_id is not None:
+            query = query.where(DagRun.run_id == run_id)
+        rows = session.scalars(query).all()
+        return [
+            ChildRun(
+                run_id=dr.run_id,
+                state=str(_value(dr.state)),
+                conf=dr.conf,
+                logical_date=_aware(getattr(dr, "logical_date", None) or getattr(dr, "execution_date", None)),
+                note=dr.note,
+                run_after=_aware(getattr(dr, "run_after", None)),
+            )
+            for dr in rows
+        ]
+
+
+def set_child_state(run_id: str, state: str, dag_id: str = CHILD_DAG_ID) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        dr = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()
+        dr.set_state(state)
+
+
+def _value(state: Any) -> Any:
+    return getattr(state, "value", state)
+
+
+def _xcom(dag_id: str, run_id: str, key: str) -> Any:
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        from airflow.models.xcom import XComModel  # Airflow 3: the ORM model
+    except ImportError:  # Airflow 2: the XCom class reads and deserialises itself
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(dag_id=dag_id, run_id=run_id, task_id=TASK_ID, key=key)
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == TASK_ID,
+                XComModel.key == key,
+            )
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Finishing the child, as the scheduler would
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ChildFinisher:
+    """Set every unfinished child run with one of the watched run_ids to its target state."""
+
+    def __init__(self, dag_id: str = CHILD_DAG_ID, interval: float = 0.05) -> None:
+        self.dag_id = dag_id
+        self.interval = interval
+        self.targets: dict[str, str] = {}
+        self.finished: list[tuple[str, str]] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="child-finisher", daemon=True)
+
+    def __enter__(self) -> ChildFinisher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        while not self._stop.wait(self.interval):
+            if not self.targets:
+                continue
+            try:
+                with create_session() as session:
+                    rows = session.scalars(
+                        select(DagRun).where(
+                            DagRun.dag_id == self.dag_id, DagRun.run_id.in_(list(self.targets))
+                        )
+                    ).all()
+                    for dr in rows:
+                        if _value(dr.state) not in FINISHED:
+                            dr.set_state(self.targets[dr.run_id])
+                            self.finished.append((dr.run_id, self.targets[dr.run_id]))
+            except Exception as exc:  # SQLite busy and the like: retry on the next tick
+                self.errors.append(exc)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running a parent
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _StopAfterFirstTry(BaseException):
+    """Raised out of dag.test() (which swallows Exception) once the first try has ended."""
+
+
+class ParentTimeout(BaseException):
+    """The parent did not finish in time (a wait that nothing released); raised in the main thread."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    import signal
+
+    def expire(signum: int, frame: Any) -> None:
+        raise ParentTimeout(f"the parent task did not finish within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass
+class ParentResult:
+    dag_id: str
+    run_id: str
+    state: str | None
+    try_number: int
+    trigger_run_id: Any
+    duration: float
+    #: Per try: the TI state right after ``_run_task`` returned (up_for_retry, failed, success, ...).
+    try_states: list[str] = field(default_factory=list)
+    finished_children: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _dag_test_module() -> Any:
+    import importlib
+
+    for name in ("airflow.sdk.definitions.dag", "airflow.models.dag"):  # Airflow 3, then 2
+        with contextlib.suppress(ImportError):
+            module = importlib.import_module(name)
+            if hasattr(module, "_run_task"):
+                return module
+    raise RuntimeError("no dag.test() task driver (_run_task) found in this Airflow")
+
+
+@contextlib.contextmanager
+def _observe_tries(states: list[str], stop_after_first: bool) -> Iterator[None]:
+    """Record the TI state after each try of the parent; optionally end dag.test() after try 1."""
+    module = _dag_test_module()
+    original = module._run_task
+
+    def run_task(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)  # Airflow 2 re-raises the task's exception here
+        finally:
+            states.append(str(_value(_ti_state(kwargs["ti"]))))
+            if stop_after_first:
+                raise _StopAfterFirstTry
+
+    module._run_task = run_task
+    try:
+        yield
+    finally:
+        module._run_task = original
+
+
+def _ti_state(ti: Any) -> Any:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(
+            select(TaskInstance.state).where(
+                TaskInstance.dag_id == ti.dag_id,
+                TaskInstance.run_id == ti.run_id,
+                TaskInstance.task_id == ti.task_id,
+            )
+        )
+
+
+def _parent_ti(dag_id: str, run_id: str) -> tuple[str | None, int]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        ).one()
+        return (None if ti.state is None else str(_value(ti.state))), ti.try_number
+
+
+def run_parent(
+    dag_id: str,
+    make_operator: Callable[..., Any],
+    *,
+    finish: dict[str, str] | None = None,
+    retries: int = 0,
+    stop_after_first_try: bool = False,
+    timeout: float = 60,
+    **operator_kwargs: Any,
+) -> ParentResult:
+    """Build a one-task parent DAG, register it, run it with ``dag.test()`` and read back the outcome.
+
+    ``finish`` maps child run_ids to the state the watcher sets once that run exists unfinished.
+    """
+    from airflow.models.dagrun import DagRun
+
+    with dag_class()(dag_id, schedule=None, start_date=_BASE, catchup=False) as dag:
+        make_operator(
+            task_id=TASK_ID,
+            retries=retries,
+            retry_delay=datetime.timedelta(seconds=0),
+            **operator_kwargs,
+        )
+    sync_dags([dag])
+    date_kw = "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
+    states: list[str] = []
+    start = time.perf_counter()
+    with ChildFinisher() as finisher, _observe_tries(states, stop_after_first_try), _deadline(timeout):
+        finisher.targets.update(finish or {})
+        with contextlib.suppress(_StopAfterFirstTry):
+            dag.test(**{date_kw: unique_date()})
+    duration = time.perf_counter() - start
+    run_id = _parent_run_id(DagRun, dag_id)
+    state, try_number = _parent_ti(dag_id, run_id)
+    return ParentResult(
+        dag_id=dag_id,
+        run_id=run_id,
+        state=state,
+        try_number=try_number,
+        trigger_run_id=_xcom(dag_id, run_id, "trigger_run_id"),
+        duration=duration,
+        try_states=states,
+        finished_children=list(finisher.finished),
+    )
+
+
+def _parent_run_id(DagRun: Any, dag_id: str) -> str:
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(select(DagRun.run_id).where(DagRun.dag_id == dag_id)).all()
+    if len(runs) != 1:
+        raise AssertionError(f"expected one run of {dag_id!r}, found {runs!r}")
+    return runs[0]
