@@ -122,3 +122,12 @@ def test_module_entry_point_runs() -> None:
         check=True,
     )
     assert [row["strategy"] for row in json.loads(result.stdout)] == [e.strategy for e in REGISTRY]
+
+
+def test_readme_embeds_the_current_registry_table() -> None:
+    """The README's version table is the registry's own output, so the two cannot drift."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    embedded = readme.split("<!-- registry:start", 1)[1].split("-->", 1)[1].split("<!-- registry:end -->")[0]
+    assert embedded.strip() == registry_markdown().strip()
