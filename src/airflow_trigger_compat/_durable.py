@@ -12,7 +12,8 @@ stored run                    on retry
 ============================  =====================================================================
 queued / running              reconnect: poll it, trigger nothing (the mixin's "active")
 in ``allowed_states``         succeed at once, trigger nothing (the mixin's "succeeded")
-does not exist                crash inside the window: trigger it now, with the *stored* run_id
+does not exist                crash inside the window: the mixin reconnects, and the poll first
+                              triggers the run with the *stored* run_id
 in ``failed_states``          trigger a fresh run with a fresh run_id; when the run_id is fixed
                               (``trigger_run_id``, or derived from a fixed ``logical_date``) only
                               ``reset_dag_run=True`` can rerun it, otherwise the task fails
@@ -67,47 +68,52 @@ class DagRunJob:
         return status
 
     def is_job_active(self, status: str) -> bool:
-        return status != ABSENT and status not in self.request.allowed_states + self.request.failed_states
+        # An absent run counts as active: its run_id is this task's, and poll_until_complete creates it.
+        # (Reported as terminal, the mixin would log "resubmitting fresh", which is not what happens.)
+        return status not in self.request.allowed_states + self.request.failed_states
 
     def is_job_succeeded(self, status: str) -> bool:
         return status in self.request.allowed_states
 
     def submit_job(self, context: Any) -> str:
-        request = self.request
         run_id, reset = self._next_run()
-        check_not_paused(request, self.port)
         if self.store is not None:
             self.store.set(STATE_KEY, run_id)  # before the trigger: no crash can lose the run_id
-        if not self.port.trigger(request, run_id, reset=reset):
-            if self.prior is not None and self.prior[0] == run_id:
-                self.log.info(
-                    "DAG run %s already exists and is the one this task stored; reconnecting", run_id
-                )
-            else:
-                if self.store is not None:
-                    self.store.delete(STATE_KEY)
-                handle_existing_run(request, self.port, run_id)
-        self._push(run_id)
+        self._trigger(run_id, reset)
         return run_id
 
     def poll_until_complete(self, external_id: Any, context: Any) -> None:
-        self._push(str(external_id))
+        run_id = str(external_id)
+        if self.prior == (run_id, ABSENT):
+            # A previous try stored this run_id and died before triggering it: trigger it now.
+            self.log.info("Stored DAG run %s was never created; triggering it now", run_id)
+            self._trigger(run_id, self.request.reset_dag_run)
+        self._push(run_id)
         if self.request.wait_for_completion:
-            wait_for_run(self.request, self.port, str(external_id))
+            wait_for_run(self.request, self.port, run_id)
 
     def get_job_result(self, external_id: Any, context: Any) -> None:
         self._push(str(external_id))
 
     # -- decisions -----------------------------------------------------------------------------------
+    def _trigger(self, run_id: str, reset: bool) -> None:
+        request = self.request
+        check_not_paused(request, self.port)
+        if not self.port.trigger(request, run_id, reset=reset):
+            if self.prior is not None and self.prior[0] == run_id:
+                self.log.info("DAG run %s already exists: the one this task stored; reconnecting", run_id)
+            else:
+                if self.store is not None:
+                    self.store.delete(STATE_KEY)  # a retry must never adopt someone else's run
+                handle_existing_run(request, self.port, run_id)
+        self._push(run_id)
+
     def _next_run(self) -> tuple[str, bool]:
-        """The run_id to trigger and whether to reset it, given what a previous try stored."""
+        """The run_id to submit and whether to reset it: a first try, or after a prior run failed."""
         request = self.request
         if self.prior is None:
             return request.run_id, request.reset_dag_run
         prior_id, status = self.prior
-        if status == ABSENT:
-            self.log.info("Stored DAG run %s was never created; triggering it now", prior_id)
-            return prior_id, request.reset_dag_run
         if request.run_id != prior_id:
             return request.run_id, request.reset_dag_run  # fresh run_id after a failed prior run
         if request.reset_dag_run:

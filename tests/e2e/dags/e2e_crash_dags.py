@@ -1,0 +1,174 @@
+"""DAGs for the live crash test (tests/e2e).
+
+One parent DAG per case, each with its own child DAG, so the number of child runs a parent run caused is
+simply the number of runs of its child DAG (the conf marker ``e2e_parent_run_id`` double-checks it).
+
+Case ids: ``<variant>__<kill>__<n>``
+    variant: ``stock``        airflow.providers.standard TriggerDagRunOperator
+             ``shim_nodur``   airflow_trigger_compat.TriggerDagRunOperator(durable=False)
+             ``shim_durable`` airflow_trigger_compat.TriggerDagRunOperator(durable=True)
+    kill:    ``midwait``      the harness kills the task process while it polls the child run
+             ``workerkill``   same moment, but the supervisor (the task process's parent) dies too
+             ``winbefore``    kill after the shim stored the child run_id, before the trigger call
+             ``winafter``     kill right after the trigger call returned
+The window cases wrap the shim's trigger seam (``airflow_trigger_compat._accessor.trigger_dag_run``): on try
+1 the wrapper writes a marker file and sleeps, the harness sees the marker and kills the process.
+
+Settings come from the environment the harness starts Airflow with (E2E_*), so every Airflow process
+parses the same DAGs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import time
+
+try:  # Airflow 3
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator as StockOperator
+
+try:
+    import airflow_trigger_compat
+    from airflow_trigger_compat import TriggerDagRunOperator as ShimOperator
+except ImportError:  # the shim is not installed: only the stock cases exist
+    airflow_trigger_compat = None
+    ShimOperator = None
+
+CHILD_SLEEP = float(os.environ.get("E2E_CHILD_SLEEP", "20"))
+# workerkill: the retry only starts after the heartbeat timeout (~20-25 s), so the child must outlive that
+# for the retry to find it still running.
+CHILD_SLEEP_WORKERKILL = float(os.environ.get("E2E_CHILD_SLEEP_WORKERKILL", "40"))
+POKE_INTERVAL = int(os.environ.get("E2E_POKE_INTERVAL", "2"))
+RETRY_DELAY = float(os.environ.get("E2E_RETRY_DELAY", "2"))
+WINDOW_SLEEP = float(os.environ.get("E2E_WINDOW_SLEEP", "120"))
+MARKER_DIR = os.environ.get("E2E_MARKER_DIR", "")
+# "<case_id>,<case_id>,..." - the harness decides which cases exist for this run.
+CASES = [c for c in os.environ.get("E2E_CASES", "").split(",") if c]
+
+SEAM_MODULE = "airflow_trigger_compat._accessor"
+SEAM_NAME = "trigger_dag_run"
+
+START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _child_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _write_marker(dag_id: str, run_id: str, phase: str, try_number: int, child_run_id: str | None) -> None:
+    if not MARKER_DIR:
+        return
+    payload = {
+        "pid": os.getpid(),
+        "phase": phase,
+        "try": try_number,
+        "t": time.time(),
+        "run_id": run_id,
+        "child_run_id": child_run_id,
+    }
+    name = f"{dag_id}.{phase}.{try_number}.json"
+    tmp = os.path.join(MARKER_DIR, f".{name}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(payload, fh)
+    os.replace(tmp, os.path.join(MARKER_DIR, name))
+
+
+@contextlib.contextmanager
+def _window(dag_id: str, run_id: str, try_number: int, where: str):
+    """Wrap the shim's trigger seam for the duration of one execute() call."""
+    import importlib
+
+    module = importlib.import_module(SEAM_MODULE)
+    original = getattr(module, SEAM_NAME)
+
+    def wrapped(*args, **kwargs):
+        child_run_id = kwargs.get("run_id")
+        _write_marker(dag_id, run_id, "seam_called", try_number, child_run_id)
+        if where == "winbefore" and try_number == 1:
+            _write_marker(dag_id, run_id, "window", try_number, child_run_id)
+            time.sleep(WINDOW_SLEEP)
+        result = original(*args, **kwargs)
+        if where == "winafter" and try_number == 1:
+            _write_marker(dag_id, run_id, "window", try_number, child_run_id)
+            time.sleep(WINDOW_SLEEP)
+        return result
+
+    setattr(module, SEAM_NAME, wrapped)
+    try:
+        yield
+    finally:
+        setattr(module, SEAM_NAME, original)
+
+
+def _operator_class(variant: str, kill: str):
+    base = StockOperator if variant == "stock" else ShimOperator
+    if kill in ("midwait", "workerkill"):
+        return base
+
+    class WindowedTrigger(base):  # type: ignore[misc,valid-type]
+        def execute(self, context):
+            ti = context["ti"]
+            with _window(ti.dag_id, context["run_id"], int(ti.try_number), kill):
+                return super().execute(context)
+
+    WindowedTrigger.__name__ = f"Windowed{base.__name__}"
+    return WindowedTrigger
+
+
+def _make(case_id: str) -> None:
+    variant, kill, _n = case_id.split("__")
+    if variant != "stock" and ShimOperator is None:
+        return
+    parent_id = f"e2e_parent__{case_id}"
+    child_id = f"e2e_child__{case_id}"
+
+    with DAG(
+        dag_id=child_id,
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        is_paused_upon_creation=False,
+        tags=["e2e"],
+    ) as child:
+        PythonOperator(
+            task_id="sleep",
+            python_callable=_child_sleep,
+            op_kwargs={"seconds": CHILD_SLEEP_WORKERKILL if kill == "workerkill" else CHILD_SLEEP},
+        )
+    globals()[child_id] = child
+
+    kwargs = {}
+    if variant == "shim_nodur":
+        kwargs["durable"] = False
+    elif variant == "shim_durable":
+        kwargs["durable"] = True
+    with DAG(
+        dag_id=parent_id,
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        is_paused_upon_creation=False,
+        max_active_runs=8,
+        default_args={"retries": 1, "retry_delay": dt.timedelta(seconds=RETRY_DELAY)},
+        tags=["e2e"],
+    ) as parent:
+        _operator_class(variant, kill)(
+            task_id="trigger",
+            trigger_dag_id=child_id,
+            conf={"e2e_parent_run_id": "{{ run_id }}"},
+            wait_for_completion=True,
+            poke_interval=POKE_INTERVAL,
+            **kwargs,
+        )
+    globals()[parent_id] = parent
+
+
+for _case in CASES:
+    _make(_case)

@@ -1,0 +1,879 @@
+"""Live crash test harness: one real Airflow per version, real scheduler, real SIGKILL of a real task.
+
+Runs in the Python environment that has the Airflow under test installed (the nox ``e2e`` venv); it
+never imports Airflow itself (Airflow runs in its own processes), so it can be driven from pytest or
+from the command line::
+
+    python tests/e2e/harness.py --airflow 3.3 [--repeats 3] [--out results/e2e-3.3.json]
+
+What it starts (each in its own session / process group, all stopped by PID on exit, also on error or
+Ctrl-C; ``airflow standalone`` is not used because it leaks its children on SIGTERM):
+
+* Airflow 3.x: SQLite + LocalExecutor; ``airflow db migrate`` then ``api-server``, ``scheduler`` and
+  ``dag-processor``.
+* Airflow 2.11: LocalExecutor refuses SQLite, so a private PostgreSQL cluster (``start_postgres.sh``:
+  installs Debian's postgresql-15 if missing, ``initdb`` in the temp dir, own port) + ``scheduler``
+  (which parses DAGs itself on 2.x).
+
+Which PID is killed: the task instance's ``pid`` column. On 3.x the LocalExecutor worker runs the
+supervisor, which forks the task process and reports *that* child's PID to the execution API
+(``ti.pid``); on 2.11 ``airflow tasks run`` (LocalTaskJob) forks the ``--raw`` process, which writes its
+own PID to ``ti.pid``. That is the process running ``execute()`` and the operator's wait loop: the
+worker dying mid-wait. Killing it with SIGKILL is noticed at once by its parent (supervisor /
+LocalTaskJob), which fails the try -> ``up_for_retry`` -> try 2. Before killing, the PID is checked
+with psutil to be a live descendant of the scheduler this harness started (never anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pickle
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DAGS_SRC = HERE / "dags"
+
+FINAL_DAGRUN_STATES = {"success", "failed"}
+VARIANT_LABEL = {
+    "stock": "stock provider operator",
+    "shim_nodur": "shim durable=False",
+    "shim_durable": "shim durable=True",
+}
+KILL_LABEL = {
+    "midwait": "mid-wait (task process)",
+    "workerkill": "mid-wait (supervisor + task)",
+    "winbefore": "window (a): stored, before trigger",
+    "winafter": "window (b): right after trigger",
+}
+
+
+def log(msg: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------------------
+class ProcessSet:
+    """Processes this harness started, each in its own session; stopped by PID, descendants included."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._seen: dict[int, float] = {}  # pid -> create_time of every descendant ever observed
+        self._lock = threading.Lock()
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        out.close()
+        self.procs[name] = proc
+        self._remember(proc.pid)
+        log(f"started {name} pid={proc.pid}: {' '.join(argv[-2:])}")
+        return proc
+
+    def _remember(self, pid: int) -> None:
+        with contextlib.suppress(psutil.Error):
+            p = psutil.Process(pid)
+            with self._lock:
+                self._seen[pid] = p.create_time()
+
+    def snapshot(self) -> None:
+        """Record every live descendant (task supervisors fork children into new process groups)."""
+        for proc in self.procs.values():
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error), self._lock:
+                        self._seen[child.pid] = child.create_time()
+
+    def is_ours(self, pid: int) -> bool:
+        """True if pid is a live descendant of a process this harness started."""
+        try:
+            p = psutil.Process(pid)
+            parents = {q.pid for q in p.parents()}
+        except psutil.Error:
+            return False
+        return bool(parents & {proc.pid for proc in self.procs.values()})
+
+    def dead(self, name: str) -> int | None:
+        proc = self.procs.get(name)
+        return None if proc is None else proc.poll()
+
+    def _alive(self) -> list[psutil.Process]:
+        alive = []
+        with self._lock:
+            seen = dict(self._seen)
+        for pid, ctime in seen.items():
+            with contextlib.suppress(psutil.Error):
+                p = psutil.Process(pid)
+                if abs(p.create_time() - ctime) < 0.01 and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+        return alive
+
+    def stop_all(self, grace: float = 10.0) -> list[int]:
+        """SIGTERM each started process group, then SIGKILL what is left; returns the PIDs killed."""
+        self.snapshot()
+        for name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                log(f"SIGTERM {name} (pgid {proc.pid})")
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self._alive():
+            for proc in self.procs.values():
+                proc.poll()
+            time.sleep(0.2)
+        killed = []
+        for p in self._alive():
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+                killed.append(p.pid)
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        if killed:
+            log(f"SIGKILLed leftovers: {killed}")
+        left = [p.pid for p in self._alive()]
+        if left:
+            log(f"WARNING: still alive after stop: {left}")
+        return killed
+
+
+# --------------------------------------------------------------------------------------------------------
+# Metadata DB (read-only observation; works the same on 2.11/PostgreSQL and 3.x/SQLite)
+# --------------------------------------------------------------------------------------------------------
+class MetaDB:
+    def __init__(self, sqlite_path: Path | None = None, pg_dsn: str | None = None) -> None:
+        self.sqlite_path = sqlite_path
+        self.pg_dsn = pg_dsn
+        self._local = threading.local()
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.pg_dsn:
+                import psycopg2
+
+                conn = psycopg2.connect(self.pg_dsn)
+                conn.autocommit = True
+            else:
+                conn = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True, timeout=30)
+                conn.isolation_level = None
+            self._local.conn = conn
+        return conn
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.pg_dsn:
+            sql = sql.replace("?", "%s")
+        for attempt in range(20):
+            try:
+                cur = self._conn().cursor()
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+                cur.close()
+                return rows
+            except sqlite3.OperationalError as exc:  # "database is locked" while the scheduler commits
+                if attempt == 19:
+                    raise
+                log(f"sqlite busy ({exc}); retrying")
+                time.sleep(0.2)
+        return []
+
+    def ti(self, dag_id: str, run_id: str, task_id: str = "trigger") -> dict[str, Any] | None:
+        rows = self.query(
+            "SELECT state, try_number, pid, hostname FROM task_instance "
+            "WHERE dag_id=? AND run_id=? AND task_id=?",
+            (dag_id, run_id, task_id),
+        )
+        if not rows:
+            return None
+        state, try_number, pid, hostname = rows[0]
+        return {"state": state, "try_number": try_number, "pid": pid, "hostname": hostname}
+
+    def dagrun_state(self, dag_id: str, run_id: str) -> str | None:
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id=? AND run_id=?", (dag_id, run_id))
+        return rows[0][0] if rows else None
+
+    def child_runs(self, child_dag_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT run_id, state, conf FROM dag_run WHERE dag_id=? ORDER BY id", (child_dag_id,)
+        )
+        out = []
+        for run_id, state, conf in rows:
+            out.append({"run_id": run_id, "state": state, "conf": _decode_conf(conf)})
+        return out
+
+    def dag_ids_ready(self) -> set[str]:
+        rows = self.query(
+            "SELECT d.dag_id FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id WHERE d.is_paused = ?",
+            (False,),
+        )
+        return {r[0] for r in rows}
+
+    def scheduler_alive(self) -> bool:
+        rows = self.query("SELECT count(*) FROM job WHERE job_type = 'SchedulerJob' AND state = 'running'")
+        return bool(rows and rows[0][0])
+
+
+def _decode_conf(conf: Any) -> Any:
+    if conf is None:
+        return None
+    if isinstance(conf, (bytes, memoryview)):  # Airflow 2: PickleType column
+        raw = bytes(conf)
+        try:
+            return pickle.loads(raw)  # our own metadata DB, written by the Airflow we started
+        except Exception:
+            try:
+                return json.loads(raw)
+            except Exception:
+                return repr(raw[:60])
+    if isinstance(conf, str):
+        try:
+            return json.loads(conf)
+        except ValueError:
+            return conf
+    return conf
+
+
+# --------------------------------------------------------------------------------------------------------
+# Airflow instance
+# --------------------------------------------------------------------------------------------------------
+def airflow_version(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import airflow; print(airflow.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def shim_installed(python: str) -> bool:
+    return (
+        subprocess.run([python, "-c", "import airflow_trigger_compat"], capture_output=True).returncode == 0
+    )
+
+
+@dataclass
+class Instance:
+    minor: str
+    home: Path
+    python: str
+    cases: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    procs: ProcessSet | None = None
+    db: MetaDB | None = None
+    pg_data: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_airflow2(self) -> bool:
+        return self.minor.startswith("2.")
+
+    @property
+    def marker_dir(self) -> Path:
+        return self.home / "e2e_markers"
+
+    def airflow_bin(self) -> str:
+        return str(Path(self.python).parent / "airflow")
+
+    def build_env(self, extra_env: dict[str, str] | None = None) -> None:
+        dags = self.home / "dags"
+        dags.mkdir(parents=True, exist_ok=True)
+        for f in DAGS_SRC.glob("*.py"):
+            shutil.copy(f, dags / f.name)
+        self.marker_dir.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.update(
+            AIRFLOW_HOME=str(self.home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+            AIRFLOW__CORE__PARALLELISM="48",
+            AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="32",
+            AIRFLOW__CORE__UNIT_TEST_MODE="False",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+            AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
+            AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC="2",
+            AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
+            E2E_MARKER_DIR=str(self.marker_dir),
+            E2E_CASES=",".join(self.cases),
+            PYTHONUNBUFFERED="1",
+            # children of the venv's airflow must see the venv first
+            PATH=f"{Path(self.python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        if self.is_airflow2:
+            env.update(
+                AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD="20",
+                AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL="5",
+                AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="10",
+                AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="10",
+                AIRFLOW__SCHEDULER__PARSING_PROCESSES="1",
+                AIRFLOW__WEBSERVER__SECRET_KEY=secrets.token_hex(16),
+            )
+        else:
+            port = free_port()
+            env.update(
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
+                AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+                AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="10",
+                AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
+                AIRFLOW__API__HOST="127.0.0.1",
+                AIRFLOW__API__PORT=str(port),
+                AIRFLOW__API__WORKERS="1",
+                AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+                AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+                AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
+                # 3.0 + the pinned PyJWT refuses to sign a token with iss=None (the default)
+                AIRFLOW__API_AUTH__JWT_ISSUER="airflow-e2e",
+            )
+        env.update(extra_env or {})
+        self.env = env
+
+    # -- PostgreSQL (2.11) -----------------------------------------------------------------------------
+    def start_postgres(self) -> str:
+        self.pg_data = self.home / "pg"
+        port = free_port()
+        t0 = time.monotonic()
+        out = subprocess.run(
+            ["bash", str(HERE / "start_postgres.sh"), str(self.pg_data), str(port)],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"start_postgres.sh failed:\n{out.stdout}\n{out.stderr}")
+        dsn = out.stdout.strip().splitlines()[-1]
+        self.timings["postgres_start_s"] = round(time.monotonic() - t0, 1)
+        log(f"postgres up in {self.timings['postgres_start_s']} s: {dsn}")
+        return dsn
+
+    def stop_postgres(self) -> None:
+        if self.pg_data is None or not (self.pg_data / "PG_VERSION").exists():
+            return
+        subprocess.run(["bash", str(HERE / "start_postgres.sh"), "--stop", str(self.pg_data)], check=False)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        t_start = time.monotonic()
+        (self.home / "proc-logs").mkdir(parents=True, exist_ok=True)
+        self.procs = ProcessSet(self.home / "proc-logs")
+        if self.is_airflow2:
+            dsn = self.start_postgres()
+            self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = dsn.replace(
+                "postgresql://", "postgresql+psycopg2://"
+            )
+            self.db = MetaDB(pg_dsn=dsn)
+        else:
+            self.db = MetaDB(sqlite_path=self.home / "airflow.db")
+        airflow = self.airflow_bin()
+        t0 = time.monotonic()
+        mig = subprocess.run(
+            [airflow, "db", "migrate"], env=self.env, capture_output=True, text=True, cwd=self.home
+        )
+        if mig.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{mig.stdout[-3000:]}\n{mig.stderr[-3000:]}")
+        self.timings["db_migrate_s"] = round(time.monotonic() - t0, 1)
+        log(f"db migrate: {self.timings['db_migrate_s']} s")
+        t0 = time.monotonic()
+        if self.is_airflow2:
+            self.procs.start("scheduler", [airflow, "scheduler"], self.env)
+        else:
+            self.procs.start("api-server", [airflow, "api-server"], self.env)
+            self.procs.start("scheduler", [airflow, "scheduler"], self.env)
+            self.procs.start("dag-processor", [airflow, "dag-processor"], self.env)
+        self.wait_ready(t0)
+        self.timings["startup_total_s"] = round(time.monotonic() - t_start, 1)
+
+    def wait_ready(self, t0: float, timeout: float = 180.0) -> None:
+        assert self.db is not None and self.procs is not None
+        want = {f"e2e_parent__{c}" for c in self.cases} | {f"e2e_child__{c}" for c in self.cases}
+        api_ok = self.is_airflow2
+        deadline = time.monotonic() + timeout
+        while True:
+            for name in self.procs.procs:
+                rc = self.procs.dead(name)
+                if rc is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {rc}; see {self.home / 'proc-logs' / (name + '.log')}"
+                    )
+            if not api_ok:
+                api_ok = _http_ok(self.env["AIRFLOW__API__BASE_URL"] + "/api/v2/version")
+            try:
+                ready = self.db.dag_ids_ready()
+                sched = self.db.scheduler_alive()
+            except Exception:  # tables not there yet / locked
+                ready, sched = set(), False
+            if api_ok and sched and want <= ready:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"Airflow not ready after {timeout} s: api={api_ok} scheduler={sched} "
+                    f"missing dags={sorted(want - ready)[:5]}"
+                )
+            time.sleep(0.5)
+        self.timings["scheduler_ready_s"] = round(time.monotonic() - t0, 1)
+        log(f"Airflow ready {self.timings['scheduler_ready_s']} s after starting the processes")
+
+    def stop(self) -> None:
+        if self.procs is not None:
+            self.procs.stop_all()
+        self.stop_postgres()
+
+    def trigger(self, runs: list[tuple[str, str]]) -> None:
+        """Create parent runs [(dag_id, run_id)] in one process, with the local client `dags trigger` uses."""
+        code = (
+            "import json, sys\n"
+            "from airflow.api.client import get_current_api_client\n"
+            "c = get_current_api_client()\n"
+            "for dag_id, run_id in json.loads(sys.argv[1]):\n"
+            "    c.trigger_dag(dag_id=dag_id, run_id=run_id, conf={}, replace_microseconds=False)\n"
+        )
+        out = subprocess.run(
+            [self.python, "-c", code, json.dumps(runs)], env=self.env, capture_output=True, text=True
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"trigger failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status < 500)
+    except Exception as exc:
+        code = getattr(exc, "code", None)
+        return code is not None and code < 500
+
+
+@contextlib.contextmanager
+def running_airflow(
+    minor: str,
+    cases: list[str],
+    python: str = sys.executable,
+    keep_home: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Instance]:
+    home = Path(tempfile.mkdtemp(prefix=f"airflow-e2e-{minor}-"))
+    inst = Instance(minor=minor, home=home, python=python, cases=cases)
+    inst.build_env(extra_env)
+    prev = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for s in prev:
+        signal.signal(s, _raise)
+    try:
+        inst.start()
+        yield inst
+    except BaseException:
+        log(f"failure; Airflow logs kept in {home}")
+        keep_home = True
+        raise
+    finally:
+        inst.stop()
+        for s, h in prev.items():
+            signal.signal(s, h)
+        if not keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Crash cases
+# --------------------------------------------------------------------------------------------------------
+@dataclass
+class CaseResult:
+    case: str
+    variant: str
+    kill: str
+    parent_dag_id: str
+    parent_run_id: str
+    child_runs: int = -1
+    child_run_ids: list[str] = field(default_factory=list)
+    child_states: list[str] = field(default_factory=list)
+    parent_state: str | None = None
+    ti_state: str | None = None
+    try_number: int | None = None
+    killed_pid: int | None = None
+    killed_supervisor_pid: int | None = None
+    marker_pid: int | None = None
+    window_child_run_id: str | None = None
+    child_runs_at_kill: int | None = None
+    kill_after_trigger_s: float | None = None
+    kill_to_try2_running_s: float | None = None
+    kill_to_new_child_s: float | None = None
+    kill_to_reconnect_s: float | None = None
+    case_duration_s: float | None = None
+    durable_warning_logged: bool | None = None
+    durable_decision: str | None = None
+    outcome: str = ""
+    error: str | None = None
+
+
+def case_ids(minor: str, repeats: int, shim: bool, variants: list[str] | None = None) -> list[str]:
+    """The cases for one version, all run concurrently against its one scheduler.
+
+    ``midwait`` kills the task process (``ti.pid``). Airflow 3.0's supervisor reports a killed task
+    process as ``failed`` without looking at retries (task-sdk 1.0.6 ``final_state``; 3.1 added
+    ``up_for_retry``), so on 3.0 the retry is exercised with ``workerkill`` (supervisor + task
+    process, the TI stays ``running`` until the heartbeat timeout) and ``stock__midwait`` documents the
+    no-retry behaviour. 3.3 also runs ``workerkill`` for the durable path through the heartbeat timeout.
+    """
+    version = tuple(int(x) for x in minor.split("."))
+    durable_capable = version >= (3, 3)
+    retry_kill = "workerkill" if version == (3, 0) else "midwait"
+    cases = [f"stock__{retry_kill}__1"]
+    if version == (3, 0):
+        cases.append("stock__midwait__1")
+    if durable_capable:
+        cases.append("stock__workerkill__1")
+    if shim:
+        cases.append(f"shim_nodur__{retry_kill}__1")
+        durable_repeats = repeats if durable_capable else 1
+        cases += [f"shim_durable__{retry_kill}__{i}" for i in range(1, durable_repeats + 1)]
+        if durable_capable:  # the store-before-trigger windows only exist where the shim is durable
+            cases.append("shim_durable__workerkill__1")
+            cases += [f"shim_durable__winbefore__{i}" for i in range(1, repeats + 1)]
+            cases += [f"shim_durable__winafter__{i}" for i in range(1, repeats + 1)]
+    if variants:
+        cases = [c for c in cases if c.split("__")[0] in variants]
+    return cases
+
+
+def retry_expected(minor: str, kill: str) -> bool:
+    """Whether the kill should lead to a try 2 on this Airflow (see :func:`case_ids`)."""
+    return not (minor == "3.0" and kill == "midwait")
+
+
+class CaseRunner:
+    def __init__(self, inst: Instance, case: str, run_id: str, timeout: float = 300.0) -> None:
+        self.inst = inst
+        self.db = inst.db
+        variant, kill, _ = case.split("__")
+        self.res = CaseResult(
+            case=case, variant=variant, kill=kill, parent_dag_id=f"e2e_parent__{case}", parent_run_id=run_id
+        )
+        self.child_dag_id = f"e2e_child__{case}"
+        self.timeout = timeout
+
+    def _children(self) -> list[dict[str, Any]]:
+        runs = self.db.child_runs(self.child_dag_id)
+        mine = []
+        for r in runs:
+            marker = r["conf"].get("e2e_parent_run_id") if isinstance(r["conf"], dict) else None
+            if marker in (None, self.res.parent_run_id):
+                mine.append(r)
+        return mine
+
+    # First line of try 2's task log that shows the durable path picking up the stored run.
+    RECONNECT_EVENTS: ClassVar[dict[str, str]] = {
+        "Reconnecting to existing job": "reconnect",
+        "was never created; triggering it now": "trigger stored run_id",
+        "Job already completed successfully": "already succeeded",
+    }
+
+    def _task_log(self, attempt: int) -> str:
+        r = self.res
+        base = self.inst.home / "logs" / f"dag_id={r.parent_dag_id}" / f"run_id={r.parent_run_id}"
+        try:
+            return (base / "task_id=trigger" / f"attempt={attempt}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _reconnect_seconds(self, t_kill_wall: float) -> float | None:
+        """Seconds from the kill to try 2's durable decision (from its task log); sets durable_decision."""
+        for line in self._task_log(2).splitlines():
+            for event, decision in self.RECONNECT_EVENTS.items():
+                if event not in line:
+                    continue
+                try:
+                    stamp = json.loads(line)["timestamp"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                from datetime import datetime
+
+                self.res.durable_decision = decision
+                t = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+                return round(t - t_kill_wall, 1)
+        return None
+
+    def _wait(self, what: str, pred: Any, deadline: float, every: float = 0.25) -> Any:
+        while True:
+            value = pred()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.res.case}: timed out waiting for {what}")
+            time.sleep(every)
+
+    def run(self) -> CaseResult:
+        r = self.res
+        t_case = time.monotonic()
+        deadline = t_case + self.timeout
+        try:
+            ti = self._wait(
+                "try 1 running",
+                lambda: (
+                    (t := self.db.ti(r.parent_dag_id, r.parent_run_id))
+                    and t["state"] == "running"
+                    and t["pid"]
+                    and t
+                ),
+                deadline,
+            )
+            if r.kill in ("midwait", "workerkill"):
+                kids = self._wait("child run", self._children, deadline)
+                t_trig = time.monotonic()
+                # the operator polls every poke_interval: give it one poll so it is really mid-wait
+                time.sleep(2.5)
+                r.kill_after_trigger_s = round(time.monotonic() - t_trig, 1)
+            else:
+                marker = self.inst.marker_dir / f"{r.parent_dag_id}.window.1.json"
+                self._wait(f"window marker {marker.name}", marker.exists, deadline, every=0.1)
+                payload = json.loads(marker.read_text())
+                r.marker_pid = payload["pid"]
+                r.window_child_run_id = payload.get("child_run_id")
+                kids = self._children()
+            ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
+            assert ti is not None
+            if ti["state"] != "running" or ti["try_number"] != 1:
+                raise RuntimeError(f"{r.case}: task no longer running try 1 at kill time: {ti}")
+            pid = int(ti["pid"])
+            if r.marker_pid is not None and r.marker_pid != pid:
+                raise RuntimeError(f"{r.case}: ti.pid {pid} != pid that hit the seam {r.marker_pid}")
+            if not self.inst.procs.is_ours(pid):
+                raise RuntimeError(
+                    f"{r.case}: pid {pid} is not a descendant of our scheduler; not killing it"
+                )
+            r.child_runs_at_kill = len(kids)
+            r.killed_pid = pid
+            self.inst.procs.snapshot()
+            if r.kill == "workerkill":
+                # the whole worker: the supervisor (ti.pid's parent) first, so nothing reports the
+                # task's end; the TI stays "running" until the scheduler's heartbeat timeout
+                parent = psutil.Process(pid).parent()
+                if parent is None or not self.inst.procs.is_ours(parent.pid):
+                    raise RuntimeError(f"{r.case}: parent of pid {pid} is not ours; not killing it")
+                r.killed_supervisor_pid = parent.pid
+                os.kill(parent.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+            t_kill = time.monotonic()
+            t_kill_wall = time.time()
+            what = (
+                f"supervisor {r.killed_supervisor_pid} + task pid {pid}"
+                if r.killed_supervisor_pid
+                else f"pid {pid}"
+            )
+            log(f"{r.case}: SIGKILL {what} (try 1, child runs so far: {len(kids)})")
+
+            final = None
+            while final is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{r.case}: parent run did not finish")
+                now = time.monotonic() - t_kill
+                t = self.db.ti(r.parent_dag_id, r.parent_run_id) or {}
+                if (
+                    r.kill_to_try2_running_s is None
+                    and (t.get("try_number") or 0) >= 2
+                    and t.get("state") in ("running", "success", "failed")
+                ):
+                    r.kill_to_try2_running_s = round(now, 1)
+                if r.kill_to_new_child_s is None and len(self._children()) > len(kids):
+                    r.kill_to_new_child_s = round(now, 1)
+                state = self.db.dagrun_state(r.parent_dag_id, r.parent_run_id)
+                if state in FINAL_DAGRUN_STATES:
+                    final = state
+                time.sleep(0.25)
+            r.parent_state = final
+            t = self.db.ti(r.parent_dag_id, r.parent_run_id) or {}
+            r.ti_state, r.try_number = t.get("state"), t.get("try_number")
+            kids = self._children()
+            r.child_runs = len(kids)
+            r.child_run_ids = [k["run_id"] for k in kids]
+            r.child_states = [k["state"] for k in kids]
+            r.kill_to_reconnect_s = self._reconnect_seconds(t_kill_wall)
+            if r.variant == "shim_durable":
+                r.durable_warning_logged = any(
+                    "DurableUnavailableWarning" in text or "durable=True has no effect" in text
+                    for text in (self._task_log(1), self._task_log(2))
+                )
+            if r.parent_state == "failed" and (r.try_number or 0) < 2:
+                r.outcome = f"parent FAILED on try {r.try_number}: the kill was not retried"
+            elif r.child_runs == 1 and r.child_runs_at_kill == 0:
+                r.outcome = "no duplicate: retry triggered the stored run_id"
+            elif r.child_runs == 1 and r.durable_decision == "already succeeded":
+                r.outcome = "no duplicate: retry found the child already succeeded"
+            elif r.child_runs == 1:
+                r.outcome = "no duplicate: retry reconnected"
+            elif r.child_runs == 2:
+                r.outcome = "DUPLICATE child run"
+            else:
+                r.outcome = f"{r.child_runs} child runs"
+            if r.window_child_run_id and r.child_runs == 1 and r.child_run_ids != [r.window_child_run_id]:
+                r.outcome += f" (but run_id {r.child_run_ids[0]} != stored {r.window_child_run_id})"
+        except Exception as exc:
+            r.error = f"{type(exc).__name__}: {exc}"
+            log(f"{r.case}: ERROR {r.error}")
+        r.case_duration_s = round(time.monotonic() - t_case, 1)
+        log(
+            f"{r.case}: {r.child_runs} child run(s), parent {r.parent_state} (try {r.try_number}) "
+            f"in {r.case_duration_s} s"
+        )
+        return r
+
+
+def run_cases(inst: Instance, cases: list[str], stagger: float = 0.0) -> list[CaseResult]:
+    stamp = time.strftime("%H%M%S")
+    runs = [(f"e2e_parent__{c}", f"e2e__{c}__{stamp}") for c in cases]
+    runners = [CaseRunner(inst, c, run_id) for c, (_, run_id) in zip(cases, runs, strict=True)]
+    t0 = time.monotonic()
+    inst.trigger(runs)
+    log(f"triggered {len(runs)} parent runs in {time.monotonic() - t0:.1f} s")
+    results: list[CaseResult | None] = [None] * len(runners)
+
+    def work(i: int) -> None:
+        results[i] = runners[i].run()
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(runners))]
+    for th in threads:
+        th.start()
+    while any(th.is_alive() for th in threads):
+        inst.procs.snapshot()
+        time.sleep(1.0)
+    inst.timings["cases_wall_s"] = round(time.monotonic() - t0, 1)
+    return [r for r in results if r is not None]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------------------
+def _fmt(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+def format_table(version: str, results: list[CaseResult]) -> str:
+    head = (
+        "variant",
+        "kill",
+        "child runs",
+        "parent / try",
+        "kill->try2 running s",
+        "kill->reconnect / re-trigger s",
+        "outcome",
+    )
+    rows = []
+    for r in results:
+        rows.append(
+            (
+                VARIANT_LABEL.get(r.variant, r.variant) + f" #{r.case.rsplit('__', 1)[1]}",
+                KILL_LABEL.get(r.kill, r.kill),
+                _fmt(r.child_runs if r.child_runs >= 0 else None),
+                f"{_fmt(r.parent_state)} / {_fmt(r.try_number)}",
+                _fmt(r.kill_to_try2_running_s),
+                _fmt(r.kill_to_reconnect_s if r.kill_to_reconnect_s is not None else r.kill_to_new_child_s),
+                r.error or r.outcome,
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
+    return "\n".join([f"Airflow {version}", line, sep, *body])
+
+
+def run_version(
+    minor: str,
+    repeats: int = 3,
+    out: Path | None = None,
+    python: str = sys.executable,
+    keep_home: bool = False,
+    variants: list[str] | None = None,
+    only: list[str] | None = None,
+) -> dict[str, Any]:
+    t0 = time.monotonic()
+    version = airflow_version(python)
+    shim = shim_installed(python)
+    if not shim:
+        log("airflow_trigger_compat is not importable here: running the stock cases only")
+    cases = only or case_ids(minor, repeats, shim, variants)
+    log(f"Airflow {version}: cases {cases}")
+    with running_airflow(minor, cases, python=python, keep_home=keep_home) as inst:
+        results = run_cases(inst, cases)
+        timings = dict(inst.timings)
+    timings["version_total_s"] = round(time.monotonic() - t0, 1)
+    report = {
+        "airflow_minor": minor,
+        "airflow_version": version,
+        "shim_installed": shim,
+        "timings": timings,
+        "cases": [asdict(r) for r in results],
+    }
+    print(format_table(version, results), flush=True)
+    print(f"timings: {json.dumps(timings)}", flush=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        log(f"wrote {out}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--airflow", required=True, help="Airflow minor under test, e.g. 3.3")
+    p.add_argument("--repeats", type=int, default=3, help="repeats of each durable case (3.3+)")
+    p.add_argument("--out", type=Path, default=None, help="JSON output (default results/e2e-<minor>.json)")
+    p.add_argument("--variants", default="", help="comma list to restrict: stock,shim_nodur,shim_durable")
+    p.add_argument("--cases", default="", help="comma list of exact case ids, e.g. shim_durable__midwait__1")
+    p.add_argument("--keep-home", action="store_true", help="keep the temp AIRFLOW_HOME (logs)")
+    a = p.parse_args(argv)
+    out = a.out or REPO / "results" / f"e2e-{a.airflow}.json"
+    run_version(
+        a.airflow,
+        a.repeats,
+        out,
+        keep_home=a.keep_home,
+        variants=[v for v in a.variants.split(",") if v] or None,
+        only=[c for c in a.cases.split(",") if c] or None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Live crash test: SIGKILL the task process of a waiting TriggerDagRunOperator, count the child runs.
+
+Starts one real Airflow (scheduler + LocalExecutor) for the installed version and runs every case
+against it concurrently (see ``harness.py``). Run through nox: ``nox -s "e2e(3.3)"``.
+
+Expected, and asserted:
+
+* stock provider operator: 2 child runs for one parent run (the duplicate this package fixes);
+* shim ``durable=False``: the same 2 (durability is opt-in);
+* shim ``durable=True`` on Airflow 3.3+: exactly 1 child run in every case, whether the worker dies
+  mid-wait, after the run_id was stored but before the trigger call, or right after the trigger call;
+* shim ``durable=True`` below 3.3: no ``task_state_store``, so it warns and behaves like
+  ``durable=False`` (2 child runs);
+* Airflow 3.0 with only the task process killed: no retry at all (its supervisor's own behaviour).
+
+The table is printed and written to ``results/e2e-<minor>.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+
+pytestmark = pytest.mark.e2e
+
+
+def _minor() -> str:
+    minor = os.environ.get("E2E_AIRFLOW_MINOR")
+    if minor:
+        return minor
+    major, min_, *_ = harness.airflow_version(sys.executable).split(".")
+    return f"{major}.{min_}"
+
+
+MINOR = _minor()
+REPEATS = int(os.environ.get("E2E_REPEATS", "3"))
+DURABLE_CAPABLE = tuple(int(x) for x in MINOR.split(".")) >= (3, 3)
+# One test per (variant, kill) this version runs: a case that does not exist on a version is not
+# collected there, rather than skipped (harness.case_ids says which exist, and why).
+GROUPS = sorted({tuple(c.split("__")[:2]) for c in harness.case_ids(MINOR, REPEATS, shim=True)})
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    out = harness.REPO / "results" / f"e2e-{MINOR}.json"
+    return harness.run_version(MINOR, repeats=REPEATS, out=out)
+
+
+def expected(variant: str, kill: str) -> tuple[str, int, int]:
+    """(parent state, try number, child runs) after the kill, for this Airflow."""
+    if not harness.retry_expected(MINOR, kill):
+        # Airflow 3.0's supervisor reports a SIGKILLed task process as failed, ignoring retries
+        # (task-sdk 1.0.6 final_state; 3.1 added up_for_retry): no try 2, so no duplicate either.
+        return ("failed", 1, 1)
+    if variant == "shim_durable" and DURABLE_CAPABLE:
+        return ("success", 2, 1)  # the retry reconnects (or triggers the stored run_id)
+    # stock, durable=False, and durable=True below 3.3 (which warns): the retry triggers a duplicate
+    return ("success", 2, 2)
+
+
+@pytest.mark.parametrize(("variant", "kill"), GROUPS, ids=[f"{v}-{k}" for v, k in GROUPS])
+def test_crash_case(report: dict[str, Any], variant: str, kill: str) -> None:
+    assert report["shim_installed"], "airflow_trigger_compat is not installed in this environment"
+    cases = [c for c in report["cases"] if c["variant"] == variant and c["kill"] == kill]
+    assert cases, f"no {variant} {kill} case ran"
+    state, try_number, child_runs = expected(variant, kill)
+    for case in cases:
+        assert case["error"] is None, case
+        assert case["child_runs"] == child_runs, (
+            f"{case['case']}: {case['child_runs']} child runs for parent run {case['parent_run_id']}, "
+            f"expected {child_runs}: {case['child_run_ids']}"
+        )
+        assert (case["parent_state"], case["try_number"]) == (state, try_number), case
+        if variant == "shim_durable":
+            # Below 3.3 durable=True must say, in the task log, that it cannot work; on 3.3 it must not.
+            assert case["durable_warning_logged"] is (not DURABLE_CAPABLE), case
+        if case["window_child_run_id"]:
+            # The one child run is the run_id try 1 stored (window a) or triggered (window b).
+            assert case["child_run_ids"] == [case["window_child_run_id"]], case
