@@ -7,6 +7,7 @@ minor, the exact patch release tested, and the constraints file that pins its wh
 from __future__ import annotations
 
 import os
+import sys
 
 import nox
 
@@ -32,14 +33,14 @@ def constraints(airflow: str) -> str:
     return f"constraints/airflow-{airflow}.txt"
 
 
-@nox.session(python=PYTHON, tags=["unit"])
+@nox.session(python=PYTHON, tags=["unit", "ci"])
 def unit(session: nox.Session) -> None:
     """Unit tests: no Airflow installed."""
     session.install("-e", ".", "pytest>=8")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
-@nox.session(python=PYTHON, tags=["lint"])
+@nox.session(python=PYTHON, tags=["lint", "ci"])
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict on the package."""
     session.install("-e", ".", "ruff", "mypy", "pytest>=8")
@@ -48,7 +49,7 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
-@nox.session(python=PYTHON, tags=["bench"])
+@nox.session(python=PYTHON, tags=["bench", "ci"])
 @nox.parametrize("airflow", ["3.3", "3.1"], ids=["3.3", "3.1"])
 def bench(session: nox.Session, airflow: str) -> None:
     """Benchmarks: shim vs stock whole trigger, cached lookup, import time (figures, not assertions)."""
@@ -62,7 +63,7 @@ def bench(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["matrix"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["matrix", "ci"])
 @nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
 def tests(session: nox.Session, airflow: str) -> None:
     """Behavioural tests inside one real Airflow (exact pins), JSON result in results/."""
@@ -82,10 +83,10 @@ def tests(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=False)
+@nox.session(python=False, tags=["ci"])
 def matrix_table(session: nox.Session) -> None:
     """Print Airflow version x strategy x scenario outcomes from results/behaviour-*.json."""
-    session.run("python", "scripts/matrix_table.py", *session.posargs)
+    session.run(sys.executable, "scripts/matrix_table.py", *session.posargs)
 
 
 # psycopg2 for the 2.11 crash test's PostgreSQL (LocalExecutor refuses SQLite on Airflow 2); not in the
@@ -98,7 +99,7 @@ def _install_pinned(session: nox.Session, airflow: str) -> None:
     session.install("--no-deps", "-e", ".")
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["e2e"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["e2e", "ci"])
 @nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
 def e2e(session: nox.Session, airflow: str) -> None:
     """Live crash test: real scheduler + LocalExecutor, SIGKILL of the waiting task, child runs counted.
@@ -120,6 +121,12 @@ def e2e(session: nox.Session, airflow: str) -> None:
     )
 
 
+@nox.session(python=False, tags=["ci"])
+def crash_table(session: nox.Session) -> None:
+    """Print the crash test for every version (child runs per parent run) from results/e2e-*.json."""
+    session.run(sys.executable, "scripts/crash_table.py", *session.posargs)
+
+
 @nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
 def demo(session: nox.Session) -> None:
     """Watch it: Airflow 3.3, a durable parent's worker SIGKILLed mid-wait, the retry reconnects."""
@@ -131,7 +138,7 @@ def demo(session: nox.Session) -> None:
 VENDORED_IDS = [AIRFLOW_IDS[0], AIRFLOW_IDS[-1]]
 
 
-@nox.session(python=PYTHON, venv_backend="uv", tags=["vendored"])
+@nox.session(python=PYTHON, venv_backend="uv", tags=["vendored", "ci"])
 @nox.parametrize("airflow", VENDORED_IDS, ids=VENDORED_IDS)
 def vendored(session: nox.Session, airflow: str) -> None:
     """Behavioural tests through a copy vendored into a provider-shaped package (package not installed).
