@@ -44,8 +44,8 @@ def unit(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict on the package."""
     session.install("-e", ".", "ruff", "mypy", "pytest>=8")
-    session.run("ruff", "check", "src", "tests/unit", "benchmarks")
-    session.run("ruff", "format", "--check", "src", "tests/unit", "benchmarks")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     session.run("mypy")
 
 

@@ -22,6 +22,7 @@ IMPORT_PATHS: dict[str, tuple[str, ...]] = {
     "AirflowSkipException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
     "DagRunTriggerException": (_COMPAT, "airflow.sdk.exceptions"),
     "AirflowRuntimeError": ("airflow.sdk.exceptions",),
+    "ServerResponseError": ("airflow.sdk.exceptions", "airflow.sdk.api.client"),
     "ErrorType": ("airflow.sdk.exceptions",),
     "ErrorResponse": (_COMMS,),
     "TriggerDagRun": (_COMMS,),

@@ -9,6 +9,9 @@ signature), never routed on a version number: the test file is the same for ever
 * A child run is finished "the way the scheduler would": a watcher thread sets the child DagRun's state in
   the metadata DB once it exists and is not finished yet.
 * The metadata DB is SQLite, created once per pytest session (see conftest).
+* Where dag.test()'s in-process stand-ins differ from a real worker in a way a scenario can see, the
+  harness makes them behave like the worker (on 3.0, ``give_inline_triggers_a_supervisor``), probed
+  and explained where it is defined.
 """
 
 from __future__ import annotations
@@ -274,6 +277,23 @@ def _xcom(dag_id: str, run_id: str, key: str) -> Any:
         return None if row is None else XComModel.deserialize_value(row)
 
 
+def task_state(dag_id: str, run_id: str, key: str, task_id: str = TASK_ID) -> Any:
+    """The parent task's ``task_state_store`` value for ``key`` (``None`` when unset), read from the DB.
+
+    Airflow 3.3+: the same server-side backend (``airflow.state.get_state_backend()``, the
+    ``task_state_store`` table by default) that the execution API's task-state-store routes write when a
+    task calls ``context["task_state_store"].set()``. Rows are scoped to (dag run, task, map index), so
+    every try of a task instance shares them. Values are stored as JSON.
+    """
+    import json
+
+    from airflow._shared.state import TaskScope
+    from airflow.state import get_state_backend
+
+    raw = get_state_backend().get(TaskScope(dag_id=dag_id, run_id=run_id, task_id=task_id), key)
+    return None if raw is None else json.loads(raw)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Finishing the child, as the scheduler would
 # ---------------------------------------------------------------------------------------------------------
@@ -282,10 +302,13 @@ def _xcom(dag_id: str, run_id: str, key: str) -> Any:
 class ChildFinisher:
     """Set every unfinished child run with one of the watched run_ids to its target state."""
 
-    def __init__(self, dag_id: str = CHILD_DAG_ID, interval: float = 0.05) -> None:
+    def __init__(
+        self, targets: dict[str, str] | None = None, dag_id: str = CHILD_DAG_ID, interval: float = 0.05
+    ) -> None:
         self.dag_id = dag_id
         self.interval = interval
-        self.targets: dict[str, str] = {}
+        #: Read on every tick, so a test may add run_ids it only learns while the parent runs.
+        self.targets: dict[str, str] = {} if targets is None else targets
         self.finished: list[tuple[str, str]] = []
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
@@ -305,19 +328,18 @@ class ChildFinisher:
         from sqlalchemy import select
 
         while not self._stop.wait(self.interval):
-            if not self.targets:
+            targets = dict(self.targets)  # a snapshot: the test thread may add to it
+            if not targets:
                 continue
             try:
                 with create_session() as session:
                     rows = session.scalars(
-                        select(DagRun).where(
-                            DagRun.dag_id == self.dag_id, DagRun.run_id.in_(list(self.targets))
-                        )
+                        select(DagRun).where(DagRun.dag_id == self.dag_id, DagRun.run_id.in_(list(targets)))
                     ).all()
                     for dr in rows:
                         if _value(dr.state) not in FINISHED:
-                            dr.set_state(self.targets[dr.run_id])
-                            self.finished.append((dr.run_id, self.targets[dr.run_id]))
+                            dr.set_state(targets[dr.run_id])
+                            self.finished.append((dr.run_id, targets[dr.run_id]))
             except Exception as exc:  # SQLite busy and the like: retry on the next tick
                 self.errors.append(exc)
 
@@ -335,20 +357,36 @@ class ParentTimeout(BaseException):
     """The parent did not finish in time (a wait that nothing released); raised in the main thread."""
 
 
-@contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    import signal
+class _Deadline:
+    """A SIGALRM timer that ends the parent's run with ParentTimeout.
 
-    def expire(signum: int, frame: Any) -> None:
-        raise ParentTimeout(f"the parent task did not finish within {seconds} s")
+    The 3.3 task runner handles any BaseException raised inside the task as a task failure (it would
+    then retry), so an expiry inside a try is raised again after that try, out of dag.test() itself.
+    """
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+
+    def check(self) -> None:
+        if self.expired:
+            raise ParentTimeout(f"the parent task did not finish within {self.seconds} s")
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        import signal
+
+        def expire(signum: int, frame: Any) -> None:
+            self.expired = True
+            self.check()
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -376,7 +414,7 @@ def _dag_test_module() -> Any:
 
 
 @contextlib.contextmanager
-def _observe_tries(states: list[str], stop_after_first: bool) -> Iterator[None]:
+def _observe_tries(states: list[str], stop_after_first: bool, deadline: _Deadline) -> Iterator[None]:
     """Record the TI state after each try of the parent; optionally end dag.test() after try 1."""
     module = _dag_test_module()
     original = module._run_task
@@ -386,6 +424,7 @@ def _observe_tries(states: list[str], stop_after_first: bool) -> Iterator[None]:
             return original(*args, **kwargs)  # Airflow 2 re-raises the task's exception here
         finally:
             states.append(str(_value(_ti_state(kwargs["ti"]))))
+            deadline.check()
             if stop_after_first:
                 raise _StopAfterFirstTry
 
@@ -435,7 +474,9 @@ def run_parent(
 ) -> ParentResult:
     """Build a one-task parent DAG, register it, run it with ``dag.test()`` and read back the outcome.
 
-    ``finish`` maps child run_ids to the state the watcher sets once that run exists unfinished.
+    ``finish`` maps child run_ids to the state the watcher sets once that run exists unfinished. The
+    watcher reads this very dict while the parent runs, so a seam wrapper may add a run_id it just saw
+    triggered (a generated one, not known in advance).
     """
     from airflow.models.dagrun import DagRun
 
@@ -450,10 +491,15 @@ def run_parent(
     date_kw = "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
     states: list[str] = []
     start = time.perf_counter()
-    with ChildFinisher() as finisher, _observe_tries(states, stop_after_first_try), _deadline(timeout):
-        finisher.targets.update(finish or {})
-        with contextlib.suppress(_StopAfterFirstTry):
-            dag.test(**{date_kw: unique_date()})
+    finisher = ChildFinisher({} if finish is None else finish)
+    deadline = _Deadline(timeout)
+    with (
+        finisher,
+        _observe_tries(states, stop_after_first_try, deadline),
+        deadline.running(),
+        contextlib.suppress(_StopAfterFirstTry),
+    ):
+        dag.test(**{date_kw: unique_date()})
     duration = time.perf_counter() - start
     run_id = _parent_run_id(DagRun, dag_id)
     state, try_number = _parent_ti(dag_id, run_id)

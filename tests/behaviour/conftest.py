@@ -7,6 +7,8 @@ Environment (set by the ``tests`` nox session):
 
 * ``AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW``: the Airflow release this environment must have.
 * ``AIRFLOW_TRIGGER_COMPAT_RESULTS``: where to write the JSON result of the run (optional).
+* ``AIRFLOW_TRIGGER_COMPAT_PACKAGE``, ``AIRFLOW_TRIGGER_COMPAT_OPERATOR``: the package and operator under
+  test (see ``_subject``; set by the ``vendored`` session to drive a vendored copy).
 """
 
 from __future__ import annotations
@@ -144,11 +146,13 @@ def airflow_db() -> dict[str, float]:
 def selection(airflow_db: dict[str, float]) -> Any:
     """The registry entry the shim chose for this Airflow (recorded in the JSON result)."""
     import airflow
+    from _subject import compat, reset, select_strategy
 
-    import airflow_trigger_compat
-
-    chosen = airflow_trigger_compat.select_strategy()
-    ResultRecorder.instance.meta.update(airflow=airflow.__version__, strategy=chosen.name)
+    reset()  # detect the Airflow of this process, whatever ran before
+    chosen = select_strategy()
+    ResultRecorder.instance.meta.update(
+        airflow=airflow.__version__, strategy=chosen.name, package=compat.__name__
+    )
     return chosen
 
 
@@ -160,7 +164,7 @@ def not_applicable(selection: Any, record_property: Any) -> Any:
     asserts the declared gap behaviour instead of skipping.
     """
 
-    from airflow_trigger_compat import Feature
+    from _subject import Feature
 
     known = {f.value for f in Feature}
 
@@ -286,6 +290,7 @@ class ResultRecorder:
             "airflow": self.meta.get("airflow"),
             "expected_airflow": os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW"),
             "strategy": self.meta.get("strategy"),
+            "package": self.meta.get("package"),
             "python": sys.version.split()[0],
             "exitstatus": int(session.exitstatus),
             "duration_s": round(time.perf_counter() - self.start, 2),

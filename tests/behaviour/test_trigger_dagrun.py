@@ -9,16 +9,29 @@ test asserts the declared gap behaviour instead.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import os
 import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import _harness
 import pytest
 from _harness import CHILD_DAG_ID, PAUSED_CHILD_DAG_ID, run_parent, unique_date
 
-from airflow_trigger_compat import DurableUnavailableWarning, FeatureNotSupported, TriggerDagRunOperator
+# The package under test (the installed one, or a vendored copy): never imported by name here.
+from _subject import (
+    DurableUnavailableWarning,
+    FeatureNotSupported,
+    RetryUnavailableWarning,
+    TriggerCompatWarning,
+    TriggerDagRunOperator,
+    accessor,
+)
 
 pytestmark = pytest.mark.behaviour
 
@@ -44,6 +57,20 @@ def only_child(run_id: str, dag_id: str = CHILD_DAG_ID) -> _harness.ChildRun:
     runs = _harness.child_runs(dag_id, run_id)
     assert len(runs) == 1, f"expected one child run {run_id!r}, found {runs!r}"
     return runs[0]
+
+
+@contextlib.contextmanager
+def no_compat_warnings() -> Iterator[None]:
+    """Fail if the package warns. Needed where a warning-turned-error would fail the task the same way.
+
+    ``filterwarnings = error`` turns a warning inside execute() into an exception, which the task runner
+    handles like any task error (up_for_retry, with retries): the outcome alone cannot tell.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TriggerCompatWarning)  # every other warning is still an error
+        yield
+    ours = [str(w.message) for w in caught if issubclass(w.category, TriggerCompatWarning)]
+    assert ours == [], ours
 
 
 # --- the environment ------------------------------------------------------------------------------------
@@ -172,19 +199,27 @@ def test_wait_child_fails(ids, output) -> None:
     assert any("with failed state" in line and CHILD_DAG_ID in line for line in output().splitlines())
 
 
-def test_wait_child_fails_with_retries_goes_up_for_retry(ids, not_applicable) -> None:
+def test_wait_child_fails_with_retries_goes_up_for_retry(ids, selection, not_applicable, output) -> None:
     parent, run_id = ids
-    result = trigger(
-        parent, trigger_run_id=run_id, logical_date=unique_date(), wait_for_completion=True,
+    kwargs = dict(
+        trigger_run_id=run_id, logical_date=unique_date(), wait_for_completion=True,
         finish={run_id: "failed"}, retries=1, stop_after_first_try=True,
     )  # fmt: skip
     if not_applicable("retry_on_failed_child"):
-        # The declared gap: the 3.0-3.2 runner marks the task failed outright, retries unused.
+        # The declared gap: the shim says so when the task runs, then the 3.0-3.2 runner marks the task
+        # failed outright on try 1, its retry unused.
+        with pytest.warns(RetryUnavailableWarning, match=re.escape(f"Airflow {selection.version.raw} ")):
+            result = trigger(parent, **kwargs)
         assert result.try_states == ["failed"]
-        return
-    assert result.try_states == ["up_for_retry"]
-    assert result.state == "up_for_retry"
-    assert result.try_number == 1
+        assert (result.state, result.try_number) == ("failed", 1)
+    else:
+        with no_compat_warnings():
+            result = trigger(parent, **kwargs)
+        assert result.try_states == ["up_for_retry"]
+        assert (result.state, result.try_number) == ("up_for_retry", 1)
+    # Either way it was the child's failure that ended try 1 (not an error of the shim).
+    assert result.finished_children == [(run_id, "failed")]
+    assert any("with failed state" in line and CHILD_DAG_ID in line for line in output().splitlines())
 
 
 @pytest.mark.parametrize(
@@ -320,3 +355,238 @@ def test_durable_wait(ids, selection, not_applicable) -> None:
         result = trigger(parent, **kwargs)
     assert result.state == "success"
     assert only_child(run_id).state == "success"
+
+
+# --- durable: crash recovery (Airflow 3.3+) ---------------------------------------------------------------
+#
+# Each scenario runs a real durable parent (the package's ResumableJobMixin job, the real task_state_store)
+# through dag.test(), which runs try 2 itself after try 1 ends up_for_retry. A worker crash is simulated at
+# the trigger seam (``accessor.trigger_dag_run`` / ``accessor.dagrun_state``, looked up on each call by the
+# 3.3+ strategy): the wrapper raises WorkerCrash at the chosen moment, so no package code after that point
+# runs in try 1. Where the registry declares the ``durable`` gap, the same test asserts the declared
+# behaviour instead: one DurableUnavailableWarning naming the version, and the task runs as without durable.
+
+#: The key durable=True keeps the child's run_id under (README). Renaming it breaks retries in flight, so
+#: the literal is pinned here rather than read from the package.
+STATE_KEY = "airflow_trigger_compat.trigger_run_id"
+
+
+class WorkerCrash(BaseException):
+    """Ends a try at the seam, as a lost worker would: mid-call, with no package code after it running.
+
+    A BaseException, so no ``except Exception`` in the package or in Airflow's client treats it as an
+    error of the call. The 3.3 task runner's last-resort handler reports the try failed, and with retries
+    left it ends up_for_retry: the same TI state the scheduler gives a task whose worker stopped
+    heartbeating. The task_state_store is untouched by either.
+    """
+
+
+@dataclass(frozen=True)
+class SeamCall:
+    try_number: int
+    op: str  # "trigger" (the TriggerDagRun message) or "state" (a run-state lookup)
+    run_id: str
+    #: The parent's task_state_store value for STATE_KEY when the call was made, read from the DB.
+    stored: Any
+
+
+@dataclass
+class Seam:
+    """Records every call through the package's trigger seam; runs a hook before each; finishes children.
+
+    ``before(call)`` runs before the real call (raise WorkerCrash there to crash). ``finish_in_try`` maps a
+    try number to the state the harness sets on every child run that try triggers or looks up, once the
+    real call has returned (a generated run_id is only known then).
+    """
+
+    finish: dict[str, str]
+    finish_in_try: dict[int, str] = field(default_factory=dict)
+    before: Callable[[SeamCall], None] | None = None
+    calls: list[SeamCall] = field(default_factory=list)
+
+    def in_try(self, try_number: int, op: str | None = None) -> list[SeamCall]:
+        return [c for c in self.calls if c.try_number == try_number and op in (None, c.op)]
+
+    def _call(self, op: str, ti: Any, run_id: str, real: Callable[[], Any]) -> Any:
+        call = SeamCall(ti.try_number, op, run_id, _harness.task_state(ti.dag_id, ti.run_id, STATE_KEY))
+        self.calls.append(call)
+        if self.before is not None:
+            self.before(call)
+        answer = real()
+        if call.try_number in self.finish_in_try:
+            self.finish.setdefault(run_id, self.finish_in_try[call.try_number])
+        return answer
+
+
+@pytest.fixture
+def seam(monkeypatch: pytest.MonkeyPatch) -> Seam:
+    spy = Seam(finish={})
+    trigger_dag_run, dagrun_state = accessor.trigger_dag_run, accessor.dagrun_state
+
+    def trigger_wrapper(ti: Any, **kwargs: Any) -> Any:
+        return spy._call("trigger", ti, kwargs["run_id"], lambda: trigger_dag_run(ti, **kwargs))
+
+    def state_wrapper(ti: Any, dag_id: str, run_id: str) -> Any:
+        return spy._call("state", ti, run_id, lambda: dagrun_state(ti, dag_id, run_id))
+
+    monkeypatch.setattr(accessor, "trigger_dag_run", trigger_wrapper)
+    monkeypatch.setattr(accessor, "dagrun_state", state_wrapper)
+    return spy
+
+
+def crash_on(try_number: int, op: str, then: Callable[[SeamCall], None] | None = None) -> Any:
+    """A ``Seam.before`` hook: on the first ``op`` call of ``try_number``, run ``then`` and crash."""
+
+    def before(call: SeamCall) -> None:
+        if call.try_number == try_number and call.op == op:
+            if then is not None:
+                then(call)
+            raise WorkerCrash(f"simulated worker crash before {op} {call.run_id} in try {try_number}")
+
+    return before
+
+
+def children_of(parent: str) -> list[_harness.ChildRun]:
+    """The child runs a parent created (each scenario tags its children with conf={"parent": ...})."""
+    return [r for r in _harness.child_runs() if (r.conf or {}).get("parent") == parent]
+
+
+def durable_trigger(parent: str, seam: Seam, **kwargs: Any) -> _harness.ParentResult:
+    """A durable parent that waits, with one retry and a generated run_id (fresh on each try)."""
+    return trigger(
+        parent, durable=True, wait_for_completion=True, retries=1, conf={"parent": parent},
+        finish=seam.finish, timeout=20, **kwargs,
+    )  # fmt: skip
+
+
+def assert_durable_unavailable(parent: str, run_id: str, selection: Any, **kwargs: Any) -> None:
+    """The declared gap: one warning naming the version, then the task runs exactly as without durable.
+
+    No crash is simulated here (the 3.3 seam is not on these paths; the live crash test covers a lost
+    worker everywhere), and no retries: on 3.0-3.2 they would add the retry_on_failed_child warning.
+    """
+    with pytest.warns(DurableUnavailableWarning, match=re.escape(f"Airflow {selection.version.raw} ")) as w:
+        result = trigger(
+            parent, durable=True, wait_for_completion=True, conf={"parent": parent},
+            trigger_run_id=run_id, logical_date=unique_date(), finish={run_id: "success"}, **kwargs,
+        )  # fmt: skip
+    assert [type(m.message) for m in w] == [DurableUnavailableWarning]
+    assert (result.state, result.try_states) == ("success", ["success"])
+    assert result.trigger_run_id == run_id
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(run_id, "success")]
+
+
+def test_durable_persists_run_id_before_trigger(ids, selection, not_applicable, seam) -> None:
+    parent, run_id = ids
+    if not_applicable("durable"):
+        assert_durable_unavailable(parent, run_id, selection)
+        return
+    seam.finish_in_try = {1: "success"}
+    result = durable_trigger(parent, seam)
+
+    assert (result.state, result.try_states) == ("success", ["success"])
+    [sent] = seam.in_try(1, "trigger")
+    # When the TriggerDagRun message was about to be sent, the store already held that very run_id.
+    assert sent.stored == sent.run_id == result.trigger_run_id
+    assert _harness.task_state(parent, result.run_id, STATE_KEY) == sent.run_id
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(sent.run_id, "success")]
+
+
+def test_durable_retry_reconnects_to_running_child(ids, selection, not_applicable, seam) -> None:
+    parent, run_id = ids
+    if not_applicable("durable"):
+        assert_durable_unavailable(parent, run_id, selection)
+        return
+    # Try 1 triggers, then its worker dies at the first poll, the child still queued. Try 2's lookup
+    # finds it queued (the harness finishes it only from then on) and reconnects.
+    seam.before = crash_on(1, "state")
+    seam.finish_in_try = {2: "success"}
+    result = durable_trigger(parent, seam)
+
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+    [first] = seam.in_try(1, "trigger")
+    assert seam.in_try(2, "trigger") == []  # nothing triggered on retry
+    assert {c.run_id for c in seam.in_try(2, "state")} == {first.run_id}
+    assert len(seam.in_try(2, "state")) >= 2  # the status lookup, then at least one poll
+    assert result.finished_children == [(first.run_id, "success")]
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
+    assert result.trigger_run_id == first.run_id
+
+
+def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selection, not_applicable, seam):
+    parent, run_id = ids
+    if not_applicable("durable"):
+        assert_durable_unavailable(parent, run_id, selection)
+        return
+    # Try 1's worker dies at the first poll, after the child had succeeded.
+    seam.before = crash_on(1, "state", then=lambda call: _harness.set_child_state(call.run_id, "success"))
+    result = durable_trigger(parent, seam)
+
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+    [first] = seam.in_try(1, "trigger")
+    # Try 2: one status lookup of the stored run, no trigger, no poll.
+    assert [(c.op, c.run_id) for c in seam.in_try(2)] == [("state", first.run_id)]
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
+    assert result.trigger_run_id == first.run_id
+
+
+def test_durable_retry_resubmits_after_failed_child(ids, selection, not_applicable, seam) -> None:
+    parent, run_id = ids
+    if not_applicable("durable"):
+        assert_durable_unavailable(parent, run_id, selection)
+        return
+    # No crash: try 1's child fails, so try 1 ends up_for_retry with that run_id stored.
+    seam.finish_in_try = {1: "failed", 2: "success"}
+    result = durable_trigger(parent, seam)
+
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+    [first] = seam.in_try(1, "trigger")
+    [second] = seam.in_try(2, "trigger")
+    assert second.run_id != first.run_id  # a fresh run, not a rerun of the failed one
+    assert second.stored == second.run_id  # stored before it was sent, replacing the failed one
+    assert sorted((r.run_id, r.state) for r in children_of(parent)) == sorted(
+        [(first.run_id, "failed"), (second.run_id, "success")]
+    )
+    assert result.trigger_run_id == second.run_id
+    assert _harness.task_state(parent, result.run_id, STATE_KEY) == second.run_id
+
+
+def test_durable_retry_triggers_stored_run_that_was_never_created(ids, selection, not_applicable, seam):
+    parent, run_id = ids
+    if not_applicable("durable"):
+        assert_durable_unavailable(parent, run_id, selection)
+        return
+    # Try 1's worker dies after the store write, before the TriggerDagRun message is sent.
+    seam.before = crash_on(1, "trigger")
+    seam.finish_in_try = {2: "success"}
+    result = durable_trigger(parent, seam)
+
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+    [lost] = seam.in_try(1, "trigger")
+    assert lost.stored == lost.run_id  # the window the mixin documents is closed: the id was kept
+    # Try 2 finds no such run, and triggers it under the stored run_id (not try 2's own fresh one).
+    lookup, *_ = seam.in_try(2, "state")
+    [retried] = seam.in_try(2, "trigger")
+    assert (lookup.run_id, retried.run_id) == (lost.run_id, lost.run_id)
+    assert seam.calls.index(lookup) < seam.calls.index(retried)
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(lost.run_id, "success")]
+    assert result.trigger_run_id == lost.run_id
+
+
+def test_durable_warns_where_it_cannot_work(ids, selection, not_applicable, seam) -> None:
+    parent, run_id = ids
+    if not_applicable("durable"):
+        assert_durable_unavailable(parent, run_id, selection)
+        return
+    # Airflow 3.3+: a deferrable wait already survives the loss of a worker; durable says so, is unused.
+    with pytest.warns(DurableUnavailableWarning, match="deferrable=True already waits in the triggerer") as w:
+        result = trigger(
+            parent, durable=True, deferrable=True, wait_for_completion=True, retries=1,
+            conf={"parent": parent}, trigger_run_id=run_id, logical_date=unique_date(),
+            finish={run_id: "success"},
+        )  # fmt: skip
+    assert [type(m.message) for m in w] == [DurableUnavailableWarning]
+    assert (result.state, result.try_states) == ("success", ["success"])
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(run_id, "success")]
+    assert seam.calls == []  # the runner triggered (DagRunTriggerException path), not the package
+    assert _harness.task_state(parent, result.run_id, STATE_KEY) is None

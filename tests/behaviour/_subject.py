@@ -1,0 +1,56 @@
+"""The package under test, and every name the behavioural suite takes from it.
+
+By default that is the installed ``airflow_trigger_compat`` and its drop-in operator. The ``vendored``
+nox session points both elsewhere, so the same suite drives a copy vendored into a provider:
+
+* ``AIRFLOW_TRIGGER_COMPAT_PACKAGE``: the package to import, e.g.
+  ``fake_provider._vendor.airflow_trigger_compat``.
+* ``AIRFLOW_TRIGGER_COMPAT_OPERATOR``: ``"module:Class"`` of the operator to run (the provider's own).
+
+Nothing else in the suite imports ``airflow_trigger_compat``: a test that did would test the installed
+package, or fail to import, instead of the copy. Anything that patches the package patches ``compat``'s
+own submodules (``accessor``), the ones the operator under test calls.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+__all__ = [
+    "DurableUnavailableWarning",
+    "Feature",
+    "FeatureNotSupported",
+    "RetryUnavailableWarning",
+    "TriggerCompatWarning",
+    "TriggerDagRunOperator",
+    "accessor",
+    "compat",
+    "reset",
+    "select_strategy",
+]
+
+compat = importlib.import_module(os.environ.get("AIRFLOW_TRIGGER_COMPAT_PACKAGE", "airflow_trigger_compat"))
+
+
+def _operator(spec: str | None) -> Any:
+    if not spec:
+        return compat.TriggerDagRunOperator
+    module_name, _, class_name = spec.partition(":")
+    if not class_name:
+        raise ValueError(f"AIRFLOW_TRIGGER_COMPAT_OPERATOR={spec!r} must be 'module:Class'")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+TriggerDagRunOperator = _operator(os.environ.get("AIRFLOW_TRIGGER_COMPAT_OPERATOR"))
+
+DurableUnavailableWarning = compat.DurableUnavailableWarning
+Feature = compat.Feature
+FeatureNotSupported = compat.FeatureNotSupported
+RetryUnavailableWarning = compat.RetryUnavailableWarning
+TriggerCompatWarning = compat.TriggerCompatWarning
+reset = compat.reset
+select_strategy = compat.select_strategy
+#: The trigger seam (``trigger_dag_run``, ``dagrun_state``) the 3.3+ strategy looks up on each call.
+accessor = importlib.import_module(f"{compat.__name__}._accessor")
