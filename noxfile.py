@@ -43,7 +43,8 @@ def unit(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["lint", "ci"])
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict on the package."""
-    session.install("-e", ".", "ruff", "mypy", "pytest>=8")
+    # Exact tool versions: a new ruff release may format differently, and CI must not drift.
+    session.install("-e", ".", "ruff==0.17.6", "mypy==2.4.1", "pytest>=8")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
