@@ -59,11 +59,15 @@ class TaskPort(Protocol):
 class AirflowPortBase:
     """What every real port shares: outcomes are Airflow's own exceptions, the XCom is the standard one."""
 
+    operator: Any
     ti: Any
     log: Any
 
     def push_run_id(self, run_id: str) -> None:
+        # The XCom feeds the "Triggered DAG" link; the attribute is what listeners read. After a durable
+        # reconnect both name the run the task reconnected to, not the run_id this try generated.
         self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
+        self.operator.trigger_run_id = run_id
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

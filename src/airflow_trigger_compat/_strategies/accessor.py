@@ -25,7 +25,7 @@ class SupervisorPort(AirflowPortBase):
     """:class:`.._contract.TaskPort` over the task's supervisor channel (no database access)."""
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
-        self.context = context
+        self.operator = operator
         self.ti = context["ti"]
         self.log = operator.log
 
