@@ -71,6 +71,9 @@ def tests(session: nox.Session, airflow: str) -> None:
     # Exactly the pins: install the lock file, then the package itself without touching its deps.
     session.install("-r", constraints(airflow))
     session.install("--no-deps", "-e", ".")
+    # What a maintainer sees on this install: the version, the strategy and why, the features.
+    home = os.path.abspath(session.create_tmp())
+    session.run("python", "-m", "airflow_trigger_compat", "info", env={"AIRFLOW_HOME": home})
     session.run(
         "pytest",
         "tests/behaviour",
