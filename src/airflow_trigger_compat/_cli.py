@@ -3,9 +3,12 @@
 * ``info``: the Airflow found here, the strategy chosen and why, the features available.
 * ``policy [--min-airflow X.Y]``: what raising a provider's minimum Airflow would do (see :mod:`._policy`).
 * ``registry``: the version table as Markdown (the README embeds it).
+* ``vendor --into DIR [--package NAME]`` / ``vendor --check DIR``: copy the runtime into a provider,
+  stamped; check a copy for drift (see :mod:`._vendoring`).
 
 Exit codes: 0 done; 1 this environment cannot run the operator (no Airflow, an unsupported one, or an
-impossible forced strategy), the message says why and what to do; 2 a usage error.
+impossible forced strategy), or ``vendor`` failed or found drift, the message says why and what to do;
+2 a usage error.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, TextIO
 from ._errors import TriggerCompatError
 from ._policy import PACKAGE_DIR, PolicyReport, candidate_minimums, load_results, parse_minimum, policy
 from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, select_strategy
+from ._vendoring import VendorError, check, vendor
 
 __all__ = ["main", "registry_markdown"]
 
@@ -243,6 +247,22 @@ def run_policy(minimum: str | None, root: Path, as_json: bool, out: TextIO) -> i
     return 0
 
 
+# -- vendor --------------------------------------------------------------------------------------------
+
+
+def run_vendor(into: Path | None, package: str | None, check_dir: Path | None, out: TextIO) -> int:
+    try:
+        if check_dir is not None:
+            return check(check_dir, out)
+        assert into is not None  # argparse: one of --into / --check
+        target = vendor(into, package)
+    except VendorError as err:
+        print(f"{_PROG} vendor: {err}", file=sys.stderr)
+        return 1
+    out.write(f"vendored {_PROG} {_version()} into {target}; check it with: {_PROG} vendor --check {into}\n")
+    return 0
+
+
 # -- entry point ---------------------------------------------------------------------------------------
 
 
@@ -251,7 +271,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=_PROG, description="Which TriggerDagRunOperator path runs where, and why."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="{info,policy,registry}")
+    commands = parser.add_subparsers(dest="command", metavar="{info,policy,registry,vendor}")
     info_parser = commands.add_parser("info", help="the Airflow found here, the strategy chosen and why")
     info_parser.add_argument("--json", action="store_true", help="machine-readable output")
     policy_parser = commands.add_parser("policy", help="what raising the provider's minimum Airflow would do")
@@ -264,6 +284,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     registry_parser = commands.add_parser("registry", help="the version table as Markdown")
     registry_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    vendor_parser = commands.add_parser(
+        "vendor",
+        help="copy the runtime into a provider, stamped (--into), or check a copy for drift (--check)",
+    )
+    where = vendor_parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--into", type=Path, metavar="DIR", help="the host's _vendor directory")
+    where.add_argument("--check", type=Path, metavar="DIR", help="exit 1 with a diff if the copy drifted")
+    vendor_parser.add_argument(
+        "--package",
+        metavar="DOTTED.NAME",
+        help="the copy's import name (default: from the __init__.py files above DIR)",
+    )
     return parser
 
 
@@ -279,5 +311,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.command == "registry":
         out.write(json.dumps(registry_json(), indent=2) + "\n" if args.json else registry_markdown())
         return 0
+    if args.command == "vendor":
+        if args.check and args.package:
+            parser.error("vendor --check reads the package name from the stamp; drop --package")
+        return run_vendor(args.into, args.package, args.check, out)
     parser.print_help(sys.stderr)
     return 2
