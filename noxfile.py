@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import nox
 
@@ -138,32 +139,45 @@ def demo(session: nox.Session) -> None:
     session.run("python", "tests/e2e/demo.py", *session.posargs)
 
 
-# The oldest and the newest minor of the matrix: the two ends a vendored copy must work on.
-VENDORED_IDS = [AIRFLOW_IDS[0], AIRFLOW_IDS[-1]]
+# The oldest and the newest minor of the matrix: the two ends a provider's vendored copy must work on.
+PROVIDER_IDS = [AIRFLOW_IDS[0], AIRFLOW_IDS[-1]]
+# The copy inside the patched provider, and the provider's own operator (tests/vendoring/provider.py).
+PROVIDER_COPY = "airflow.providers.standard._vendor.airflow_trigger_compat"
+PROVIDER_OPERATOR = "airflow.providers.standard.operators.trigger_dagrun:TriggerDagRunOperator"
 
 
-@nox.session(python=PYTHON, venv_backend="uv", tags=["vendored", "ci"])
-@nox.parametrize("airflow", VENDORED_IDS, ids=VENDORED_IDS)
-def vendored(session: nox.Session, airflow: str) -> None:
-    """Behavioural tests through a copy vendored into a provider-shaped package (package not installed).
+@nox.session(python=PYTHON, venv_backend="uv", tags=["provider", "ci"])
+@nox.parametrize("airflow", PROVIDER_IDS, ids=PROVIDER_IDS)
+def provider(session: nox.Session, airflow: str) -> None:
+    """Behavioural tests (and on 3.3 the durable crash cases) through the real provider, vendored and patched.
 
-    tests/vendoring/build.py copies the package under fake_provider/_vendor/ in the session's tmp dir (a
-    plain copy; its docstring says why not pypa's vendoring tool); the behavioural suite then drives
-    fake_provider.operators.TriggerDagRunOperator, whose execute() calls the vendored execute_trigger().
+    tests/vendoring/provider.py downloads the apache-airflow-providers-standard 1.21.0 sdist, runs `vendor`
+    into it, applies patches/apache-airflow-providers-standard-1.21.0.patch and builds the wheel, which
+    replaces the pinned provider. airflow-trigger-compat itself is not installed here.
     """
-    # The pins only: airflow-trigger-compat itself is not installed here.
-    session.install("-r", constraints(airflow))
-    site = session.create_tmp()
-    session.run("python", "tests/vendoring/build.py", site, "--check")
+    session.install("-r", constraints(airflow), "pip")  # pip: downloads the sdist and builds its wheel
+    tmp = Path(session.create_tmp()).resolve()
+    session.run("python", "tests/vendoring/provider.py", "build", str(tmp / "provider"))
+    wheels = [str(w) for w in (tmp / "provider" / "dist").glob("*.whl")]
+    session.install("--no-deps", "--reinstall-package", "apache-airflow-providers-standard", *wheels)
+    session.run("python", "tests/vendoring/provider.py", "check")  # the drift check, on the installed copy
     env = {
-        "PYTHONPATH": site,
-        "AIRFLOW_TRIGGER_COMPAT_OPERATOR": "fake_provider.operators:TriggerDagRunOperator",
-        "AIRFLOW_TRIGGER_COMPAT_PACKAGE": "fake_provider._vendor.airflow_trigger_compat",
+        "AIRFLOW_HOME": str(tmp / "airflow-home"),
+        "AIRFLOW_TRIGGER_COMPAT_PACKAGE": PROVIDER_COPY,
+        "AIRFLOW_TRIGGER_COMPAT_OPERATOR": PROVIDER_OPERATOR,
         "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": AIRFLOW_MATRIX[airflow],
-        "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/vendored-{airflow}.json",
+        "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/provider-{airflow}.json",
     }
-    # Only the vendored copy may answer: a top-level airflow_trigger_compat would hide a broken copy.
+    # Only the provider's copy may answer: an installed airflow_trigger_compat would hide a broken copy.
     not_installed = "import importlib.util as u; assert u.find_spec('airflow_trigger_compat') is None"
     session.run("python", "-c", not_installed, env=env)
-    session.run("python", "-m", "fake_provider._vendor.airflow_trigger_compat", "info", env=env)
+    # A vendored copy has no CLI; its select_strategy() says which path this Airflow takes, and from where.
+    show = f"from {PROVIDER_COPY} import select_strategy as s; x = s(); print(x.name, x.reason, s.__module__)"
+    session.run("python", "-c", show, env=env)
     session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)
+    if airflow == AIRFLOW_IDS[-1]:  # durable needs 3.3+: the crash test's durable cases, through the provider
+        e2e_env = {"E2E_AIRFLOW_MINOR": airflow, "E2E_RESULTS": f"results/provider-e2e-{airflow}.json"}
+        e2e_env |= {"E2E_SHIM_PACKAGE": PROVIDER_COPY, "E2E_SHIM_OPERATOR": PROVIDER_OPERATOR}
+        session.run(
+            "pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", "-s", "-k", "durable", env=e2e_env
+        )

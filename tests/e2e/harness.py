@@ -280,10 +280,14 @@ def airflow_version(python: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+#: The package the shim cases run (the DAG file reads the same variables): this one unless a provider's
+#: vendored copy is under test (``E2E_SHIM_PACKAGE``, with its operator in ``E2E_SHIM_OPERATOR``).
+SHIM_PACKAGE = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat"
+SHIM_OPERATOR = os.environ.get("E2E_SHIM_OPERATOR") or f"{SHIM_PACKAGE}:TriggerDagRunOperator"
+
+
 def shim_installed(python: str) -> bool:
-    return (
-        subprocess.run([python, "-c", "import airflow_trigger_compat"], capture_output=True).returncode == 0
-    )
+    return subprocess.run([python, "-c", f"import {SHIM_PACKAGE}"], capture_output=True).returncode == 0
 
 
 @dataclass
@@ -831,7 +835,7 @@ def run_version(
     version = airflow_version(python)
     shim = shim_installed(python)
     if not shim:
-        log("airflow_trigger_compat is not importable here: running the stock cases only")
+        log(f"{SHIM_PACKAGE} is not importable here: running the stock cases only")
     cases = only or case_ids(minor, repeats, shim, variants)
     log(f"Airflow {version}: cases {cases}")
     with running_airflow(minor, cases, python=python, keep_home=keep_home) as inst:
@@ -842,6 +846,7 @@ def run_version(
         "airflow_minor": minor,
         "airflow_version": version,
         "shim_installed": shim,
+        "shim_operator": SHIM_OPERATOR,
         "timings": timings,
         "cases": [asdict(r) for r in results],
     }

@@ -5,14 +5,17 @@ simply the number of runs of its child DAG (the conf marker ``e2e_parent_run_id`
 
 Case ids: ``<variant>__<kill>__<n>``
     variant: ``stock``        airflow.providers.standard TriggerDagRunOperator
-             ``shim_nodur``   airflow_trigger_compat.TriggerDagRunOperator(durable=False)
-             ``shim_durable`` airflow_trigger_compat.TriggerDagRunOperator(durable=True)
+             ``shim_nodur``   the shim operator (durable=False)
+             ``shim_durable`` the shim operator (durable=True)
     kill:    ``midwait``      the harness kills the task process while it polls the child run
              ``workerkill``   same moment, but the supervisor (the task process's parent) dies too
              ``winbefore``    kill after the shim stored the child run_id, before the trigger call
              ``winafter``     kill right after the trigger call returned
-The window cases wrap the shim's trigger seam (``airflow_trigger_compat._accessor.trigger_dag_run``): on try
-1 the wrapper writes a marker file and sleeps, the harness sees the marker and kills the process.
+The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the package,
+e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``, e.g. that provider's own
+operator) point the shim cases elsewhere; ``nox -s "provider(3.3)"`` sets both.
+The window cases wrap the shim's trigger seam (``<package>._accessor.trigger_dag_run``): on try 1 the
+wrapper writes a marker file and sleeps, the harness sees the marker and kills the process.
 
 Settings come from the environment the harness starts Airflow with (E2E_*), so every Airflow process
 parses the same DAGs.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import os
 import time
@@ -34,11 +38,12 @@ except ImportError:  # Airflow 2
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator as StockOperator
 
+SHIM_PACKAGE = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat"
+SHIM_OPERATOR = os.environ.get("E2E_SHIM_OPERATOR") or f"{SHIM_PACKAGE}:TriggerDagRunOperator"
 try:
-    import airflow_trigger_compat
-    from airflow_trigger_compat import TriggerDagRunOperator as ShimOperator
+    _module, _, _name = SHIM_OPERATOR.partition(":")
+    ShimOperator = getattr(importlib.import_module(_module), _name)
 except ImportError:  # the shim is not installed: only the stock cases exist
-    airflow_trigger_compat = None
     ShimOperator = None
 
 CHILD_SLEEP = float(os.environ.get("E2E_CHILD_SLEEP", "20"))
@@ -52,7 +57,7 @@ MARKER_DIR = os.environ.get("E2E_MARKER_DIR", "")
 # "<case_id>,<case_id>,..." - the harness decides which cases exist for this run.
 CASES = [c for c in os.environ.get("E2E_CASES", "").split(",") if c]
 
-SEAM_MODULE = "airflow_trigger_compat._accessor"
+SEAM_MODULE = f"{SHIM_PACKAGE}._accessor"
 SEAM_NAME = "trigger_dag_run"
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -83,8 +88,6 @@ def _write_marker(dag_id: str, run_id: str, phase: str, try_number: int, child_r
 @contextlib.contextmanager
 def _window(dag_id: str, run_id: str, try_number: int, where: str):
     """Wrap the shim's trigger seam for the duration of one execute() call."""
-    import importlib
-
     module = importlib.import_module(SEAM_MODULE)
     original = getattr(module, SEAM_NAME)
 

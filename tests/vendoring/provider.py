@@ -1,0 +1,90 @@
+"""Build the real apache-airflow-providers-standard 1.21.0 with airflow-trigger-compat vendored into it.
+
+    python tests/vendoring/provider.py build WORKDIR   # -> WORKDIR/dist/<the provider's wheel>
+    python tests/vendoring/provider.py check           # the installed provider's copy has not drifted
+
+``build`` takes the provider's source distribution from PyPI (``pip download --no-binary :all:``), runs
+``python -m airflow_trigger_compat vendor`` into ``src/airflow/providers/standard/_vendor/``, applies
+``patches/apache-airflow-providers-standard-1.21.0.patch`` with ``git apply``, and builds the wheel with
+``pip wheel`` (the sdist's own backend, flit_core). ``check`` runs ``vendor --check`` on the copy inside
+the installed wheel: what the provider's CI would run on its source tree.
+
+The vendor tool runs from this checkout's ``src/`` (``PYTHONPATH``), so the environment that builds and
+then runs the provider need not, and for the ``provider`` nox session must not, install this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DISTRIBUTION = "apache-airflow-providers-standard"
+VERSION = "1.21.0"
+PATCH = REPO / "patches" / f"{DISTRIBUTION}-{VERSION}.patch"
+VENDOR_DIR = "src/airflow/providers/standard/_vendor"
+#: The copy's import name (the patch imports it; the nox session points the tests at it).
+PACKAGE = "airflow.providers.standard._vendor.airflow_trigger_compat"
+VENDOR = [sys.executable, "-m", "airflow_trigger_compat", "vendor"]
+
+
+def _run(argv: list[str], cwd: Path | None = None, tool: bool = False) -> None:
+    """Run a step; ``tool`` puts this checkout's package on the path for it (and only for it)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")} if tool else None
+    print(f"+ {' '.join(argv)}", flush=True)
+    subprocess.run(argv, cwd=cwd, env=env, check=True)
+
+
+def build(work: Path) -> Path:
+    """Download, vendor, patch and build; returns the wheel."""
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "sdist").mkdir(parents=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    requirement = f"{DISTRIBUTION}=={VERSION}"
+    _run([*pip, "download", "--no-deps", "--no-binary", ":all:", requirement, "-d", str(work / "sdist")])
+    (sdist,) = (work / "sdist").glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        # The "data" filter refuses links and paths outside the target (Python 3.11.4+; earlier has none).
+        archive.extractall(work, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    (root,) = (p for p in work.iterdir() if p.is_dir() and p.name != "sdist")
+    _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
+    _run(["git", "apply", "--verbose", str(PATCH)], root)
+    _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
+    (wheel,) = (work / "dist").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    copy = VENDOR_DIR.removeprefix("src/") + "/airflow_trigger_compat"
+    missing = {f"{copy}/{n}" for n in ("vendored.json", "LICENSE", "py.typed", "__init__.py")} - names
+    if missing:
+        raise SystemExit(f"{wheel.name} lacks {sorted(missing)}")
+    print(f"built {wheel}", flush=True)
+    return wheel
+
+
+def check() -> None:
+    """``vendor --check`` on the copy in the installed provider (found on disk; Airflow is not imported)."""
+    installed = Path(sysconfig.get_paths()["purelib"]) / VENDOR_DIR.removeprefix("src/")
+    _run([*VENDOR, "--check", str(installed)], tool=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="download, vendor, patch, build").add_argument("work", type=Path)
+    commands.add_parser("check", help="vendor --check on the installed provider's copy")
+    args = parser.parse_args()
+    if args.command == "build":
+        build(args.work.resolve())
+    else:
+        check()
+
+
+if __name__ == "__main__":
+    main()
