@@ -34,6 +34,10 @@ def constraints(airflow: str) -> str:
     return f"constraints/airflow-{airflow}.txt"
 
 
+# The behavioural suite's property-based fuzz (tests/behaviour/test_fuzz.py), beside each Airflow's pins.
+FUZZ = ["hypothesis==6.155.2", "sortedcontainers==2.4.0"]
+
+
 @nox.session(python=PYTHON, tags=["unit", "ci"])
 def unit(session: nox.Session) -> None:
     """Unit tests: no Airflow installed."""
@@ -70,7 +74,7 @@ def bench(session: nox.Session, airflow: str) -> None:
 def tests(session: nox.Session, airflow: str) -> None:
     """Behavioural tests inside one real Airflow (exact pins), JSON result in results/."""
     # Exactly the pins: install the lock file, then the package itself without touching its deps.
-    session.install("-r", constraints(airflow))
+    session.install("-r", constraints(airflow), *FUZZ)
     session.install("--no-deps", "-e", ".")
     # What a maintainer sees on this install: the version, the strategy and why, the features.
     home = os.path.abspath(session.create_tmp())
@@ -155,7 +159,7 @@ def provider(session: nox.Session, airflow: str) -> None:
     into it, applies patches/apache-airflow-providers-standard-1.21.0.patch and builds the wheel, which
     replaces the pinned provider. airflow-trigger-compat itself is not installed here.
     """
-    session.install("-r", constraints(airflow), "pip")  # pip: downloads the sdist and builds its wheel
+    session.install("-r", constraints(airflow), *FUZZ, "pip")  # pip: downloads the sdist, builds the wheel
     tmp = Path(session.create_tmp()).resolve()
     session.run("python", "tests/vendoring/provider.py", "build", str(tmp / "provider"))
     wheels = [str(w) for w in (tmp / "provider" / "dist").glob("*.whl")]
@@ -165,6 +169,9 @@ def provider(session: nox.Session, airflow: str) -> None:
         "AIRFLOW_HOME": str(tmp / "airflow-home"),
         "AIRFLOW_TRIGGER_COMPAT_PACKAGE": PROVIDER_COPY,
         "AIRFLOW_TRIGGER_COMPAT_OPERATOR": PROVIDER_OPERATOR,
+        # The parity suite's oracle: the provider's unpatched operator, kept by the build beside the wheel.
+        "PYTHONPATH": str(tmp / "provider" / "oracle"),
+        "AIRFLOW_TRIGGER_COMPAT_STOCK_OPERATOR": "stock_trigger_dagrun:TriggerDagRunOperator",
         "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": AIRFLOW_MATRIX[airflow],
         "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/provider-{airflow}.json",
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._errors import (
     DurableUnavailableWarning,
     FeatureNotSupported,
+    FlagIgnoredWarning,
     RetryUnavailableWarning,
     StrategyUnavailable,
     TriggerArgumentError,
@@ -29,6 +30,7 @@ from ._errors import (
 # Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._differences import DIFFERENCES, Difference
     from ._execute import check_arguments, execute_trigger
     from ._operator import TriggerDagRunOperator
     from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Entry, Feature, Selection, select_strategy
@@ -38,14 +40,17 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "DIFFERENCES",
     "FORCE_ENV_VAR",
     "REGISTRY",
     "STRATEGIES",
     "AirflowVersion",
+    "Difference",
     "DurableUnavailableWarning",
     "Entry",
     "Feature",
     "FeatureNotSupported",
+    "FlagIgnoredWarning",
     "RetryUnavailableWarning",
     "Selection",
     "StrategyUnavailable",
@@ -67,6 +72,8 @@ __all__ = [
 # Public names and the private module that defines each, imported on first access (PEP 562) so that
 # `import airflow_trigger_compat` stays cheap in every DAG file that uses it.
 _LAZY = {
+    "DIFFERENCES": "_differences",
+    "Difference": "_differences",
     "FORCE_ENV_VAR": "_registry",
     "REGISTRY": "_registry",
     "STRATEGIES": "_registry",

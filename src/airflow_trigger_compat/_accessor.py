@@ -73,19 +73,22 @@ def trigger_dag_run(
     return True
 
 
-def dagrun_state(ti: Any, dag_id: str, run_id: str) -> str | None:
-    """``ti.get_dagrun_state``, with ``None`` for a run that does not exist (HTTP 404)."""
+def dagrun_state(ti: Any, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
+    """``ti.get_dagrun_state``; with ``missing_ok``, ``None`` for a run that does not exist (HTTP 404).
+
+    Without it a missing run raises Airflow's own error, as the runner's poll does.
+    """
     try:
         state = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
     except load("AirflowRuntimeError") as err:
         # On a worker the supervisor turns the API's 404 into an ErrorResponse carrying the status.
         detail = getattr(err.error, "detail", None) or {}
-        if isinstance(detail, dict) and detail.get("status_code") == 404:
+        if missing_ok and isinstance(detail, dict) and detail.get("status_code") == 404:
             return None
         raise
     except load("ServerResponseError") as err:
         # Under dag.test() the in-process supervisor lets the API client's own error through.
-        if getattr(err.response, "status_code", None) == 404:
+        if missing_ok and getattr(err.response, "status_code", None) == 404:
             return None
         raise
     return str(getattr(state, "value", state))

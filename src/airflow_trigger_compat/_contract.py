@@ -1,9 +1,8 @@
-"""The trigger-and-wait contract, written once for every path where the operator owns execution.
+"""The trigger-and-wait contract, for the paths where the operator owns its execution (``durable=True``).
 
-The Airflow-3.3 accessor path and the Airflow-2.11 ORM path both run :func:`trigger_and_wait`; they
-differ only in their :class:`TaskPort`, the thin adapter to what the running Airflow lets a task do.
-On 3.0 to 3.2 the task runner owns this contract (``task_runner._handle_trigger_dag_run``); the rules
-below copy its observable behaviour, so a parent task ends the same way on every version.
+Each such path differs only in its :class:`TaskPort`, the thin adapter to what the running Airflow lets a
+task do. The rules copy the observable behaviour of the task runner's ``_handle_trigger_dag_run`` (3.3),
+which is what the standard operator's callers see: the same log lines, XComs, outcomes and error types.
 """
 
 from __future__ import annotations
@@ -16,31 +15,26 @@ from ._airflow import load
 if TYPE_CHECKING:
     from ._request import TriggerRequest
 
-__all__ = [
-    "AirflowPortBase",
-    "TaskPort",
-    "check_not_paused",
-    "handle_existing_run",
-    "trigger_and_wait",
-    "wait_for_run",
-]
+__all__ = ["AirflowPortBase", "TaskPort", "check_not_paused", "handle_existing_run", "wait_for_run"]
 
 #: The XCom key the standard operator (and the runner) push the child's run_id under.
 XCOM_RUN_ID = "trigger_run_id"
 
 
 class TaskPort(Protocol):
-    """What a strategy needs from the running Airflow, as seen from inside the task."""
+    """What the contract needs from the running Airflow, as seen from inside the task."""
 
     log: Any
 
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         """Create (or, with ``reset``, clear and rerun) the child run; ``False`` if it already exists."""
 
-    def dagrun_state(self, dag_id: str, run_id: str) -> str | None:
-        """The child run's state, or ``None`` if no such run exists."""
+    def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
+        """The child run's state; a missing run raises Airflow's own error (``None`` with ``missing_ok``)."""
 
     def dag_is_paused(self, dag_id: str) -> bool: ...
+
+    def push_link(self, run_id: str) -> None: ...
 
     def push_run_id(self, run_id: str) -> None: ...
 
@@ -52,8 +46,6 @@ class TaskPort(Protocol):
         """Fail the task; ``retry=True`` lets retries and ``retry_policy`` apply."""
 
     def paused(self, dag_id: str) -> NoReturn: ...
-
-    def defer(self, request: TriggerRequest, run_id: str) -> NoReturn: ...
 
 
 class AirflowPortBase:
@@ -88,13 +80,14 @@ def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:
 
 
 def handle_existing_run(request: TriggerRequest, port: TaskPort, run_id: str) -> NoReturn:
-    """The run already exists and ``reset_dag_run`` is off: skip or fail, as the task runner does."""
+    """The run exists and ``reset_dag_run`` is off: skip, or fail without retry, as the runner does."""
     if request.skip_when_already_exists:
+        port.log.info("Dag Run already exists, skipping task as skip_when_already_exists is set to True.")
         port.skip(
             f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists; "
             "skipping because skip_when_already_exists=True."
         )
-    # Retrying cannot help while the run exists, so (like the runner) this failure does not retry.
+    port.log.error("Dag Run already exists, marking task as failed.")
     port.fail(
         f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists. Set reset_dag_run=True to "
         "clear and rerun it, skip_when_already_exists=True to skip, or leave trigger_run_id unset.",
@@ -103,7 +96,11 @@ def handle_existing_run(request: TriggerRequest, port: TaskPort, run_id: str) ->
 
 
 def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
-    """Poll the child run every ``poke_interval`` until it reaches an allowed or a failed state."""
+    """Poll the child run every ``poke_interval`` until it reaches an allowed or a failed state.
+
+    A run deleted meanwhile raises Airflow's own "not found" error from the poll, as in the runner, so the
+    task fails and retries apply (it never waits on a run that is gone).
+    """
     while True:
         port.log.info(
             "Waiting for %s on %s to reach an allowed state %s",
@@ -113,21 +110,9 @@ def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
         )
         port.sleep(request.poke_interval)
         state = port.dagrun_state(request.trigger_dag_id, run_id)
+        # failed_states first, as the runner: a state in both lists fails the task.
         if state in request.failed_states:
             port.fail(f"{request.trigger_dag_id} failed with failed state {state}", retry=True)
         if state in request.allowed_states:
             port.log.info("%s finished with allowed state %s", request.trigger_dag_id, state)
-            return state
-
-
-def trigger_and_wait(request: TriggerRequest, port: TaskPort) -> None:
-    """Trigger the child run, push its run_id, and wait for it when asked to."""
-    check_not_paused(request, port)
-    if not port.trigger(request, request.run_id, reset=request.reset_dag_run):
-        handle_existing_run(request, port, request.run_id)
-    port.push_run_id(request.run_id)
-    if not request.wait_for_completion:
-        return
-    if request.deferrable:
-        port.defer(request, request.run_id)
-    wait_for_run(request, port, request.run_id)
+            return str(state)

@@ -59,10 +59,11 @@ class DagRunJob:
         self.log = port.log
         self.prior: tuple[str, str] | None = None  # (run_id, status) a previous try stored
         self._pushed: str | None = None
+        self._linked: str | None = None
 
     # -- ResumableJobMixin hooks -------------------------------------------------------------------
     def get_job_status(self, external_id: Any, context: Any) -> str:
-        state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id))
+        state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id), missing_ok=True)
         status = ABSENT if state is None else state
         self.prior = (str(external_id), status)
         return status
@@ -99,6 +100,8 @@ class DagRunJob:
     def _trigger(self, run_id: str, reset: bool) -> None:
         request = self.request
         check_not_paused(request, self.port)
+        self._link(run_id)  # as stock: the link names the run before the trigger is sent
+        self.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
         if not self.port.trigger(request, run_id, reset=reset):
             if self.prior is not None and self.prior[0] == run_id:
                 self.log.info("DAG run %s already exists: the one this task stored; reconnecting", run_id)
@@ -106,6 +109,8 @@ class DagRunJob:
                 if self.store is not None:
                     self.store.delete(STATE_KEY)  # a retry must never adopt someone else's run
                 handle_existing_run(request, self.port, run_id)
+        else:
+            self.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
         self._push(run_id)
 
     def _next_run(self) -> tuple[str, bool]:
@@ -126,9 +131,16 @@ class DagRunJob:
         )
 
     def _push(self, run_id: str) -> None:
+        """Both XComs name ``run_id``: on a reconnect, the run this task reconnected to."""
+        self._link(run_id)
         if self._pushed != run_id:
             self.port.push_run_id(run_id)
             self._pushed = run_id
+
+    def _link(self, run_id: str) -> None:
+        if self._linked != run_id:
+            self.port.push_link(run_id)
+            self._linked = run_id
 
 
 @functools.cache

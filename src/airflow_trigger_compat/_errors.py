@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "DurableUnavailableWarning",
     "FeatureNotSupported",
+    "FlagIgnoredWarning",
     "RetryUnavailableWarning",
     "StrategyUnavailable",
     "TriggerArgumentError",
@@ -37,9 +38,21 @@ class StrategyUnavailable(TriggerCompatError):
 class TriggerArgumentError(TriggerCompatError, ValueError, TypeError):
     """An operator argument is invalid; raised before any child run is triggered.
 
-    It is both a ``ValueError`` and a ``TypeError`` so code that caught the standard operator's
-    errors for the same input keeps working.
+    It is both a ``ValueError`` and a ``TypeError``, the types the standard operator raises for bad input,
+    so code that caught those keeps working. ``stock_type`` names a narrower type the standard operator
+    raises for the same input (e.g. pendulum's ``ParserError`` for an unparseable date); the task failure
+    built from this error is an instance of it too (see ``_execute.task_failure``).
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        airflow_version: str | None = None,
+        stock_type: type[BaseException] | None = None,
+    ) -> None:
+        super().__init__(message, airflow_version=airflow_version)
+        self.stock_type = stock_type
 
 
 class FeatureNotSupported(TriggerCompatError, NotImplementedError):
@@ -52,6 +65,10 @@ class TriggerCompatWarning(UserWarning):
 
 class DurableUnavailableWarning(TriggerCompatWarning):
     """``durable=True`` was asked for where it cannot work; the task runs without crash recovery."""
+
+
+class FlagIgnoredWarning(TriggerCompatWarning):
+    """A flag the running Airflow cannot honour was dropped, as the standard operator drops it there."""
 
 
 class RetryUnavailableWarning(TriggerCompatWarning):

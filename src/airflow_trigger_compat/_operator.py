@@ -28,9 +28,9 @@ class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[mis
     """
 
     def __init__(self, *, durable: bool = False, **kwargs: Any) -> None:
-        # Checked before the standard operator's own checks so the message names the fix.
-        check_arguments({"durable": durable, **kwargs})
+        # The standard operator's own checks first, so a DAG it refuses fails with its error; then ours.
         super().__init__(**kwargs)
+        check_arguments({"durable": durable, **kwargs})
         self.durable = durable
 
     def execute(self, context: Any) -> Any:

@@ -24,6 +24,7 @@ __all__ = [
     "FORCE_ENV_VAR",
     "REGISTRY",
     "STRATEGIES",
+    "WHEN_MISSING",
     "Entry",
     "Feature",
     "Selection",
@@ -54,6 +55,22 @@ class Feature(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: What happens to a flag that is set where its feature is missing. The standard operator decides: it
+#: refuses ``fail_when_dag_is_paused`` on 3.0/3.1 (NotImplementedError at construction), and drops
+#: ``note`` and ``run_after`` (3.x silently, Airflow 2 with a log line); the package does the same and
+#: warns (``FlagIgnoredWarning``), so every DAG that parses with stock parses with it. ``durable`` and
+#: retries are the package's own promises: it warns and runs as stock does.
+WHEN_MISSING: Mapping[Feature, str] = MappingProxyType(
+    {
+        Feature.FAIL_WHEN_DAG_IS_PAUSED: "refuse",
+        Feature.NOTE: "drop",
+        Feature.RUN_AFTER: "drop",
+        Feature.DURABLE: "warn",
+        Feature.RETRY_ON_FAILED_CHILD: "warn",
+    }
+)
 
 
 class VersionRange(NamedTuple):
@@ -106,7 +123,10 @@ class Entry(NamedTuple):
 _NO_DURABLE_BEFORE_3_3 = (
     "needs airflow.sdk.ResumableJobMixin and context['task_state_store'], added in Airflow 3.3"
 )
-_NO_RUN_AFTER_BEFORE_3_3 = "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3)"
+_NO_RUN_AFTER_BEFORE_3_3 = (
+    "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3); the standard operator drops "
+    "it before"
+)
 _NO_RETRY_BEFORE_3_3 = (
     "the 3.0-3.2 task runner marks the parent FAILED, without retries, when the child fails during a "
     "synchronous wait (apache/airflow#62970; task-sdk 1.3 routes it through the retry handler, "
@@ -121,7 +141,8 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
                 "accessor",
                 "accessor",
                 VersionRange((3, 3, 0), (4, 0, 0)),
-                "the operator triggers through the execution API and polls the child run itself",
+                "durable=True: the operator triggers through the execution API and polls the child run "
+                "itself; otherwise as 3.0-3.2, exactly as the standard operator does there",
             ),
             Strategy(
                 "runner_exception",
@@ -141,9 +162,11 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
 
 #: Newest first. Ranges are contiguous from 2.11 to 4.0; ``check_registry`` enforces it.
 REGISTRY: tuple[Entry, ...] = (
-    # Airflow 3.3+: ResumableJobMixin and task_state_store exist, and the operator can own its
-    # execution (apache/airflow#69135 proposes ti.trigger_dag_run(); the same TriggerDagRun
-    # execution-API message is sent through the task's supervisor channel where it is missing).
+    # Airflow 3.3+: ResumableJobMixin and task_state_store exist, so with durable=True the operator owns
+    # its execution (apache/airflow#69135 proposes ti.trigger_dag_run(); the same TriggerDagRun
+    # execution-API message is sent through the task's supervisor channel where it is missing). Without
+    # durable it raises DagRunTriggerException, as the released standard operator does on 3.3: the runner
+    # waits outside execute(), so execution_timeout never cuts a wait short (see _differences).
     Entry(VersionRange((3, 3, 0), (4, 0, 0)), "accessor", "apache/airflow#69135"),
     # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
     Entry(
@@ -169,9 +192,11 @@ REGISTRY: tuple[Entry, ...] = (
                 Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
                 Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
                 Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
-                "from Airflow 3.2 (task-sdk 1.2)",
+                "from Airflow 3.2 (task-sdk 1.2); the standard operator drops it before",
                 Feature.FAIL_WHEN_DAG_IS_PAUSED: "tasks can read a DAG's paused state (ti.get_dag, the "
-                "GetDag execution-API endpoint) from Airflow 3.2",
+                "GetDag execution-API endpoint) from Airflow 3.2; the standard operator refuses it: "
+                "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+ on Airflow 3.x (it relies on "
+                "the task-SDK DAG state endpoint added in 3.2.0).",
             }
         ),
     ),
@@ -179,11 +204,14 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
         "airflow2",
-        "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag); DagRunNote (2.5+) for note",
+        "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag), as the standard operator's "
+        "_trigger_dag_af_2",
         MappingProxyType(
             {
                 Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
-                Feature.RUN_AFTER: "Airflow 2 has no run_after",
+                Feature.RUN_AFTER: "Airflow 2 has no run_after; the standard operator ignores it there",
+                Feature.NOTE: "Airflow 2's trigger_dag() takes no note; the standard operator ignores it "
+                "there (it logs 'not supported in Airflow 2.x')",
             }
         ),
     ),

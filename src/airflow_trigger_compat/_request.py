@@ -1,36 +1,50 @@
 """Turn an operator's (rendered) attributes into a validated :class:`TriggerRequest`.
 
-Everything here runs before any child run is triggered, and needs no Airflow import: a bad value is
-reported with its name, its value and the fix.
+The values are the ones the standard operator's ``execute()`` computes on the running Airflow, with its
+own helpers (``timezone.parse``, ``timezone.utcnow``, ``DagRun.generate_run_id``), in its order, so the
+child run is the run stock would create. On top of that, input the trigger would refuse later (after a
+child run exists, or with an unhelpful error and a retry) is refused here first, with the value and the fix:
+``_differences.INVALID_INPUT_FAILS_EARLY`` declares that, and nothing refused here runs with stock.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+import functools
+import inspect
+import math
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
+from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import Feature, Selection
+from ._registry import WHEN_MISSING, Feature, Selection
 
-__all__ = ["DAGRUN_STATES", "TriggerRequest", "build_request", "check_static_arguments"]
+__all__ = [
+    "DAGRUN_STATES",
+    "AirflowHelpers",
+    "TriggerRequest",
+    "airflow_helpers",
+    "build_request",
+    "check_static_arguments",
+]
 
 #: Every DagRunState value, identical on Airflow 2.11 and 3.x.
 DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})
 
-_UTC = datetime.timezone.utc
-
 
 class TriggerRequest(NamedTuple):
-    """What to trigger and how to wait, validated and normalised (dates are UTC-aware)."""
+    """What to trigger and how to wait: the values the standard operator would use."""
 
     trigger_dag_id: str
     run_id: str
     run_id_given: bool
-    conf: dict[str, Any] | None
+    conf: Any
     logical_date: datetime.datetime | None
+    #: Only when given (stock passes run_after on only when it is set and truthy).
     run_after: datetime.datetime | None
+    #: ``None`` when empty, or dropped because this Airflow cannot store it.
     note: str | None
     reset_dag_run: bool
     skip_when_already_exists: bool
@@ -41,6 +55,55 @@ class TriggerRequest(NamedTuple):
     deferrable: bool
     fail_when_dag_is_paused: bool
     durable: bool
+    #: Flags given that this Airflow drops, as the standard operator drops them (each gets a warning).
+    dropped: tuple[Feature, ...] = ()
+
+
+class AirflowHelpers(NamedTuple):
+    """The running Airflow's own functions the standard operator computes a request with."""
+
+    parse: Callable[[str], datetime.datetime]
+    utcnow: Callable[[], datetime.datetime]
+    #: ``(logical_date, run_after)`` -> the run_id ``DagRun.generate_run_id`` makes for a manual run.
+    generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]
+    #: Raises ``ValueError`` for a run_id Airflow would refuse to create.
+    validate_run_id: Callable[[str], object]
+
+
+@functools.cache
+def airflow_helpers() -> AirflowHelpers:
+    timezone = load("timezone")
+    dag_run, run_type = load("DagRun"), load("DagRunType")
+    if "run_after" in inspect.signature(dag_run.generate_run_id).parameters:
+        # Airflow 3: run_after is part of the id, and a run without a logical date gets a random suffix.
+        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
+            return str(
+                dag_run.generate_run_id(
+                    run_type=run_type.MANUAL, logical_date=logical_date, run_after=run_after
+                )
+            )
+    else:
+        # Airflow 2: DagRun.generate_run_id(run_type, execution_date), "now" when there is no date.
+        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
+            return str(dag_run.generate_run_id(run_type.MANUAL, logical_date or timezone.utcnow()))
+
+    # Looked up on the module at each call, as stock's own `timezone.parse(...)` calls are.
+    return AirflowHelpers(
+        lambda value: timezone.parse(value),
+        lambda: timezone.utcnow(),
+        generate_run_id,
+        _run_id_validator(dag_run),
+    )
+
+
+def _run_id_validator(dag_run: Any) -> Callable[[str], object]:
+    # Airflow's own check, run when the child DagRun row is created (DagRun.validate_run_id, a SQLAlchemy
+    # @validates hook that does not use self): RUN_ID_REGEX or [scheduler] allowed_run_id_pattern, and on
+    # 3.3 no "..". Called here it refuses the same run_ids with the same message, before the trigger.
+    validate = getattr(dag_run, "validate_run_id", None)
+    if validate is None:  # pragma: no cover - every supported Airflow has it
+        return lambda run_id: run_id
+    return lambda run_id: validate(None, "run_id", run_id)
 
 
 def _is_notset(value: object) -> bool:
@@ -48,79 +111,94 @@ def _is_notset(value: object) -> bool:
     return type(value).__name__ == "ArgNotSet"
 
 
+def _one_shot(values: object) -> bool:
+    """An iterator (not a collection): reading it here would leave nothing for the operator to store."""
+    try:
+        return iter(values) is values  # type: ignore[call-overload]
+    except TypeError:
+        return False
+
+
+# -- states --------------------------------------------------------------------------------------------
+
+
 def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if values is None:
         return default
-    if isinstance(values, (str, bytes)):
+    if isinstance(values, (str, bytes)) and values:
+        # Stock reads a string as its characters: DagRunState(values[0]) is what refuses it.
         raise TriggerArgumentError(
-            f"{name}={values!r} must be a list of DagRun states, not a string; write {name}=[{values!r}]."
+            f"{values[0]!r} is not a valid DagRunState: {name}={values!r} must be a list of DagRun states, "
+            f"not a string; write {name}=[{values!r}]."
         )
     result = []
     for value in values:
         state = value.value if isinstance(value, Enum) else value
         if state not in DAGRUN_STATES:
             raise TriggerArgumentError(
-                f"{name} contains {value!r}, which is not a DagRun state; "
-                f"use only {sorted(DAGRUN_STATES)} (airflow.utils.state.DagRunState)."
+                f"{value!r} is not a valid DagRunState: {name} contains {value!r}, which is not a DagRun "
+                f"state; use only {sorted(DAGRUN_STATES)} (airflow.utils.state.DagRunState)."
             )
         result.append(str(state))
     return tuple(result)
 
 
 def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    # The standard operator treats an empty allowed_states as the default; failed_states=[] means none.
-    allowed = _states("allowed_states", allowed_states or None, ("success",))
+    """The states as the operator holds them (its ``__init__``, stock's, already applied the defaults:
+    an empty ``allowed_states`` list means ``[success]``; an empty iterator, as in stock, means none).
+
+    A state in both lists is allowed, as with stock: a child in it fails the parent (failed_states is
+    checked first on every version).
+    """
+    allowed = _states("allowed_states", allowed_states, ("success",))
     failed = _states("failed_states", failed_states, ("failed",))
-    overlap = sorted(set(allowed) & set(failed))
-    if overlap:
-        raise TriggerArgumentError(
-            f"allowed_states={list(allowed)!r} and failed_states={list(failed)!r} share {overlap!r}; "
-            "a state can only be one of the two."
-        )
     return allowed, failed
 
 
+# -- scalars -------------------------------------------------------------------------------------------
+
+
 def check_poke_interval(poke_interval: Any) -> float:
-    if (
-        isinstance(poke_interval, bool)
-        or not isinstance(poke_interval, (int, float))
-        or not poke_interval > 0
-    ):
+    # A synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
+    # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
+    if not isinstance(poke_interval, (int, float)) or not poke_interval >= 0:
         raise TriggerArgumentError(
-            f"poke_interval={poke_interval!r} must be a number of seconds greater than 0, "
-            "e.g. poke_interval=60."
+            f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
+            "(the wait sleeps that long between polls)."
         )
-    return float(poke_interval)
+    return poke_interval
 
 
-def check_features(selection: Selection, **flags: Any) -> None:
-    """Raise :class:`FeatureNotSupported` for a flag the running Airflow cannot honour."""
-    for name, value in flags.items():
-        if not value or _is_notset(value):
-            continue
-        reason = selection.gap(name)
-        if reason is not None and Feature(name) is not Feature.DURABLE:  # durable warns instead
-            raise FeatureNotSupported(
-                f"{name}={value!r} cannot work on Airflow {selection.version.raw} "
-                f"(strategy {selection.name!r}): {reason}. Remove {name}, or require a newer Airflow.",
-                airflow_version=selection.version.raw,
-            )
+def check_trigger_dag_id(dag_id: Any) -> str:
+    if not isinstance(dag_id, str) or not dag_id.strip():
+        raise TriggerArgumentError(
+            f"trigger_dag_id={dag_id!r} must be a non-empty DAG id; check the value or its template."
+        )
+    return dag_id
 
 
-def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> None:
-    """Checks that need no rendering, run when the operator is constructed."""
-    durable = kwargs.get("durable", False)
-    if not isinstance(durable, bool):
-        raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
-    if "poke_interval" in kwargs:
-        check_poke_interval(kwargs["poke_interval"])
-    check_states(kwargs.get("allowed_states"), kwargs.get("failed_states"))
-    check_features(
-        selection,
-        fail_when_dag_is_paused=kwargs.get("fail_when_dag_is_paused"),
-        note=kwargs.get("note"),
-        run_after=kwargs.get("run_after"),
-    )
+def check_note(note: Any) -> str | None:
+    if not note:  # stock sends no note when it is empty
+        return None
+    if not isinstance(note, str):
+        raise TriggerArgumentError(
+            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; "
+            f"write note={str(note)!r}."
+        )
+    return note
+
+
+def check_run_id(run_id: str, validate: Callable[[str], object]) -> None:
+    try:
+        validate(run_id)
+    except ValueError as err:
+        raise TriggerArgumentError(
+            f"trigger_run_id={run_id!r} cannot name a DAG run: {err}. Use letters, digits and _ . ~ : + - "
+            "only, or change [scheduler] allowed_run_id_pattern."
+        ) from err
+
+
+# -- conf ----------------------------------------------------------------------------------------------
 
 
 def _first_unserialisable(value: Any, path: str = "conf") -> str:
@@ -140,6 +218,8 @@ def _first_unserialisable(value: Any, path: str = "conf") -> str:
             if found:
                 return found
         return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path}={value!r} (not a JSON number)"
     try:
         json.dumps(value)
     except (TypeError, ValueError):
@@ -147,112 +227,179 @@ def _first_unserialisable(value: Any, path: str = "conf") -> str:
     return ""
 
 
-def check_conf(conf: Any) -> dict[str, Any] | None:
-    if conf is None:
-        return None
+_CONF_FIX = "convert it to str, int, float, bool, None, list or dict (dates with .isoformat())."
+
+
+def parse_conf(conf: Any) -> Any:
+    """What stock does to ``conf``: a JSON string is loaded, the result must survive ``json.dumps``."""
     import json
 
-    if isinstance(conf, str):
-        try:
-            conf = json.loads(conf)
-        except json.JSONDecodeError as err:
-            raise TriggerArgumentError(
-                f"conf={conf!r} is a string but not valid JSON ({err}); pass a dict or a JSON object string."
-            ) from err
-    if not isinstance(conf, Mapping):
-        raise TriggerArgumentError(
-            f"conf={conf!r} must be a dict (a JSON object), got {type(conf).__name__}."
-        )
+    stock_message = f"conf parameter should be JSON Serializable: {conf}"
     try:
+        if conf and isinstance(conf, str):
+            conf = json.loads(conf)
         json.dumps(conf)
+    except json.JSONDecodeError as err:
+        raise TriggerArgumentError(
+            f"{stock_message} (a string, but not JSON: {err}); pass a dict or a JSON object string."
+        ) from err
     except (TypeError, ValueError) as err:
         raise TriggerArgumentError(
-            f"conf is not JSON-serialisable: {_first_unserialisable(conf) or err}; "
-            "convert it to str, int, float, bool, None, list or dict (dates with .isoformat())."
+            f"{stock_message} ({_first_unserialisable(conf) or err}); {_CONF_FIX}"
         ) from err
-    return dict(conf)
+    return conf
 
 
-def check_datetime(name: str, value: Any) -> datetime.datetime | None:
-    """Parse a ``logical_date`` / ``run_after`` the way the standard operator does (naive means UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as err:
-            raise TriggerArgumentError(
-                f"{name}={value!r} is not an ISO 8601 date-time; use e.g. '2026-01-31T00:00:00+00:00' "
-                "or a timezone-aware datetime."
-            ) from err
-    else:
+def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> None:
+    """Refuse what the trigger itself refuses, after stock's checks passed: not a JSON object, NaN, and
+    (``str_keys``, the 3.x ``TriggerDagRun`` payload's ``dict[str, Any]``) a key that is not a string."""
+    if conf is None or (falsy_means_none and not conf):
+        return
+    if not isinstance(conf, Mapping):
         raise TriggerArgumentError(
-            f"{name}={value!r} must be a datetime, an ISO 8601 string or None, not {type(value).__name__}."
+            f"conf={conf!r} must be a dict (a JSON object), got {type(conf).__name__}; "
+            "the DAG run's conf is a JSON object."
         )
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
+    if str_keys and (key := next((k for k in conf if not isinstance(k, str)), None)) is not None:
+        raise TriggerArgumentError(
+            f"conf key {key!r} ({type(key).__name__}) must be a string: the DAG run's conf is a JSON "
+            f"object; write {str(key)!r}."
+        )
+    found = _first_unserialisable(conf)
+    if found:
+        raise TriggerArgumentError(f"conf is not valid JSON: {found}; {_CONF_FIX}")
 
 
-def _random_suffix(length: int = 8) -> str:
-    import secrets
-    import string
-
-    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+# -- dates ---------------------------------------------------------------------------------------------
 
 
-def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
-    """The run_id Airflow's ``DagRun.generate_run_id(run_type=MANUAL, ...)`` would produce."""
-    # Airflow 3 appends a random suffix when there is no logical date, so runs never collide.
-    suffix = run_after.isoformat() if logical_date else f"{run_after.isoformat()}_{_random_suffix()}"
-    return f"manual__{suffix}"
+def check_datetime_type(name: str, value: Any) -> None:
+    """Stock's ``_validate_datetime_param``: NOTSET, None, str or datetime."""
+    if _is_notset(value) or value is None or isinstance(value, (str, datetime.datetime)):
+        return
+    raise TriggerArgumentError(
+        f"Expected str, datetime.datetime, or None for parameter '{name}'. Got {type(value).__name__} "
+        f"({name}={value!r}); pass a timezone-aware datetime or an ISO 8601 string."
+    )
+
+
+def parse_datetime(name: str, value: str | datetime.datetime | None, helpers: AirflowHelpers) -> Any:
+    """Stock's ``_parse_datetime_param``: Airflow's lenient parser; naive means [core] default_timezone."""
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    try:
+        return helpers.parse(value)
+    except Exception as err:  # pendulum's ParserError and friends: what stock raises, kept as stock_type
+        raise TriggerArgumentError(
+            f"{name}={value!r} is not a date-time Airflow can parse ({err}); use e.g. "
+            "'2026-01-31T00:00:00+00:00' or a timezone-aware datetime.",
+            stock_type=type(err),
+        ) from err
+
+
+def check_aware(name: str, value: datetime.datetime | None) -> None:
+    # Airflow 3's TriggerDagRun payload takes AwareDatetime; Airflow 2's trigger_dag raises "should be
+    # localized". Either way a naive datetime fails only once the trigger is sent.
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise TriggerArgumentError(
+            f"{name}={value!r} is a naive datetime, which Airflow refuses for a DAG run; pass an aware one, "
+            f"e.g. {name}=pendulum.datetime(...) or datetime(..., tzinfo=timezone.utc)."
+        )
+
+
+# -- the flags this Airflow may lack -------------------------------------------------------------------
+
+
+def check_features(selection: Selection, **flags: Any) -> None:
+    """Raise :class:`FeatureNotSupported` for a flag the standard operator refuses on this Airflow."""
+    for name, value in flags.items():
+        if not value or _is_notset(value):
+            continue
+        reason = selection.gap(name)
+        if reason is not None and WHEN_MISSING.get(Feature(name)) == "refuse":
+            raise FeatureNotSupported(
+                f"{name}={value!r} cannot work on Airflow {selection.version.raw} "
+                f"(strategy {selection.name!r}): {reason}. Remove {name}, or require a newer Airflow.",
+                airflow_version=selection.version.raw,
+            )
+
+
+def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> None:
+    """Checks at construction: only what the standard operator checks there too, plus ``durable``.
+
+    Anything else waits for ``execute()``, as with stock, so every DAG file that parses with the standard
+    operator parses with this one (the one exception, a literal empty ``trigger_dag_id``, is declared).
+    """
+    durable = kwargs.get("durable", False)
+    if not isinstance(durable, bool):
+        raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
+    dag_id = kwargs.get("trigger_dag_id")
+    if isinstance(dag_id, str):
+        check_trigger_dag_id(dag_id)
+    allowed, failed = kwargs.get("allowed_states"), kwargs.get("failed_states")
+    check_states(None if _one_shot(allowed) else allowed, None if _one_shot(failed) else failed)
+    check_datetime_type("run_after", kwargs.get("run_after"))
+    check_features(selection, fail_when_dag_is_paused=kwargs.get("fail_when_dag_is_paused"))
+
+
+# -- the request ---------------------------------------------------------------------------------------
 
 
 def build_request(
-    operator: Any, selection: Selection, *, now: datetime.datetime | None = None
+    operator: Any, selection: Selection, helpers: AirflowHelpers | None = None
 ) -> TriggerRequest:
-    """Validate the operator's rendered attributes and resolve defaults exactly as the standard operator."""
-    dag_id = operator.trigger_dag_id
-    if not isinstance(dag_id, str) or not dag_id.strip():
-        raise TriggerArgumentError(
-            f"trigger_dag_id={dag_id!r} must be a non-empty DAG id; check the value or its template."
-        )
-    conf = check_conf(operator.conf)
-    allowed, failed = check_states(operator.allowed_states, operator.failed_states)
-    poke_interval = check_poke_interval(operator.poke_interval)
-    run_after_arg = getattr(operator, "run_after", None)
+    """Validate the operator's rendered attributes and compute the request as the standard operator does.
+
+    Writes back what stock writes back: ``operator.conf`` (a JSON string becomes the dict).
+    """
+    helpers = helpers or airflow_helpers()
+    # 1. Stock's own checks, in stock's order: logical_date's type, the dates, conf.
     logical_arg = operator.logical_date
-    check_features(
-        selection,
-        fail_when_dag_is_paused=getattr(operator, "fail_when_dag_is_paused", False),
-        note=getattr(operator, "note", None),
-        run_after=run_after_arg,
-    )
-    now = now or datetime.datetime.now(tz=_UTC)
-    run_after_given = not _is_notset(run_after_arg) and run_after_arg is not None
+    run_after_arg: Any = getattr(operator, "run_after", _NOTSET)
+    check_datetime_type("logical_date", logical_arg)
+    check_datetime_type("run_after", run_after_arg)
+    run_after_given = not _is_notset(run_after_arg)
     if _is_notset(logical_arg):
-        # Standard operator: no logical_date means "now", unless run_after alone was given (3.x).
-        logical_date = None if run_after_given else now
+        logical_date = None if run_after_given else helpers.utcnow()
     else:
-        logical_date = check_datetime("logical_date", logical_arg)
-    run_after = check_datetime("run_after", run_after_arg) if run_after_given else None
+        logical_date = parse_datetime("logical_date", logical_arg, helpers)
+    run_after = parse_datetime("run_after", run_after_arg, helpers) if run_after_given else logical_date
+    conf = parse_conf(operator.conf)
+    operator.conf = conf
+
+    # 2. What the trigger would refuse later; refused here, before any child run exists.
+    dag_id = check_trigger_dag_id(operator.trigger_dag_id)
+    allowed, failed = check_states(operator.allowed_states, operator.failed_states)
+    poke_interval = operator.poke_interval
+    if operator.wait_for_completion and not operator.deferrable:  # only the synchronous wait sleeps
+        check_poke_interval(poke_interval)
+    check_features(selection, fail_when_dag_is_paused=getattr(operator, "fail_when_dag_is_paused", False))
+    dropped = []
+    note_arg = getattr(operator, "note", None)
+    if note_arg is not None and selection.supports(Feature.NOTE):
+        note = check_note(note_arg)
+    else:
+        note = None
+        if note_arg is not None:
+            dropped.append(Feature.NOTE)
+    use_run_after = run_after_given and selection.supports(Feature.RUN_AFTER)
+    if run_after_given and not use_run_after and run_after_arg is not None:
+        dropped.append(Feature.RUN_AFTER)
 
     run_id_given = bool(operator.trigger_run_id)
     if run_id_given:
         run_id = str(operator.trigger_run_id)
-    elif selection.version.release < (3, 0, 0):
-        # Airflow 2: DagRun.generate_run_id(MANUAL, execution_date) has no random suffix.
-        run_id = f"manual__{(logical_date or now).isoformat()}"
+        check_run_id(run_id, helpers.validate_run_id)
     else:
-        run_id = generate_run_id(logical_date, run_after or logical_date or now)
+        run_id = helpers.generate_run_id(logical_date, run_after or helpers.utcnow())
     return TriggerRequest(
         trigger_dag_id=dag_id,
         run_id=run_id,
         run_id_given=run_id_given,
         conf=conf,
         logical_date=logical_date,
-        run_after=run_after,
-        note=getattr(operator, "note", None),
+        run_after=run_after if use_run_after and run_after else None,
+        note=note,
         reset_dag_run=bool(operator.reset_dag_run),
         skip_when_already_exists=bool(operator.skip_when_already_exists),
         wait_for_completion=bool(operator.wait_for_completion),
@@ -262,4 +409,13 @@ def build_request(
         deferrable=bool(operator.deferrable),
         fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
         durable=bool(getattr(operator, "durable", False)),
+        dropped=tuple(dropped),
     )
+
+
+class _NotSet:
+    """Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers)."""
+
+
+_NotSet.__name__ = "ArgNotSet"
+_NOTSET = _NotSet()

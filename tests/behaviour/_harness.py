@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import inspect
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -196,6 +197,28 @@ def set_paused(dag_id: str, paused: bool) -> None:
         session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
 
 
+@contextlib.contextmanager
+def default_timezone(name: str) -> Iterator[None]:
+    """Airflow's ``[core] default_timezone`` for this block (how ``timezone.parse`` reads a naive string)."""
+    import sys
+
+    import pendulum
+
+    tz = pendulum.timezone(name)
+    targets = [(sys.modules["airflow.settings"], "TIMEZONE")]
+    for module_name, module in list(sys.modules.items()):
+        if module_name.endswith("timezones.timezone") and hasattr(module, "_Timezone"):
+            targets.append((module._Timezone, "initialized_timezone"))  # Airflow 3.2+
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr in targets if hasattr(obj, attr)]
+    for obj, attr, _ in saved:
+        setattr(obj, attr, tz)
+    try:
+        yield
+    finally:
+        for obj, attr, value in saved:
+            setattr(obj, attr, value)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Reading back
 # ---------------------------------------------------------------------------------------------------------
@@ -239,6 +262,19 @@ def child_runs(dag_id: str = CHILD_DAG_ID, run_id: str | None = None) -> list[Ch
             )
             for dr in rows
         ]
+
+
+def delete_child_runs(run_ids: set[str], dag_id: str = CHILD_DAG_ID) -> None:
+    """Delete these child runs (with their task instances), so the next side starts from the same DB."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    if not run_ids:
+        return
+    with create_session() as session:
+        for dr in session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids))):
+            session.delete(dr)
 
 
 def set_child_state(run_id: str, state: str, dag_id: str = CHILD_DAG_ID) -> None:
@@ -303,12 +339,25 @@ class ChildFinisher:
     """Set every unfinished child run with one of the watched run_ids to its target state."""
 
     def __init__(
-        self, targets: dict[str, str] | None = None, dag_id: str = CHILD_DAG_ID, interval: float = 0.05
+        self,
+        targets: dict[str, str] | None = None,
+        dag_id: str = CHILD_DAG_ID,
+        interval: float = 0.05,
+        *,
+        new_runs: str | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.dag_id = dag_id
         self.interval = interval
         #: Read on every tick, so a test may add run_ids it only learns while the parent runs.
         self.targets: dict[str, str] = {} if targets is None else targets
+        #: The state for every run created after the finisher started (a generated run_id, not known), or
+        #: ``"deleted"`` to delete it instead (a run that disappears while the parent waits).
+        self.new_runs = new_runs
+        #: Seconds a run stays unfinished after the finisher first sees it (a child that takes a while).
+        self.delay = delay
+        self._seen: dict[str, float] = {}
+        self.existing: set[str] = set(r.run_id for r in child_runs(dag_id)) if new_runs else set()
         self.finished: list[tuple[str, str]] = []
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
@@ -329,17 +378,26 @@ class ChildFinisher:
 
         while not self._stop.wait(self.interval):
             targets = dict(self.targets)  # a snapshot: the test thread may add to it
-            if not targets:
+            if not targets and not self.new_runs:
                 continue
             try:
                 with create_session() as session:
-                    rows = session.scalars(
-                        select(DagRun).where(DagRun.dag_id == self.dag_id, DagRun.run_id.in_(list(targets)))
-                    ).all()
-                    for dr in rows:
-                        if _value(dr.state) not in FINISHED:
-                            dr.set_state(targets[dr.run_id])
-                            self.finished.append((dr.run_id, targets[dr.run_id]))
+                    query = select(DagRun).where(DagRun.dag_id == self.dag_id)
+                    if not self.new_runs:
+                        query = query.where(DagRun.run_id.in_(list(targets)))
+                    for dr in session.scalars(query).all():
+                        target = targets.get(dr.run_id)
+                        if target is None and dr.run_id not in self.existing:
+                            target = self.new_runs
+                        if target is None or _value(dr.state) in FINISHED:
+                            continue
+                        if time.monotonic() - self._seen.setdefault(dr.run_id, time.monotonic()) < self.delay:
+                            continue
+                        if target == "deleted":
+                            session.delete(dr)
+                        else:
+                            dr.set_state(target)
+                        self.finished.append((dr.run_id, target))
             except Exception as exc:  # SQLite busy and the like: retry on the next tick
                 self.errors.append(exc)
 
@@ -358,10 +416,11 @@ class ParentTimeout(BaseException):
 
 
 class _Deadline:
-    """A SIGALRM timer that ends the parent's run with ParentTimeout.
+    """A timer that ends the parent's run with ParentTimeout (SIGUSR2, raised in the main thread).
 
-    The 3.3 task runner handles any BaseException raised inside the task as a task failure (it would
-    then retry), so an expiry inside a try is raised again after that try, out of dag.test() itself.
+    Not SIGALRM: Airflow's own ``execution_timeout`` uses that timer and would cancel this one. The 3.x
+    task runner handles any BaseException raised inside the task as a task failure (it would then
+    retry), so an expiry inside a try is raised again after that try, out of dag.test() itself.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -380,13 +439,15 @@ class _Deadline:
             self.expired = True
             self.check()
 
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        previous = signal.signal(signal.SIGUSR2, expire)
+        timer = threading.Timer(self.seconds, os.kill, (os.getpid(), signal.SIGUSR2))
+        timer.daemon = True
+        timer.start()
         try:
             yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            timer.cancel()
+            signal.signal(signal.SIGUSR2, previous)
 
 
 @dataclass
@@ -399,6 +460,8 @@ class ParentResult:
     duration: float
     #: Per try: the TI state right after ``_run_task`` returned (up_for_retry, failed, success, ...).
     try_states: list[str] = field(default_factory=list)
+    #: Per try: the exception the try ended with (``None`` when it ended without one).
+    errors: list[BaseException | None] = field(default_factory=list)
     finished_children: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -414,25 +477,59 @@ def _dag_test_module() -> Any:
 
 
 @contextlib.contextmanager
-def _observe_tries(states: list[str], stop_after_first: bool, deadline: _Deadline) -> Iterator[None]:
-    """Record the TI state after each try of the parent; optionally end dag.test() after try 1."""
+def _observe_tries(
+    states: list[str], errors: list[BaseException | None], stop_after_first: bool, deadline: _Deadline
+) -> Iterator[None]:
+    """Record the TI state and the error after each try of the parent; optionally end dag.test() after try 1.
+
+    The error: Airflow 2's ``_run_task`` re-raises the task's exception; on 3.x the in-process supervisor
+    returns it (``TaskRunResult.error``), whichever handler of the task runner dealt with it.
+    """
     module = _dag_test_module()
     original = module._run_task
+    try:
+        from airflow.sdk.execution_time import supervisor
+    except ImportError:  # Airflow 2
+        supervisor = None
+    original_in_process = getattr(supervisor, "run_task_in_process", None)
+    results: list[Any] = []
+
+    def run_task_in_process(*args: Any, **kwargs: Any) -> Any:
+        result = original_in_process(*args, **kwargs)
+        results.append(result)
+        return result
 
     def run_task(*args: Any, **kwargs: Any) -> Any:
+        results.clear()
+        error: BaseException | None = None
         try:
-            return original(*args, **kwargs)  # Airflow 2 re-raises the task's exception here
+            return original(*args, **kwargs)
+        except BaseException as exc:
+            error = exc
+            if type(exc).__name__ == "AirflowTaskTimeout":
+                # Airflow 2: execution_timeout's error is a BaseException, which dag.test() does not catch
+                # (it logs and goes on for an Exception). The task was already marked failed or
+                # up_for_retry, as a worker would; go on, as the scheduler would, to the retry.
+                return None
+            raise
         finally:
+            if error is None and results:
+                error = getattr(results[-1], "error", None)
+            errors.append(error)
             states.append(str(_value(_ti_state(kwargs["ti"]))))
             deadline.check()
             if stop_after_first:
                 raise _StopAfterFirstTry
 
     module._run_task = run_task
+    if supervisor is not None:
+        supervisor.run_task_in_process = run_task_in_process
     try:
         yield
     finally:
         module._run_task = original
+        if supervisor is not None:
+            supervisor.run_task_in_process = original_in_process
 
 
 def _ti_state(ti: Any) -> Any:
@@ -467,6 +564,8 @@ def run_parent(
     make_operator: Callable[..., Any],
     *,
     finish: dict[str, str] | None = None,
+    finish_new: str | None = None,
+    finish_delay: float = 0.0,
     retries: int = 0,
     stop_after_first_try: bool = False,
     timeout: float = 60,
@@ -476,7 +575,8 @@ def run_parent(
 
     ``finish`` maps child run_ids to the state the watcher sets once that run exists unfinished. The
     watcher reads this very dict while the parent runs, so a seam wrapper may add a run_id it just saw
-    triggered (a generated one, not known in advance).
+    triggered (a generated one, not known in advance). ``finish_new`` is the state for every other child
+    run created while the parent runs.
     """
     from airflow.models.dagrun import DagRun
 
@@ -490,12 +590,13 @@ def run_parent(
     sync_dags([dag])
     date_kw = "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
     states: list[str] = []
+    errors: list[BaseException | None] = []
     start = time.perf_counter()
-    finisher = ChildFinisher({} if finish is None else finish)
+    finisher = ChildFinisher({} if finish is None else finish, new_runs=finish_new, delay=finish_delay)
     deadline = _Deadline(timeout)
     with (
         finisher,
-        _observe_tries(states, stop_after_first_try, deadline),
+        _observe_tries(states, errors, stop_after_first_try, deadline),
         deadline.running(),
         contextlib.suppress(_StopAfterFirstTry),
     ):
@@ -511,6 +612,7 @@ def run_parent(
         trigger_run_id=_xcom(dag_id, run_id, "trigger_run_id"),
         duration=duration,
         try_states=states,
+        errors=errors,
         finished_children=list(finisher.finished),
     )
 

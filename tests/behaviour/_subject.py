@@ -22,11 +22,14 @@ __all__ = [
     "DurableUnavailableWarning",
     "Feature",
     "FeatureNotSupported",
+    "FlagIgnoredWarning",
     "RetryUnavailableWarning",
+    "StockOperator",
     "TriggerCompatWarning",
     "TriggerDagRunOperator",
     "accessor",
     "compat",
+    "differences",
     "reset",
     "select_strategy",
 ]
@@ -54,3 +57,19 @@ reset = compat.reset
 select_strategy = compat.select_strategy
 #: The trigger seam (``trigger_dag_run``, ``dagrun_state``) the 3.3+ strategy looks up on each call.
 accessor = importlib.import_module(f"{compat.__name__}._accessor")
+
+
+def _stock_operator(spec: str | None) -> Any:
+    if spec:
+        return _operator(spec)
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator as stock
+
+    return stock
+
+
+#: The oracle: the standard provider's operator as installed (``AIRFLOW_TRIGGER_COMPAT_STOCK_OPERATOR``
+#: names another ``module:Class``, e.g. an unpatched copy where the installed provider is the patched one).
+StockOperator = _stock_operator(os.environ.get("AIRFLOW_TRIGGER_COMPAT_STOCK_OPERATOR"))
+FlagIgnoredWarning = compat.FlagIgnoredWarning
+#: The declared differences from the stock operator (``_differences.DIFFERENCES``).
+differences = importlib.import_module(f"{compat.__name__}._differences")

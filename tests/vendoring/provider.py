@@ -56,6 +56,7 @@ def build(work: Path) -> Path:
         archive.extractall(work, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     (root,) = (p for p in work.iterdir() if p.is_dir() and p.name != "sdist")
     _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
+    _keep_the_oracle(root, work / "oracle")
     _run(["git", "apply", "--verbose", str(PATCH)], root)
     _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
     (wheel,) = (work / "dist").glob("*.whl")
@@ -66,6 +67,27 @@ def build(work: Path) -> Path:
         raise SystemExit(f"{wheel.name} lacks {sorted(missing)}")
     print(f"built {wheel}", flush=True)
     return wheel
+
+
+#: The unpatched operator module, importable beside the patched provider: the parity suite's oracle.
+ORACLE_MODULE = "stock_trigger_dagrun"
+ORACLE_OPERATOR = f"{ORACLE_MODULE}:TriggerDagRunOperator"
+
+
+def _keep_the_oracle(root: Path, oracle: Path) -> None:
+    """Save the provider's own, unpatched ``trigger_dagrun.py`` as a module of its own.
+
+    The installed provider is the patched one, so the stock operator the parity suite compares with comes
+    from here. It shares the installed module's ``TriggerDagRunLink``, the link class Airflow knows.
+    """
+    source = root / "src/airflow/providers/standard/operators/trigger_dagrun.py"
+    oracle.mkdir(parents=True, exist_ok=True)
+    shared_link = (
+        "\n\n# The parity suite's oracle: the link class is the installed provider's, which Airflow knows.\n"
+        "from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunLink  # noqa: E402\n\n"
+        "TriggerDagRunOperator.operator_extra_links = [TriggerDagRunLink()]\n"
+    )
+    (oracle / f"{ORACLE_MODULE}.py").write_text(source.read_text() + shared_link)
 
 
 def check() -> None:

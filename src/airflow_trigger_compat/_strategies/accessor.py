@@ -1,24 +1,27 @@
-"""Airflow 3.3+: the operator owns its execution.
+"""Airflow 3.3+: with ``durable=True`` the operator owns its execution.
 
-It triggers through the execution API (:mod:`.._accessor`), polls with ``ti.get_dagrun_state`` and,
-with ``durable=True``, runs under Airflow's ``ResumableJobMixin`` (:mod:`.._durable`). The wait of a
-deferrable task needs the triggerer, so ``deferrable=True`` keeps the ``DagRunTriggerException`` path
-(as apache/airflow#69135 does).
+It triggers through the execution API (:mod:`.._accessor`), polls with ``ti.get_dagrun_state`` and runs
+under Airflow's ``ResumableJobMixin`` (:mod:`.._durable`). Without ``durable``, and for a deferrable wait
+(the triggerer already survives a worker's loss), it takes the standard operator's own path on 3.3:
+``DagRunTriggerException``, with the runner waiting outside ``execute()`` (so ``execution_timeout`` bounds
+the trigger only, never the wait).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from .. import _accessor
-from .._contract import AirflowPortBase, trigger_and_wait
+from .._contract import AirflowPortBase
 from . import runner_exception
 
 if TYPE_CHECKING:
     from .._request import TriggerRequest
 
-__all__ = ["SupervisorPort", "execute"]
+__all__ = ["SupervisorPort", "check", "execute"]
+
+check = runner_exception.check  # the same TriggerDagRun payload either way
 
 
 class SupervisorPort(AirflowPortBase):
@@ -26,7 +29,8 @@ class SupervisorPort(AirflowPortBase):
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         self.operator = operator
-        self.ti = context["ti"]
+        self.context = context
+        self.ti = context.get("task_instance") or context.get("ti")
         self.log = operator.log
 
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
@@ -42,23 +46,19 @@ class SupervisorPort(AirflowPortBase):
             reset_dag_run=reset,
         )
 
-    def dagrun_state(self, dag_id: str, run_id: str) -> str | None:
-        return _accessor.dagrun_state(self.ti, dag_id, run_id)
+    def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
+        return _accessor.dagrun_state(self.ti, dag_id, run_id, missing_ok=missing_ok)
 
     def dag_is_paused(self, dag_id: str) -> bool:
-        return bool(self.ti.get_dag(dag_id).is_paused)
+        return bool(self.context["ti"].get_dag(dag_id).is_paused)
 
-    def defer(self, request: TriggerRequest, run_id: str) -> NoReturn:  # pragma: no cover - routed away
-        raise AssertionError("deferrable waits take the DagRunTriggerException path on Airflow 3")
+    def push_link(self, run_id: str) -> None:
+        runner_exception.push_link(self.operator, self.context, run_id)
 
 
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:
-    if request.deferrable and request.wait_for_completion:
+    if not request.durable or (request.deferrable and request.wait_for_completion):
         return runner_exception.execute(operator, context, request)
-    port = SupervisorPort(operator, context)
-    runner_exception.push_link(context, request)
-    if request.durable:
-        from .._durable import run_durable
+    from .._durable import run_durable
 
-        return run_durable(request, port, context)
-    return trigger_and_wait(request, port)
+    return run_durable(request, SupervisorPort(operator, context), context)

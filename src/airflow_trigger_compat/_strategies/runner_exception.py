@@ -1,8 +1,9 @@
-"""Airflow 3.0 to 3.2: raise ``DagRunTriggerException`` and let the task runner trigger and wait.
+"""Airflow 3.0 to 3.2, and 3.3+ without ``durable``: raise ``DagRunTriggerException`` for the runner.
 
 Since AIP-72 (Airflow 3.0) a task has no ORM access; ``task_runner._handle_trigger_dag_run`` sends the
-``TriggerDagRun`` message, pushes the ``trigger_run_id`` XCom and polls. The exception's signature grew
-over time, so only the keywords the installed Airflow accepts are passed.
+``TriggerDagRun`` message, pushes the ``trigger_run_id`` XCom and polls. This is the standard operator's
+``_trigger_dag_af_3``. The exception's signature grew over time, so only the keywords the installed
+Airflow accepts are passed (probed, as stock probes them).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from .._airflow import load
-from .._request import TriggerRequest
+from .._request import TriggerRequest, check_aware, check_conf_shape
 
-__all__ = ["execute", "runner_kwargs"]
+__all__ = ["check", "execute", "push_link", "runner_kwargs"]
 
 
 @functools.cache
@@ -23,8 +24,16 @@ def _accepted(exception_type: Any) -> frozenset[str]:
     return frozenset(inspect.signature(exception_type.__init__).parameters)
 
 
+def check(request: TriggerRequest) -> None:
+    """What the runner's ``TriggerDagRun`` payload refuses (a pydantic model): refused before it is sent."""
+    check_conf_shape(request.conf, falsy_means_none=False, str_keys=True)  # conf: dict[str, Any] | None
+    check_aware("logical_date", request.logical_date)  # AwareDatetime | None
+    check_aware("run_after", request.run_after)
+
+
 def runner_kwargs(request: TriggerRequest, accepted: frozenset[str]) -> dict[str, Any]:
     """The ``DagRunTriggerException`` keywords for ``request``, limited to those ``accepted``."""
+    state = load("DagRunState")
     kwargs: dict[str, Any] = {
         "trigger_dag_id": request.trigger_dag_id,
         "dag_run_id": request.run_id,
@@ -33,35 +42,39 @@ def runner_kwargs(request: TriggerRequest, accepted: frozenset[str]) -> dict[str
         "reset_dag_run": request.reset_dag_run,
         "skip_when_already_exists": request.skip_when_already_exists,
         "wait_for_completion": request.wait_for_completion,
-        "allowed_states": list(request.allowed_states),
-        "failed_states": list(request.failed_states),
+        "allowed_states": [state(s) for s in request.allowed_states],
+        "failed_states": [state(s) for s in request.failed_states],
         "poke_interval": request.poke_interval,
         "deferrable": request.deferrable,
     }
     # Airflow 3.2 (task-sdk 1.2): note. Airflow 3.3 (task-sdk 1.3): run_after.
-    if request.note is not None and "note" in accepted:
+    if request.note and "note" in accepted:
         kwargs["note"] = request.note
-    if request.run_after is not None and "run_after" in accepted:
+    if request.run_after and "run_after" in accepted:
         kwargs["run_after"] = request.run_after
     return kwargs
 
 
-def push_link(context: Mapping[str, Any], request: TriggerRequest) -> None:
+def push_link(operator: Any, context: Mapping[str, Any], run_id: str) -> None:
     """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3."""
     from airflow.utils import helpers
 
     build_airflow_dagrun_url = getattr(helpers, "build_airflow_dagrun_url", None)
-    if build_airflow_dagrun_url is None:  # not in every 3.x core; the link is a convenience
-        return
-    context["ti"].xcom_push(
-        key=load("TriggerDagRunLink")().xcom_key,
-        value=build_airflow_dagrun_url(dag_id=request.trigger_dag_id, run_id=request.run_id),
-    )
+    ti = context.get("task_instance") or context.get("ti")
+    if build_airflow_dagrun_url is None or ti is None or not hasattr(ti, "xcom_push"):
+        return  # not in every 3.x core; the link is a convenience
+    try:
+        ti.xcom_push(
+            key=load("TriggerDagRunLink")().xcom_key,
+            value=build_airflow_dagrun_url(dag_id=operator.trigger_dag_id, run_id=run_id),
+        )
+    except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
+        operator.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
 
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> NoReturn:
     if request.fail_when_dag_is_paused and context["ti"].get_dag(request.trigger_dag_id).is_paused:
         raise load("DagIsPaused")(dag_id=request.trigger_dag_id)
-    push_link(context, request)
+    push_link(operator, context, request.run_id)
     exception_type = load("DagRunTriggerException")
     raise exception_type(**runner_kwargs(request, _accepted(exception_type)))

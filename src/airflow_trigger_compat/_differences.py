@@ -1,0 +1,97 @@
+"""Every way this package's operator differs from the standard one, as data, beside the version story.
+
+The standard operator, with the installed task runner doing its part, is the oracle: the differential
+behavioural suite runs both on the same scenario and compares one observation of each (child runs, the
+parent's XComs, its state and tries, the error and its type, whether it hung). A difference it sees must
+be one of these rows, on the versions the row names; and a row whose scenario no longer shows it fails
+the suite too. README's "Differences from the stock operator" table is generated from this tuple.
+
+Observation fields a row may name: ``construct_error`` (the operator cannot be built), ``children``
+(the child runs created, and their fields), ``tries`` (the parent's state after each try, and its final
+state), ``error`` (the exception a try ended with, checked by type: the package's must be an instance of
+stock's), ``xcoms``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._registry import VersionRange
+
+__all__ = ["DIFFERENCES", "Difference", "differences_on"]
+
+_EVERY_VERSION = VersionRange((2, 11, 0), (4, 0, 0))
+
+
+class Difference(NamedTuple):
+    """One declared difference from the standard operator."""
+
+    id: str
+    airflow: VersionRange
+    #: When it shows, in the words of a DAG author.
+    when: str
+    stock: str
+    package: str
+    #: Why the package's way is the better one.
+    reason: str
+    #: The observation fields it changes (see the module docstring).
+    fields: frozenset[str]
+    #: Where it is shown: the differential scenarios (``test_parity.py``) or the live crash test.
+    shown_by: str
+
+
+DIFFERENCES: tuple[Difference, ...] = (
+    Difference(
+        id="invalid-input-fails-early",
+        airflow=_EVERY_VERSION,
+        when="an argument the trigger cannot work with: conf that is not a JSON object (or holds NaN or "
+        "infinity), a date of the wrong type, unparseable or naive, a negative or non-number "
+        "poke_interval, a trigger_run_id Airflow refuses, an empty trigger_dag_id, a non-string note",
+        stock="fails once execute() or the trigger reaches the value, sometimes after the child run was "
+        "created, often with a message that does not name the argument; retries apply and repeat it",
+        package="fails before any child run exists, without retries (AirflowFailException), with a message "
+        "that names the argument, the value and the fix; the error is also stock's type (ValueError, "
+        "TypeError, or stock's narrower type such as pendulum's ParserError)",
+        reason="no retry can fix an argument, and a retry after the child was triggered triggers it again",
+        fields=frozenset({"tries", "children", "error", "xcoms"}),
+        shown_by="test_parity.py, the invalid_* scenarios",
+    ),
+    Difference(
+        id="empty-trigger-dag-id-at-parse",
+        airflow=_EVERY_VERSION,
+        when="trigger_dag_id is a literal empty or blank string (not a template)",
+        stock="the DAG parses; the task fails at run time (the trigger finds no such DAG) and retries",
+        package="the operator refuses it when the DAG file is parsed (TriggerArgumentError, a ValueError)",
+        reason="it can never name a DAG, and parse errors are where DAG authors look first",
+        fields=frozenset({"construct_error"}),
+        shown_by="test_parity.py::test_empty_trigger_dag_id_is_refused_at_parse",
+    ),
+    Difference(
+        id="durable-timeout-bounds-the-wait",
+        airflow=VersionRange((3, 3, 0), (4, 0, 0)),
+        when="durable=True, wait_for_completion=True, and an execution_timeout shorter than the child run",
+        stock="the task runner waits outside execute(), so execution_timeout bounds only the trigger and "
+        "the parent waits as long as the child runs",
+        package="the wait runs inside execute(), so execution_timeout bounds it (as on Airflow 2); a "
+        "timed-out try's retry reconnects to the same child run, never triggers a second one",
+        reason="durable=True owns the wait in order to survive the worker; a timeout that bounds it is what "
+        "execution_timeout means everywhere else, and the reconnect keeps it to one child run",
+        fields=frozenset({"tries", "error", "children"}),
+        shown_by="test_parity.py::test_parity[durable_execution_timeout_shorter_than_child]",
+    ),
+    Difference(
+        id="durable-reconnects-after-a-lost-worker",
+        airflow=VersionRange((3, 3, 0), (4, 0, 0)),
+        when="durable=True and the worker running the waiting parent dies; the task is retried",
+        stock="the retry triggers a second child run",
+        package="the retry reconnects to the child run the lost try triggered (one child run)",
+        reason="the point of durable=True: a lost worker must not duplicate the child's work",
+        fields=frozenset({"children"}),
+        shown_by="tests/e2e (nox -t e2e): the live crash test, real scheduler and SIGKILL",
+    ),
+)
+
+
+def differences_on(release: tuple[int, int, int]) -> tuple[Difference, ...]:
+    """The declared differences that apply on Airflow ``release``."""
+    return tuple(d for d in DIFFERENCES if release in d.airflow)

@@ -1,0 +1,334 @@
+"""Stock is the oracle: every scenario runs the standard operator and the package's, and compares.
+
+Each scenario below runs twice in this real Airflow (see ``_parity``): with the standard provider's
+``TriggerDagRunOperator``, the installed task runner doing its part, and with the package's operator. The
+two observations must be equal, except in the fields of a difference the package declares
+(``_differences.DIFFERENCES``) for this version and the scenario is meant to show; and such a declared
+difference must show, or the declaration is stale. The package's own warnings are checked as well: a flag
+that cannot work here is never dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import pytest
+from _harness import PAUSED_CHILD_DAG_ID, default_timezone, unique_date
+from _parity import Fresh, Scenario, check_parity, everywhere, run_both
+from _subject import StockOperator, TriggerCompatWarning, TriggerDagRunOperator, differences
+
+pytestmark = pytest.mark.behaviour
+
+POKE = 0.2
+UTC = datetime.timezone.utc
+
+
+def supports(feature: str) -> Any:
+    return lambda selection: selection.supports(feature)
+
+
+def lacks(feature: str) -> Any:
+    return lambda selection: not selection.supports(feature)
+
+
+INVALID = "invalid-input-fails-early"
+WAIT = {"wait_for_completion": True, "poke_interval": POKE}
+DURABLE = {"durable": True}
+
+
+def _d() -> datetime.datetime:
+    return unique_date()
+
+
+def _existing(run_id: str, date: datetime.datetime) -> tuple[dict[str, Any], ...]:
+    return ({"trigger_run_id": run_id, "logical_date": date},)
+
+
+def scenarios() -> dict[str, Scenario]:
+    """Every input this suite runs through both operators, by name (the name is the test id)."""
+    s: dict[str, Scenario] = {}
+
+    # -- firing and the values of the child run ---------------------------------------------------------
+    s["fire_and_forget"] = Scenario(
+        {"trigger_run_id": "child_ff", "conf": {"answer": 42}, "logical_date": _d()}, finish=None
+    )
+    s["generated_run_id_from_logical_date"] = Scenario({"logical_date": _d()}, finish=None)
+    s["generated_run_id_now"] = Scenario({}, finish=None)
+    s["conf_json_string"] = Scenario({"conf": '{"a": [1, 2], "b": null}', "logical_date": _d()}, finish=None)
+    s["conf_empty_dict"] = Scenario({"conf": {}, "logical_date": _d()}, finish=None)
+    s["conf_nested"] = Scenario(
+        {"conf": {"x": {"y": [1, 2.5, "z", None, True]}, "k": "é"}, "logical_date": _d()}, finish=None
+    )
+    s["logical_date_iso_string_aware"] = Scenario({"logical_date": "2031-03-09T12:00:00+02:00"}, finish=None)
+    s["logical_date_naive_string_default_tz"] = Scenario(
+        {"logical_date": "2031-03-09T12:00:00"}, finish=None, around=lambda: default_timezone("Asia/Tokyo")
+    )
+    s["logical_date_non_iso_string"] = Scenario(
+        {"logical_date": "2031/03/08 10:00"}, finish=None, around=lambda: default_timezone("Europe/Paris")
+    )
+    s["logical_date_none"] = Scenario({"logical_date": None}, finish=None)
+    s["run_after_only"] = Scenario(
+        {"run_after": datetime.datetime(2032, 6, 1, 12, tzinfo=UTC)},
+        finish=None,
+        warns=(("FlagIgnoredWarning", lacks("run_after")),),
+    )
+    s["run_after_with_logical_date"] = Scenario(
+        {"run_after": datetime.datetime(2032, 6, 2, 12, tzinfo=UTC), "logical_date": _d()},
+        finish=None,
+        warns=(("FlagIgnoredWarning", lacks("run_after")),),
+    )
+    s["run_after_none"] = Scenario({"run_after": None}, finish=None)
+    s["note"] = Scenario(
+        {"note": "from the parent", "logical_date": _d()},
+        finish=None,
+        warns=(("FlagIgnoredWarning", lacks("note")),),
+    )
+    s["note_empty"] = Scenario(
+        {"note": "", "logical_date": _d()}, finish=None, warns=(("FlagIgnoredWarning", lacks("note")),)
+    )
+    s["note_not_a_string"] = Scenario(
+        {"note": 123, "logical_date": _d()},
+        finish=None,
+        retries=1,
+        expect=((INVALID, supports("note")),),
+        warns=(("FlagIgnoredWarning", lacks("note")),),
+    )
+
+    # -- waiting --------------------------------------------------------------------------------------
+    s["wait_child_succeeds"] = Scenario({"trigger_run_id": "child_ok", "logical_date": _d(), **WAIT})
+    s["wait_child_fails"] = Scenario(
+        {"trigger_run_id": "child_bad", "logical_date": _d(), **WAIT}, finish="failed"
+    )
+    s["wait_child_fails_with_retries"] = Scenario(
+        {"logical_date": _d(), **WAIT},
+        finish="failed",
+        retries=1,
+        warns=(("RetryUnavailableWarning", lacks("retry_on_failed_child")),),
+    )
+    s["wait_custom_states_allowed"] = Scenario(
+        {"logical_date": _d(), "allowed_states": ["failed"], "failed_states": ["success"], **WAIT},
+        finish="failed",
+    )
+    s["wait_custom_states_failed"] = Scenario(
+        {"logical_date": _d(), "allowed_states": ["failed"], "failed_states": ["success"], **WAIT},
+        finish="success",
+    )
+    s["wait_states_overlap_default_failed"] = Scenario(
+        {"logical_date": _d(), "allowed_states": ["failed", "success"], **WAIT}, finish="failed"
+    )
+    s["wait_states_as_iterators"] = Scenario(
+        {
+            "logical_date": _d(),
+            "allowed_states": Fresh(lambda: iter(["failed"]), "iter(['failed'])"),
+            "failed_states": Fresh(lambda: iter(["success"]), "iter(['success'])"),
+            **WAIT,
+        },
+        finish="success",
+    )
+    s["wait_states_as_set_and_tuple"] = Scenario(
+        {"logical_date": _d(), "allowed_states": {"success"}, "failed_states": ("failed",), **WAIT}
+    )
+    s["wait_poke_interval_zero"] = Scenario({"logical_date": _d(), **WAIT, "poke_interval": 0})
+    s["wait_child_deleted"] = Scenario({"logical_date": _d(), **WAIT}, finish="deleted", timeout=20)
+    s["wait_deferrable_succeeds"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT})
+    s["wait_deferrable_fails"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT}, finish="failed")
+    # Finished children: the 3.0 runner defers on deferrable=True even without wait_for_completion.
+    s["fire_and_forget_deferrable"] = Scenario({"logical_date": _d(), "deferrable": True})
+    s["wait_execution_timeout_shorter_than_child"] = Scenario(
+        {"logical_date": _d(), **WAIT, "execution_timeout": datetime.timedelta(seconds=1)},
+        finish_delay=3.0,
+        retries=1,
+        timeout=40,
+        warns=(("RetryUnavailableWarning", lacks("retry_on_failed_child")),),
+    )
+
+    # -- the run already exists -----------------------------------------------------------------------
+    date = _d()
+    s["exists_fails"] = Scenario(
+        {"trigger_run_id": "child_exists", "logical_date": date}, existing=_existing("child_exists", date)
+    )
+    date = _d()
+    s["exists_fails_with_retries"] = Scenario(
+        {"trigger_run_id": "child_exists_r", "logical_date": date},
+        existing=_existing("child_exists_r", date),
+        retries=1,
+    )
+    date = _d()
+    s["exists_skip"] = Scenario(
+        {"trigger_run_id": "child_skip", "logical_date": date, "skip_when_already_exists": True},
+        existing=_existing("child_skip", date),
+    )
+    date = _d()
+    s["exists_reset_and_wait"] = Scenario(
+        {"trigger_run_id": "child_reset", "logical_date": date, "reset_dag_run": True, **WAIT},
+        existing=_existing("child_reset", date),
+    )
+    date = _d()
+    s["exists_by_logical_date_reset_and_wait"] = Scenario(
+        {"logical_date": date, "reset_dag_run": True, **WAIT},
+        existing=_existing("child_same_date", date),
+        timeout=20,
+    )
+    date = _d()
+    # The 3.0 runner defers with execution_dates=[logical_date] (now, not the reset run's date), so its
+    # DagStateTrigger never finds the run: stock waits forever there, and so does the package (3.1 fixed it
+    # upstream by filtering on run_ids only).
+    s["exists_fixed_run_id_no_date_reset_deferrable"] = Scenario(
+        {"trigger_run_id": "child_reset_def", "reset_dag_run": True, "deferrable": True, **WAIT},
+        existing=_existing("child_reset_def", date),
+        timeout=10,
+        stock_hangs=lambda selection: (3, 0, 0) <= selection.version.release < (3, 1, 0),
+    )
+
+    # -- the child DAG is paused ----------------------------------------------------------------------
+    s["paused_child_fails"] = Scenario(
+        {"trigger_dag_id": PAUSED_CHILD_DAG_ID, "logical_date": _d(), "fail_when_dag_is_paused": True},
+        finish=None,
+    )
+
+    # -- bad input --------------------------------------------------------------------------------------
+    bad = {
+        "conf_not_serialisable": {"conf": {"when": datetime.datetime(2031, 1, 1, tzinfo=UTC)}},
+        "conf_not_json_string": {"conf": "{not json"},
+        "conf_a_list": {"conf": [1, 2]},
+        "logical_date_wrong_type": {"logical_date": 20310101},
+        "logical_date_unparseable": {"logical_date": "not a date"},
+        "logical_date_naive_datetime": {"logical_date": datetime.datetime(2031, 5, 5, 12)},
+        "poke_interval_negative": {"poke_interval": -1, "wait_for_completion": True},
+        "trigger_run_id_refused_by_airflow": {"trigger_run_id": "has spaces/and slashes"},
+    }
+    # NaN in conf: on 3.x the task runner refuses it before execute() runs (it serialises the rendered
+    # fields as strict JSON), for both operators alike.
+    s["conf_nan"] = Scenario(
+        {"conf": {"x": float("nan")}, "logical_date": _d()},
+        finish=None,
+        retries=1,
+        expect=((INVALID, lambda selection: selection.version.release < (3, 0, 0)),),
+    )
+    for name, kwargs in bad.items():
+        s[f"invalid_{name}"] = Scenario(kwargs, retries=1, expect=((INVALID, everywhere),), timeout=20)
+
+    # A DAG that does not exist (yet): retried, as with stock, since the DAG processor may not have parsed it.
+    s["trigger_dag_id_unknown"] = Scenario({"trigger_dag_id": "no_such_dag"}, retries=1, timeout=20)
+
+    # -- durable=True: without a crash, the same as stock (the crash is the live test's, tests/e2e) -----
+    durable_unavailable = (("DurableUnavailableWarning", lacks("durable")),)
+    s["durable_wait_child_succeeds"] = Scenario(
+        {"logical_date": _d(), **WAIT}, package_kwargs=DURABLE, warns=durable_unavailable
+    )
+    s["durable_fire_and_forget"] = Scenario(
+        {"trigger_run_id": "child_dff", "logical_date": _d()},
+        package_kwargs=DURABLE,
+        finish=None,
+        warns=durable_unavailable,
+    )
+    s["durable_wait_child_fails_with_retries"] = Scenario(
+        {"logical_date": _d(), **WAIT},
+        package_kwargs=DURABLE,
+        finish="failed",
+        retries=1,
+        warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
+    )
+    date = _d()
+    s["durable_exists_fails"] = Scenario(
+        {"trigger_run_id": "child_dexists", "logical_date": date},
+        package_kwargs=DURABLE,
+        existing=_existing("child_dexists", date),
+        warns=durable_unavailable,
+    )
+    date = _d()
+    s["durable_exists_skip"] = Scenario(
+        {"trigger_run_id": "child_dskip", "logical_date": date, "skip_when_already_exists": True},
+        package_kwargs=DURABLE,
+        existing=_existing("child_dskip", date),
+        warns=durable_unavailable,
+    )
+    date = _d()
+    s["durable_exists_reset_and_wait"] = Scenario(
+        {"trigger_run_id": "child_dreset", "logical_date": date, "reset_dag_run": True, **WAIT},
+        package_kwargs=DURABLE,
+        existing=_existing("child_dreset", date),
+        warns=durable_unavailable,
+    )
+    s["durable_wait_child_deleted"] = Scenario(
+        {"logical_date": _d(), **WAIT},
+        package_kwargs=DURABLE,
+        finish="deleted",
+        timeout=20,
+        warns=durable_unavailable,
+    )
+    s["durable_note_and_run_after"] = Scenario(
+        {
+            "note": "durable note",
+            "run_after": datetime.datetime(2032, 7, 1, tzinfo=UTC),
+            "logical_date": _d(),
+        },
+        package_kwargs=DURABLE,
+        finish=None,
+        warns=(
+            *durable_unavailable,
+            ("FlagIgnoredWarning", lambda sel: not (sel.supports("note") and sel.supports("run_after"))),
+        ),
+    )
+    s["durable_paused_child_fails"] = Scenario(
+        {"trigger_dag_id": PAUSED_CHILD_DAG_ID, "logical_date": _d(), "fail_when_dag_is_paused": True},
+        package_kwargs=DURABLE,
+        finish=None,
+        warns=durable_unavailable,
+    )
+    s["durable_execution_timeout_shorter_than_child"] = Scenario(
+        {"logical_date": _d(), **WAIT, "execution_timeout": datetime.timedelta(seconds=1)},
+        package_kwargs=DURABLE,
+        finish_delay=3.0,
+        retries=1,
+        timeout=40,
+        expect=(("durable-timeout-bounds-the-wait", supports("durable")),),
+        warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
+    )
+    return s
+
+
+SCENARIOS = scenarios()
+
+
+def test_empty_trigger_dag_id_is_refused_at_parse(selection, record_property) -> None:
+    """The one declared difference at construction: stock builds it and fails at run time."""
+    scenario = Scenario(
+        {"trigger_dag_id": ""}, retries=1, expect=(("empty-trigger-dag-id-at-parse", everywhere),)
+    )
+    _check("empty_trigger_dag_id", scenario, selection, record_property)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_parity(name: str, selection, record_property) -> None:
+    _check(name, SCENARIOS[name], selection, record_property)
+
+
+def _check(name: str, scenario: Scenario, selection: Any, record_property: Any) -> None:
+    declared = {d.id: d.fields for d in differences.differences_on(selection.version.release)}
+    expected = scenario.expected(selection)
+    assert expected <= set(declared), (
+        f"the scenario expects undeclared differences {expected - set(declared)}"
+    )
+    stock, package, seconds = run_both(
+        name, scenario, StockOperator, TriggerDagRunOperator, TriggerCompatWarning
+    )
+    record_property(
+        "parity",
+        json.dumps(
+            {"stock": stock.summary(), "package": package.summary(), "declared": sorted(expected)},
+            default=str,
+        ),
+    )
+    record_property("parity_seconds", round(seconds, 2))
+    assert stock.hung == scenario.stock_hangs(selection), f"stock hung={stock.hung}: {stock.summary()}"
+    problems = check_parity(stock, package, declared, expected)
+    warned = set(package.warnings)
+    meant = set() if package.construct_error else scenario.warned(selection)
+    if warned != meant:
+        problems.append(f"the package warned {sorted(warned)}, expected {sorted(meant)}")
+    assert not problems, "\n".join(
+        [*problems, f"stock:   {stock.summary()}", f"package: {package.summary()}"]
+    )
