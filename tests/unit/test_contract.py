@@ -1,97 +1,160 @@
+"""The shared rules of the paths where the operator owns its execution (``durable=True``); the whole
+trigger-and-wait flow over them is ``test_durable.py``."""
+
 from __future__ import annotations
+
+import types
+from typing import Any
 
 import pytest
 
-from airflow_trigger_compat._contract import trigger_and_wait
-from airflow_trigger_compat._request import build_request
+from airflow_trigger_compat._contract import (
+    XCOM_RUN_ID,
+    AirflowPortBase,
+    check_not_paused,
+    handle_existing_run,
+    wait_for_run,
+)
 
-from .conftest import Deferred, Failed, FakeOperator, FakePort, Paused, Skipped, selection_for
+from .conftest import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    DagIsPaused,
+    Failed,
+    FakePort,
+    Paused,
+    RunNotFound,
+    Skipped,
+    request_for,
+)
 
 
-def request(**overrides):
+def request(**overrides: Any):
     overrides.setdefault("trigger_run_id", "r1")
     overrides.setdefault("poke_interval", 5)
-    return build_request(FakeOperator(**overrides), selection_for("3.3.2"))
+    overrides.setdefault("wait_for_completion", True)
+    return request_for("3.3.2", **overrides)
 
 
-def test_fire_and_forget_triggers_pushes_and_returns() -> None:
-    port = FakePort()
-    trigger_and_wait(request(), port)
-    assert port.triggered == [("r1", False)]
-    assert port.xcoms == ["r1"]
-    assert port.slept == []
+def running_port(*script: str) -> FakePort:
+    port = FakePort(existing={"r1": "queued"})
+    port.script = list(script)
+    return port
+
+
+# -- wait_for_run ---------------------------------------------------------------------------------------
 
 
 def test_wait_until_allowed_state_polling_every_poke_interval() -> None:
-    port = FakePort()
-    port.script = ["queued", "running", "success"]
-    trigger_and_wait(request(wait_for_completion=True), port)
-    assert port.slept == [5.0, 5.0, 5.0]  # sleeps before each poll, as the task runner does
+    port = running_port("queued", "running", "success")
+    assert wait_for_run(request(), port, "r1") == "success"
+    assert port.slept == [5, 5, 5]  # sleeps before each poll, as the task runner does
+    assert port.log.lines[0] == "Waiting for child on r1 to reach an allowed state ['success']"
+    assert port.log.lines[-1] == "child finished with allowed state success"
 
 
 def test_failed_state_fails_with_retry() -> None:
-    port = FakePort()
-    port.script = ["running", "failed"]
-    with pytest.raises(Failed, match="child failed with failed state failed") as info:
-        trigger_and_wait(request(wait_for_completion=True), port)
+    port = running_port("running", "failed")
+    with pytest.raises(Failed, match=r"^child failed with failed state failed$") as info:
+        wait_for_run(request(), port, "r1")
     assert info.value.retry
-
-
-def test_custom_states_are_respected() -> None:
-    port = FakePort()
-    port.script = ["running", "failed"]
-    trigger_and_wait(
-        request(wait_for_completion=True, allowed_states=["failed"], failed_states=["success"]), port
-    )
-    port = FakePort()
-    port.script = ["success"]
-    with pytest.raises(Failed, match="failed state success"):
-        trigger_and_wait(
-            request(wait_for_completion=True, allowed_states=["failed"], failed_states=["success"]), port
-        )
 
 
 def test_swapped_states_would_be_caught() -> None:
     """Guards the contract itself: a child that succeeds must never fail the parent by default."""
+    assert wait_for_run(request(), running_port("success"), "r1") == "success"
+
+
+def test_custom_states_are_respected() -> None:
+    custom = request(allowed_states=["failed"], failed_states=["success"])
+    assert wait_for_run(custom, running_port("running", "failed"), "r1") == "failed"
+    with pytest.raises(Failed, match="failed state success"):
+        wait_for_run(custom, running_port("success"), "r1")
+
+
+def test_a_state_in_both_lists_fails() -> None:
+    """As the runner: failed_states is checked first."""
+    both = request(allowed_states=["success"], failed_states=["success"])
+    with pytest.raises(Failed, match="failed state success"):
+        wait_for_run(both, running_port("success"), "r1")
+
+
+def test_zero_poke_interval_polls_without_pausing() -> None:
+    port = running_port("running", "success")
+    wait_for_run(request(poke_interval=0), port, "r1")
+    assert port.slept == [0, 0]
+
+
+def test_a_missing_run_raises_airflows_own_error() -> None:
     port = FakePort()
-    port.script = ["success"]
-    trigger_and_wait(request(wait_for_completion=True), port)
-    assert port.runs["r1"] == "success"
+    with pytest.raises(RunNotFound):  # never treated as "not yet there", never waited on
+        wait_for_run(request(), port, "r1")
+    assert port.slept == [5]
+
+
+# -- the other rules --------------------------------------------------------------------------------------
 
 
 def test_existing_run_fails_without_retry_and_names_the_fixes() -> None:
-    port = FakePort(existing={"r1": "success"})
-    with pytest.raises(Failed, match="already exists") as info:
-        trigger_and_wait(request(), port)
+    port = FakePort()
+    with pytest.raises(Failed, match="'r1' of 'child' already exists") as info:
+        handle_existing_run(request(), port, "r1")
     assert not info.value.retry
     assert "reset_dag_run=True" in str(info.value)
     assert "skip_when_already_exists=True" in str(info.value)
-    assert port.xcoms == []
+    assert port.log.lines == ["Dag Run already exists, marking task as failed."]
 
 
 def test_existing_run_skips_when_asked() -> None:
-    port = FakePort(existing={"r1": "success"})
-    with pytest.raises(Skipped, match="skip_when_already_exists"):
-        trigger_and_wait(request(skip_when_already_exists=True), port)
-
-
-def test_existing_run_is_reset_when_asked_and_reset_wins_over_skip() -> None:
-    port = FakePort(existing={"r1": "failed"})
-    trigger_and_wait(request(reset_dag_run=True, skip_when_already_exists=True), port)
-    assert port.triggered == [("r1", True)]
-    assert port.xcoms == ["r1"]
-
-
-def test_deferrable_wait_defers_after_pushing() -> None:
     port = FakePort()
-    with pytest.raises(Deferred):
-        trigger_and_wait(request(wait_for_completion=True, deferrable=True), port)
-    assert port.xcoms == ["r1"]
+    with pytest.raises(Skipped, match="skip_when_already_exists=True"):
+        handle_existing_run(request(skip_when_already_exists=True), port, "r1")
+    assert "skipping task" in port.log.lines[0]
 
 
-def test_paused_dag_fails_before_triggering() -> None:
-    port = FakePort(paused=True)
-    with pytest.raises(Paused):
-        trigger_and_wait(request(fail_when_dag_is_paused=True), port)
-    assert port.triggered == []
-    trigger_and_wait(request(), FakePort(paused=True))  # only checked when asked
+def test_paused_dag_is_refused_only_when_asked() -> None:
+    with pytest.raises(Paused, match="child"):
+        check_not_paused(request(fail_when_dag_is_paused=True), FakePort(paused=True))
+    check_not_paused(request(), FakePort(paused=True))
+    check_not_paused(request(fail_when_dag_is_paused=True), FakePort(paused=False))
+
+
+# -- AirflowPortBase: outcomes are Airflow's own exceptions ------------------------------------------------
+
+
+class Ti:
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, Any]] = []
+
+    def xcom_push(self, *, key: str, value: Any) -> None:
+        self.pushed.append((key, value))
+
+
+def base_port() -> AirflowPortBase:
+    port = AirflowPortBase()
+    port.operator = types.SimpleNamespace(trigger_run_id="generated")
+    port.ti = Ti()
+    return port
+
+
+def test_push_run_id_sets_the_xcom_and_the_attribute_listeners_read() -> None:
+    port = base_port()
+    port.push_run_id("reconnected")
+    assert port.ti.pushed == [(XCOM_RUN_ID, "reconnected")]
+    assert XCOM_RUN_ID == "trigger_run_id"  # the standard operator's key: the link reads it
+    assert port.operator.trigger_run_id == "reconnected"
+
+
+def test_outcomes_are_airflows_exceptions(fake_airflow: types.ModuleType) -> None:
+    port = base_port()
+    with pytest.raises(AirflowSkipException, match="skip me"):
+        port.skip("skip me")
+    with pytest.raises(AirflowFailException, match="no retry"):
+        port.fail("no retry", retry=False)
+    with pytest.raises(AirflowException, match="retry") as info:
+        port.fail("retry", retry=True)
+    assert not isinstance(info.value, AirflowFailException)  # retries apply
+    with pytest.raises(DagIsPaused) as paused:
+        port.paused("child")
+    assert paused.value.dag_id == "child"

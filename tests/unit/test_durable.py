@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat._durable import STATE_KEY, DagRunJob, run_durable
-from airflow_trigger_compat._request import build_request
+from airflow_trigger_compat._durable import ABSENT, STATE_KEY, DagRunJob, run_durable
 
-from .conftest import Failed, FakeOperator, FakePort, FakeStore, Skipped, selection_for
+from .conftest import Failed, FakePort, FakeStore, Paused, RunNotFound, Skipped, request_for
 
 
 def _has_real_mixin() -> bool:
@@ -40,7 +39,7 @@ def run(port: FakePort, store: FakeStore, **overrides: Any) -> None:
     overrides.setdefault("poke_interval", 1)
     overrides.setdefault("wait_for_completion", True)
     overrides.setdefault("durable", True)
-    request = build_request(FakeOperator(**overrides), selection_for("3.3.2"))
+    request = request_for("3.3.2", **overrides)
     if _has_real_mixin():
         run_durable(request, port, {"task_state_store": store})
     else:
@@ -60,10 +59,12 @@ def test_first_try_stores_run_id_before_triggering() -> None:
     port.events = order
     port.script = ["running", "success"]
     run(port, store, trigger_run_id="r1")
-    assert order[:2] == ["store:r1", "trigger:r1"]
+    # The link names the run before the trigger is sent, as stock's; the run_id XCom once it exists.
+    assert order[:4] == ["store:r1", "link:r1", "trigger:r1", "xcom:r1"]
     assert store.data[STATE_KEY] == "r1"
     assert port.triggered == [("r1", False)]
     assert port.xcoms == ["r1"]
+    assert port.links == ["r1"]
 
 
 def test_retry_reconnects_to_an_active_run_without_triggering() -> None:
@@ -73,6 +74,7 @@ def test_retry_reconnects_to_an_active_run_without_triggering() -> None:
     run(port, store)
     assert port.triggered == []
     assert port.xcoms == ["old"]
+    assert port.links == ["old"]  # the link names the run reconnected to
     assert len(port.slept) == 2
 
 
@@ -83,6 +85,7 @@ def test_retry_after_success_returns_at_once() -> None:
     assert port.triggered == []
     assert port.slept == []
     assert port.xcoms == ["old"]
+    assert port.links == ["old"]
 
 
 def test_retry_after_failed_run_triggers_fresh_run_id() -> None:
@@ -94,6 +97,7 @@ def test_retry_after_failed_run_triggers_fresh_run_id() -> None:
     assert new_id != "old" and new_id.startswith("manual__")
     assert not reset
     assert store.data[STATE_KEY] == new_id
+    assert port.xcoms == port.links == [new_id]
 
 
 def test_stored_run_that_was_never_created_is_triggered_with_the_stored_run_id() -> None:
@@ -102,23 +106,69 @@ def test_stored_run_that_was_never_created_is_triggered_with_the_stored_run_id()
     store = FakeStore({STATE_KEY: "stored-but-never-triggered"})
     run(port, store, allowed_states=["queued"])
     assert port.triggered == [("stored-but-never-triggered", False)]
+    # The status check asks with missing_ok (the run is absent, not an error); the wait does not.
+    assert port.events[:2] == ["state:stored-but-never-triggered", "link:stored-but-never-triggered"]
+
+
+def test_status_of_an_absent_stored_run_is_absent_and_counts_as_active() -> None:
+    port = FakePort()
+    job = DagRunJob(request_for(durable=True), port, FakeStore())
+    assert job.get_job_status("gone", {}) == ABSENT
+    assert job.prior == ("gone", ABSENT)
+    assert job.is_job_active(ABSENT)
+    assert not job.is_job_succeeded(ABSENT)
+    with pytest.raises(RunNotFound):  # only the status lookup may find nothing
+        port.dagrun_state("child", "gone")
+
+
+def test_a_run_deleted_during_the_wait_raises_airflows_own_error() -> None:
+    class VanishingPort(FakePort):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if len(self.slept) == 2:
+                self.runs.clear()  # deleted between two polls
+
+    port = VanishingPort()
+    port.script = ["running"]
+    with pytest.raises(RunNotFound):  # the task fails, retries apply; it never waits on a run that is gone
+        run(port, FakeStore(), trigger_run_id="r1")
+    assert port.triggered == [("r1", False)]
+
+
+def test_paused_dag_fails_before_the_link_and_the_trigger() -> None:
+    port, store = FakePort(paused=True), FakeStore()
+    with pytest.raises(Paused):
+        run(port, store, trigger_run_id="r1", fail_when_dag_is_paused=True)
+    assert port.triggered == port.links == port.xcoms == []
+    run(FakePort(paused=True), FakeStore(), wait_for_completion=False)  # only checked when asked
+
+
+def test_conflict_with_reset_reruns_it_even_with_skip() -> None:
+    port = FakePort(existing={"r1": "success"})
+    port.script = ["success"]
+    store = FakeStore()
+    run(port, store, trigger_run_id="r1", reset_dag_run=True, skip_when_already_exists=True)
+    assert port.triggered == [("r1", True)]
+    assert store.data[STATE_KEY] == "r1"
 
 
 def test_already_exists_for_own_stored_run_id_reconnects() -> None:
     """The store said the run was absent, but it appeared before the trigger (a race): it is ours."""
 
     class RacingPort(FakePort):
-        def dagrun_state(self, dag_id: str, run_id: str) -> str | None:
+        def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
             if not self.triggered and run_id not in self.runs:
+                assert missing_ok
                 self.runs[run_id] = "running"  # appears right after the status check
                 return None
-            return super().dagrun_state(dag_id, run_id)
+            return super().dagrun_state(dag_id, run_id, missing_ok=missing_ok)
 
     port = RacingPort()
     port.script = ["success"]
     store = FakeStore({STATE_KEY: "mine"})
     run(port, store)
     assert port.triggered == []
+    assert port.events.count("trigger:mine") == 1  # tried, found it already existed: reconnected
     assert port.xcoms == ["mine"]
 
 
@@ -161,3 +211,16 @@ def test_fire_and_forget_durable_does_not_poll() -> None:
     run(port, store, wait_for_completion=False, trigger_run_id="r1")
     assert port.slept == []
     assert store.data[STATE_KEY] == "r1"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="src bug: DagRunJob.is_job_succeeded checks allowed_states only, so on reconnect a stored run "
+    "in a state that is in both lists succeeds the task, while wait_for_run (failed_states first) fails it",
+)
+def test_reconnect_to_a_run_in_a_state_in_both_lists_does_not_succeed() -> None:
+    port = FakePort(existing={"old": "success"})
+    port.script = ["success", "success"]  # the status check of "old", then the fresh run's first poll
+    store = FakeStore({STATE_KEY: "old"})
+    with pytest.raises(Failed, match="failed state success"):  # as a first try's wait would end
+        run(port, store, allowed_states=["success"], failed_states=["success"])

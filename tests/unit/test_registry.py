@@ -67,7 +67,8 @@ def test_no_airflow_is_a_clear_error() -> None:
     [
         ("2.11.2", Feature.DURABLE, False),
         ("2.11.2", Feature.FAIL_WHEN_DAG_IS_PAUSED, True),
-        ("2.11.2", Feature.NOTE, True),  # set on the run's DagRunNote after trigger_dag
+        ("2.11.2", Feature.NOTE, False),  # trigger_dag() takes no note; stock ignores it there
+        ("2.11.2", Feature.RUN_AFTER, False),
         ("2.11.2", Feature.RETRY_ON_FAILED_CHILD, True),
         ("3.0.6", Feature.RETRY_ON_FAILED_CHILD, False),
         ("3.2.2", Feature.RETRY_ON_FAILED_CHILD, False),
@@ -162,3 +163,22 @@ def test_select_strategy_reads_env_and_caches(monkeypatch: pytest.MonkeyPatch) -
 def test_every_strategy_module_exists_and_has_execute() -> None:
     for strategy in STRATEGIES.values():
         assert callable(strategy.load().execute), strategy.name
+
+
+def test_every_feature_says_what_happens_where_it_is_missing() -> None:
+    from airflow_trigger_compat._registry import WHEN_MISSING
+
+    # Every feature some supported Airflow lacks has a rule.
+    assert {f for entry in REGISTRY for f in entry.gaps} <= set(WHEN_MISSING)
+    assert set(WHEN_MISSING.values()) <= {"refuse", "drop", "warn"}
+    # Only what the standard operator refuses is refused; what it drops is dropped (with a warning).
+    assert [f for f, what in WHEN_MISSING.items() if what == "refuse"] == [Feature.FAIL_WHEN_DAG_IS_PAUSED]
+    assert {f for f, what in WHEN_MISSING.items() if what == "drop"} == {Feature.NOTE, Feature.RUN_AFTER}
+    with pytest.raises(TypeError):
+        WHEN_MISSING[Feature.NOTE] = "refuse"  # type: ignore[index]
+
+
+def test_the_refused_gap_quotes_stocks_message() -> None:
+    for version in ("3.0.6", "3.1.8"):
+        gap = selection_for(version).gap(Feature.FAIL_WHEN_DAG_IS_PAUSED)
+        assert gap is not None and "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+" in gap
