@@ -31,23 +31,39 @@ def load(directory: Path) -> list[tuple[str, dict[str, Any]]]:
     return results
 
 
+def _cell(scenario: dict[str, Any] | None, legend: dict[str, int]) -> str:
+    """``ok``, ``n/a``, ``FAIL``; a parity scenario that passed showing a declared difference: ``ok ≠[n]``."""
+    if not scenario:
+        return "-"
+    symbol = SYMBOL.get(scenario.get("outcome", ""), "-")
+    declared = scenario.get("declared") or []
+    if symbol == "ok" and declared:
+        symbol += " ≠" + "".join(f"[{legend.setdefault(d, len(legend) + 1)}]" for d in declared)
+    return symbol
+
+
+def _fuzz(result: dict[str, Any]) -> str:
+    found = [s["fuzz"] for s in result["scenarios"].values() if s.get("fuzz")]
+    return f"{found[0]['examples']} in {found[0]['seconds']} s" if found else "-"
+
+
 def table(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> str:
     scenarios = sorted({name for _, r in results for name in r["scenarios"]})
     header = ["scenario"]
     header += [f"{r.get('airflow') or minor} ({r.get('strategy') or '?'})" for minor, r in results]
-    rows = [
-        [name, *(SYMBOL.get(r["scenarios"].get(name, {}).get("outcome", ""), "-") for _, r in results)]
-        for name in scenarios
-    ]
+    legend: dict[str, int] = {}
+    rows = [[name, *(_cell(r["scenarios"].get(name), legend) for _, r in results)] for name in scenarios]
+    rows.append(["fuzz examples (time)", *(_fuzz(r) for _, r in results)])
     rows.append(["pytest session time (s)", *(str(r.get("duration_s", "?")) for _, r in results)])
+    footer = [f"≠[{n}]: declared difference `{d}`" for d, n in legend.items()]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
+        return "\n".join([*lines, "", *footer])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    return "\n".join(lines + [fmt.format(*row).rstrip() for row in rows])
+    return "\n".join([*lines, *(fmt.format(*row).rstrip() for row in rows), "", *footer])
 
 
 def notes(results: list[tuple[str, dict[str, Any]]]) -> list[str]:

@@ -3,6 +3,7 @@
 * ``info``: the Airflow found here, the strategy chosen and why, the features available.
 * ``policy [--min-airflow X.Y]``: what raising a provider's minimum Airflow would do (see :mod:`._policy`).
 * ``registry``: the version table as Markdown (the README embeds it).
+* ``differences``: the declared differences from the standard operator as Markdown (README embeds it).
 * ``vendor --into DIR [--package NAME]`` / ``vendor --check DIR``: copy the runtime into a provider,
   stamped; check a copy for drift (see :mod:`._vendoring`).
 
@@ -124,6 +125,21 @@ def registry_json() -> list[dict[str, Any]]:
         }
         for e in REGISTRY
     ]
+
+
+# -- differences -----------------------------------------------------------------------------------------
+
+
+def differences_markdown() -> str:
+    """The declared differences from the standard operator (``_differences.DIFFERENCES``) as Markdown."""
+    from ._differences import DIFFERENCES
+
+    header = ["Difference", "Airflow", "When", "The standard operator", "This package", "Why", "Shown by"]
+    rows = [
+        f"| `{d.id}` | `{d.airflow}` | {d.when} | {d.stock} | {d.package} | {d.reason} | {d.shown_by} |"
+        for d in DIFFERENCES
+    ]
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows]) + "\n"
 
 
 # -- policy --------------------------------------------------------------------------------------------
@@ -271,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=_PROG, description="Which TriggerDagRunOperator path runs where, and why."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="{info,policy,registry,vendor}")
+    commands = parser.add_subparsers(dest="command", metavar="{info,policy,registry,differences,vendor}")
     info_parser = commands.add_parser("info", help="the Airflow found here, the strategy chosen and why")
     info_parser.add_argument("--json", action="store_true", help="machine-readable output")
     policy_parser = commands.add_parser("policy", help="what raising the provider's minimum Airflow would do")
@@ -284,6 +300,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     registry_parser = commands.add_parser("registry", help="the version table as Markdown")
     registry_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser(
+        "differences", help="the declared differences from the standard operator, as Markdown"
+    )
     vendor_parser = commands.add_parser(
         "vendor",
         help="copy the runtime into a provider, stamped (--into), or check a copy for drift (--check)",
@@ -310,6 +329,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return run_policy(args.min_airflow, args.root or _default_root(), args.json, out)
     if args.command == "registry":
         out.write(json.dumps(registry_json(), indent=2) + "\n" if args.json else registry_markdown())
+        return 0
+    if args.command == "differences":
+        out.write(differences_markdown())
         return 0
     if args.command == "vendor":
         if args.check and args.package:

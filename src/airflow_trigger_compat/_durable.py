@@ -74,7 +74,8 @@ class DagRunJob:
         return status not in self.request.allowed_states + self.request.failed_states
 
     def is_job_succeeded(self, status: str) -> bool:
-        return status in self.request.allowed_states
+        # failed_states first, as in the wait: a state in both lists fails the task.
+        return status in self.request.allowed_states and status not in self.request.failed_states
 
     def submit_job(self, context: Any) -> str:
         run_id, reset = self._next_run()

@@ -260,7 +260,9 @@ def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> No
             f"conf={conf!r} must be a dict (a JSON object), got {type(conf).__name__}; "
             "the DAG run's conf is a JSON object."
         )
-    if str_keys and (key := next((k for k in conf if not isinstance(k, str)), None)) is not None:
+    bad_keys = [k for k in conf if not isinstance(k, str)] if str_keys else []
+    if bad_keys:
+        key = bad_keys[0]
         raise TriggerArgumentError(
             f"conf key {key!r} ({type(key).__name__}) must be a string: the DAG run's conf is a JSON "
             f"object; write {str(key)!r}."

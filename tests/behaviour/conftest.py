@@ -279,6 +279,12 @@ class ResultRecorder:
             entry["reason"] = props[NOT_APPLICABLE_KEY]
         if report.when == "call" and "path" in props:
             entry["path"] = props["path"]
+        if report.when == "call" and "parity" in props:
+            # The declared differences this scenario showed (it passed, so they did show), and its cost.
+            entry["declared"] = json.loads(props["parity"])["declared"]
+            entry["seconds_both_sides"] = props.get("parity_seconds")
+        if report.when == "call" and "fuzz" in props:
+            entry["fuzz"] = json.loads(props["fuzz"])
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

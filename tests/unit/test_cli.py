@@ -111,7 +111,7 @@ def test_policy_rejects_a_minimum_outside_the_registry(capsys: pytest.CaptureFix
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run()[0] == 2
-    assert "{info,policy,registry,vendor}" in capsys.readouterr().err
+    assert "{info,policy,registry,differences,vendor}" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs() -> None:

@@ -213,11 +213,6 @@ def test_fire_and_forget_durable_does_not_poll() -> None:
     assert store.data[STATE_KEY] == "r1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: DagRunJob.is_job_succeeded checks allowed_states only, so on reconnect a stored run "
-    "in a state that is in both lists succeeds the task, while wait_for_run (failed_states first) fails it",
-)
 def test_reconnect_to_a_run_in_a_state_in_both_lists_does_not_succeed() -> None:
     port = FakePort(existing={"old": "success"})
     port.script = ["success", "success"]  # the status check of "old", then the fresh run's first poll

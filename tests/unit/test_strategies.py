@@ -379,11 +379,6 @@ def test_supported_flags_do_not_warn(version: str, overrides: dict, recwarn: pyt
     assert not recwarn.list
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: check_conf_shape finds the first non-str key with next(..., None), so a None key is "
-    "taken for 'no such key' and passes; the TriggerDagRun payload (dict[str, Any]) refuses it later",
-)
 @pytest.mark.parametrize("strategy", [runner_exception, accessor])
 def test_a_none_conf_key_is_refused_like_any_other_non_string_key(strategy: types.ModuleType) -> None:
     request = request_for("3.3.2", conf={None: 1})  # json.dumps accepts it: {"null": 1}
