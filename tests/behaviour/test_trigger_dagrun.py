@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import os
 import re
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -279,6 +280,9 @@ def test_durable_retry_reconnects_to_running_child(ids, selection, not_applicabl
     assert result.finished_children == [(first.run_id, "success")]
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
+    # The "Triggered DAG" link names the run reconnected to, not a run_id try 2 generated and never used.
+    link = _harness._xcom(parent, result.run_id, "_link_TriggerDagRunLink")
+    assert urllib.parse.unquote(str(link)).endswith(f"/runs/{first.run_id}"), link
 
 
 def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selection, not_applicable, seam):
