@@ -276,9 +276,6 @@ def trigger_would_refuse(fields: dict[str, Any], kwargs: dict[str, Any]) -> str 
             message(**payload)
         except Exception as err:
             return f"TriggerDagRun payload: {type(err).__name__}"
-        conf = fields["conf"]
-        if conf is not None and _has_non_finite(conf):
-            return "conf: NaN or infinity is not JSON"
         return None
     # Airflow 2: trigger_dag's own checks
     conf, date = fields.get("conf"), fields.get("execution_date")
@@ -293,16 +290,6 @@ def _sleep_ok(seconds: Any) -> None:
     """What ``time.sleep(poke_interval)`` in the synchronous wait accepts."""
     if not isinstance(seconds, (int, float)) or not seconds >= 0:
         raise ValueError(f"sleep length {seconds!r}")
-
-
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_non_finite(v) for v in value)
-    return False
 
 
 def _normal(fields: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def build(work: Path) -> Path:
     (root,) = (p for p in work.iterdir() if p.is_dir() and p.name != "sdist")
     _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
     _keep_the_oracle(root, work / "oracle")
-    _run(["git", "apply", "--verbose", str(PATCH)], root)
+    _apply_patch(root)
     _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
     (wheel,) = (work / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -69,6 +69,21 @@ def build(work: Path) -> Path:
     return wheel
 
 
+def _apply_patch(root: Path) -> None:
+    """``git apply`` the patch to the unpacked sdist, and fail unless it really changed the operator.
+
+    The sdist may be unpacked inside another git checkout (a nox env dir in this repository): git would
+    then resolve the patch's paths against that checkout and skip them, exiting 0. The ceiling stops
+    git's repository discovery at the sdist's parent, so the paths are the sdist's own.
+    """
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)}
+    print(f"+ git apply --verbose {PATCH}", flush=True)
+    subprocess.run(["git", "apply", "--verbose", str(PATCH)], cwd=root, env=env, check=True)
+    operator = (root / "src/airflow/providers/standard/operators/trigger_dagrun.py").read_text()
+    if "execute_trigger(self, context)" not in operator:
+        raise SystemExit(f"{PATCH.name} did not apply to {root}: the operator is unchanged")
+
+
 #: The unpatched operator module, importable beside the patched provider: the parity suite's oracle.
 ORACLE_MODULE = "stock_trigger_dagrun"
 ORACLE_OPERATOR = f"{ORACLE_MODULE}:TriggerDagRunOperator"
@@ -78,13 +93,15 @@ def _keep_the_oracle(root: Path, oracle: Path) -> None:
     """Save the provider's own, unpatched ``trigger_dagrun.py`` as a module of its own.
 
     The installed provider is the patched one, so the stock operator the parity suite compares with comes
-    from here. It shares the installed module's ``TriggerDagRunLink``, the link class Airflow knows.
+    from here. It shares the installed module's classes that callers and Airflow see by identity: the
+    ``TriggerDagRunLink`` Airflow knows, and the ``DagIsPaused`` the operators raise.
     """
     source = root / "src/airflow/providers/standard/operators/trigger_dagrun.py"
     oracle.mkdir(parents=True, exist_ok=True)
     shared_link = (
-        "\n\n# The parity suite's oracle: the link class is the installed provider's, which Airflow knows.\n"
-        "from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunLink  # noqa: E402\n\n"
+        "\n\n# The parity suite's oracle: the classes seen by identity are the installed provider's.\n"
+        "from airflow.providers.standard.operators.trigger_dagrun import (  # noqa: E402\n"
+        "    DagIsPaused,\n    TriggerDagRunLink,\n)\n\n"
         "TriggerDagRunOperator.operator_extra_links = [TriggerDagRunLink()]\n"
     )
     (oracle / f"{ORACLE_MODULE}.py").write_text(source.read_text() + shared_link)
