@@ -184,8 +184,6 @@ def test_push_link_needs_the_url_builder(
         ({"conf": [1]}, r"conf=\[1\] must be a dict"),
         ({"conf": '"text"'}, "conf='text' must be a dict"),  # stock loads it: a JSON string, not an object
         ({"conf": {1: "a"}}, r"conf key 1 \(int\) must be a string.*write '1'"),
-        ({"conf": {"x": math.nan}}, r"conf is not valid JSON: conf\['x'\]=nan \(not a JSON number\)"),
-        ({"conf": {"x": [math.inf]}}, r"conf\['x'\]\[0\]=inf"),
         ({"logical_date": NAIVE}, "logical_date=.* is a naive datetime"),
         ({"run_after": NAIVE}, "run_after=.* is a naive datetime"),
     ],
@@ -206,6 +204,9 @@ def test_airflow_3_strategies_refuse_what_the_trigger_payload_refuses(
         {"conf": None},
         {"conf": {}},
         {"conf": {"a": {"b": [1, None]}}},
+        # NaN and infinity: the runner refuses them before execute() for stock too (strict JSON of the
+        # rendered fields); the payload itself takes them, so the package does not refuse them first.
+        {"conf": {"x": math.nan, "y": [math.inf]}},
         {"logical_date": NOW, "run_after": NOW},
         {"logical_date": None},
     ],
@@ -215,7 +216,10 @@ def test_airflow_3_strategies_pass_what_the_payload_takes(overrides: dict[str, A
     accessor.check(request_for("3.3.2", **overrides))
 
 
-@pytest.mark.parametrize("conf", [None, "", [], 0, {}, {"a": 1}, {1: "int keys are fine"}])
+@pytest.mark.parametrize(
+    "conf",
+    [None, "", [], 0, {}, {"a": 1}, {1: "int keys are fine"}, {"x": math.nan}],  # 2.11 stores NaN
+)
 def test_airflow2_takes_a_falsy_conf_as_none_and_any_json_keys(conf: Any) -> None:
     airflow2.check(request_for("2.11.2", conf=conf))
 
@@ -225,7 +229,6 @@ def test_airflow2_takes_a_falsy_conf_as_none_and_any_json_keys(conf: Any) -> Non
     [
         ({"conf": [1]}, r"conf=\[1\] must be a dict"),
         ({"conf": "[1]"}, r"conf=\[1\] must be a dict"),
-        ({"conf": {"x": math.nan}}, r"conf\['x'\]=nan"),
         ({"logical_date": NAIVE}, "logical_date=.* is a naive datetime"),
     ],
 )
