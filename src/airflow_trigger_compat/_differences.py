@@ -44,9 +44,10 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         id="invalid-input-fails-early",
         airflow=_EVERY_VERSION,
-        when="an argument the trigger cannot work with: conf that is not a JSON object (or holds NaN or "
-        "infinity), a date of the wrong type, unparseable or naive, a negative or non-number "
-        "poke_interval, a trigger_run_id Airflow refuses, an empty trigger_dag_id, a non-string note",
+        when="an argument the trigger cannot work with: conf that is not a JSON object (3.x: or has a "
+        "key that is not a string), a date of the wrong type, unparseable or naive, a negative or "
+        "non-number poke_interval for a synchronous wait, a trigger_run_id Airflow refuses, an empty "
+        "trigger_dag_id, a non-string note (3.2+)",
         stock="fails once execute() or the trigger reaches the value, sometimes after the child run was "
         "created, often with a message that does not name the argument; retries apply and repeat it",
         package="fails before any child run exists, without retries (AirflowFailException), with a message "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
-import math
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
@@ -218,8 +217,6 @@ def _first_unserialisable(value: Any, path: str = "conf") -> str:
             if found:
                 return found
         return ""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{path}={value!r} (not a JSON number)"
     try:
         json.dumps(value)
     except (TypeError, ValueError):
@@ -251,8 +248,12 @@ def parse_conf(conf: Any) -> Any:
 
 
 def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> None:
-    """Refuse what the trigger itself refuses, after stock's checks passed: not a JSON object, NaN, and
-    (``str_keys``, the 3.x ``TriggerDagRun`` payload's ``dict[str, Any]``) a key that is not a string."""
+    """Refuse what the trigger itself refuses, after stock's checks passed: not a JSON object, and
+    (``str_keys``, the 3.x ``TriggerDagRun`` payload's ``dict[str, Any]``) a key that is not a string.
+
+    NaN and infinity pass, as with stock: Airflow 2 stores them; on 3.x the task runner refuses them
+    before ``execute()`` runs (it serialises the rendered conf as strict JSON), for both operators alike.
+    """
     if conf is None or (falsy_means_none and not conf):
         return
     if not isinstance(conf, Mapping):
@@ -267,9 +268,6 @@ def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> No
             f"conf key {key!r} ({type(key).__name__}) must be a string: the DAG run's conf is a JSON "
             f"object; write {str(key)!r}."
         )
-    found = _first_unserialisable(conf)
-    if found:
-        raise TriggerArgumentError(f"conf is not valid JSON: {found}; {_CONF_FIX}")
 
 
 # -- dates ---------------------------------------------------------------------------------------------
