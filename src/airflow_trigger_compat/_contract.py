@@ -8,14 +8,25 @@ which is what the standard operator's callers see: the same log lines, XComs, ou
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol, cast
 
 from ._airflow import load
 
 if TYPE_CHECKING:
     from ._request import TriggerRequest
 
-__all__ = ["AirflowPortBase", "TaskPort", "check_not_paused", "handle_existing_run", "wait_for_run"]
+__all__ = [
+    "AirflowPortBase",
+    "ParentKey",
+    "TaskPort",
+    "check_not_paused",
+    "handle_existing_run",
+    "wait_for_run",
+]
+
+#: The error of a child run in ``failed_states``, as the 3.x runner words it (a port may word it as its
+#: Airflow's stock does: ``failed_state_message``).
+FAILED_STATE_MESSAGE = "{dag_id} failed with failed state {state}"
 
 #: The XCom key the standard operator (and the runner) push the child's run_id under.
 XCOM_RUN_ID = "trigger_run_id"
@@ -47,6 +58,29 @@ class TaskPort(Protocol):
 
     def paused(self, dag_id: str) -> NoReturn: ...
 
+    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
+        """A run this task cannot claim holds ``run_id``: skip or fail as stock does on this Airflow."""
+
+    def parent_key(self) -> ParentKey:
+        """Who is triggering: the parent task instance, and its ``max_tries`` (see :class:`ParentKey`)."""
+
+
+class ParentKey(NamedTuple):
+    """The parent task instance, plus what tells a user's clear apart from a retry.
+
+    ``max_tries``: Airflow's ``clear_task_instances`` sets it to ``try_number + retries`` for every task it
+    clears that is not running (2.11 and every 3.x), so it changes on each clear; a retry (a crash, a
+    failed try) leaves it alone. A task cleared *while running* goes to RESTARTING and keeps it, so
+    its rerun is a retry here (``_differences``: ``durable-clear-while-waiting-reconnects``).
+    ``dag_run.clear_number`` is no marker: 3.0-3.2 bump it only when a finished DAG run is requeued.
+    """
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    max_tries: int
+
 
 class AirflowPortBase:
     """What every real port shares: outcomes are Airflow's own exceptions, the XCom is the standard one."""
@@ -72,6 +106,20 @@ class AirflowPortBase:
 
     def paused(self, dag_id: str) -> NoReturn:
         raise load("DagIsPaused")(dag_id=dag_id)
+
+    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
+        handle_existing_run(request, cast("TaskPort", self), run_id)  # the ports complete the protocol
+
+    def parent_key(self) -> ParentKey:
+        ti = self.ti
+        map_index = getattr(ti, "map_index", -1)
+        return ParentKey(
+            str(ti.dag_id),
+            str(ti.run_id),
+            str(ti.task_id),
+            -1 if map_index is None else int(map_index),
+            int(getattr(ti, "max_tries", 0) or 0),
+        )
 
 
 def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:
@@ -112,7 +160,8 @@ def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
         state = port.dagrun_state(request.trigger_dag_id, run_id)
         # failed_states first, as the runner: a state in both lists fails the task.
         if state in request.failed_states:
-            port.fail(f"{request.trigger_dag_id} failed with failed state {state}", retry=True)
+            template = getattr(port, "failed_state_message", FAILED_STATE_MESSAGE)
+            port.fail(template.format(dag_id=request.trigger_dag_id, state=state), retry=True)
         if state in request.allowed_states:
             port.log.info("%s finished with allowed state %s", request.trigger_dag_id, state)
             return str(state)

@@ -69,8 +69,9 @@ DIFFERENCES: tuple[Difference, ...] = (
     ),
     Difference(
         id="durable-timeout-bounds-the-wait",
-        airflow=VersionRange((3, 3, 0), (4, 0, 0)),
-        when="durable=True, wait_for_completion=True, and an execution_timeout shorter than the child run",
+        airflow=VersionRange((3, 0, 0), (4, 0, 0)),
+        when="durable=True (below 3.3: with a generated run_id), wait_for_completion=True, and an "
+        "execution_timeout shorter than the child run",
         stock="the task runner waits outside execute(), so execution_timeout bounds only the trigger and "
         "the parent waits as long as the child runs",
         package="the wait runs inside execute(), so execution_timeout bounds it (as on Airflow 2); a "
@@ -82,13 +83,51 @@ DIFFERENCES: tuple[Difference, ...] = (
     ),
     Difference(
         id="durable-reconnects-after-a-lost-worker",
-        airflow=VersionRange((3, 3, 0), (4, 0, 0)),
-        when="durable=True and the worker running the waiting parent dies; the task is retried",
+        airflow=_EVERY_VERSION,
+        when="durable=True and the worker running the parent dies after the trigger; the task is retried",
         stock="the retry triggers a second child run",
         package="the retry reconnects to the child run the lost try triggered (one child run)",
         reason="the point of durable=True: a lost worker must not duplicate the child's work",
         fields=frozenset({"children"}),
-        shown_by="tests/e2e (nox -t e2e): the live crash test, real scheduler and SIGKILL",
+        shown_by="tests/e2e (nox -t e2e): the live crash test, real scheduler and SIGKILL; the durable "
+        "seam tests in test_trigger_dagrun.py",
+    ),
+    Difference(
+        id="durable-derived-run-id",
+        airflow=VersionRange((2, 11, 0), (3, 3, 0)),
+        when="durable=True without trigger_run_id, logical_date or run_after (the run_id is generated)",
+        stock="the child's run_id is manual__<now>, new on every try",
+        package="the child's run_id is manual__durable-<hash of the parent task instance, its clear and "
+        "the child DAG>-<n>, the same on every try of one clear (n counts fresh runs after a failed child)",
+        reason="with no task_state_store before Airflow 3.3, the run_id is what lets a retry find the run a "
+        "lost try made: Airflow refuses a second run with it",
+        fields=frozenset({"children", "xcoms"}),
+        shown_by="test_trigger_dagrun.py, the durable seam tests (the parity scenarios fix the run_id)",
+    ),
+    Difference(
+        id="durable-failed-child-retries",
+        airflow=VersionRange((3, 0, 0), (3, 3, 0)),
+        when="durable=True with a generated run_id, wait_for_completion=True (not deferrable), retries, and "
+        "the child run fails",
+        stock="the 3.0-3.2 task runner marks the parent failed without retrying (apache/airflow#62970)",
+        package="the wait runs in execute(), so the try fails and retries apply, as on 2.11 and 3.3 (the "
+        "XComs are then the retry's)",
+        reason="a retry that triggers a fresh child is what retries promise; 3.3's runner does the same",
+        fields=frozenset({"tries", "error", "xcoms"}),
+        shown_by="test_parity.py::test_parity[durable_wait_child_fails_with_retries]",
+    ),
+    Difference(
+        id="durable-clear-while-waiting-reconnects",
+        airflow=_EVERY_VERSION,
+        when="durable=True and a user clears the parent task while it still waits on its child run",
+        stock="the cleared try is stopped and the rerun triggers a second child run",
+        package="the rerun reconnects to the child run that is still running (one child run); a clear "
+        "after the task ended triggers a fresh child, as stock",
+        reason="Airflow records a clear of a running task as a retry (RESTARTING, max_tries unchanged), "
+        "indistinguishable from a lost worker inside the task; to run the child again, clear after the "
+        "wait ends (or mark the child run failed first)",
+        fields=frozenset({"children"}),
+        shown_by="README (durable=True); not shown by a test yet",
     ),
 )
 

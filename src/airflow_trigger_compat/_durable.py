@@ -1,7 +1,7 @@
 """``durable=True`` on Airflow 3.3+: reconnect to the in-flight child run after a worker crash.
 
 Built on Airflow's own ``airflow.sdk.ResumableJobMixin``: the child's run_id is the job's external id,
-kept in ``context["task_state_store"]`` under :data:`STATE_KEY`, which survives into the next try.
+kept in ``context["task_state_store"]`` under :func:`state_key`, which survives into the next try.
 
 The mixin documents a window: a crash between ``submit_job`` returning and the store write resubmits.
 Here the operator chooses the run_id, so :meth:`DagRunJob.submit_job` stores it *before* triggering,
@@ -23,11 +23,23 @@ An "already exists" answer for the run_id a previous try stored is this task's o
 reconnected to. A conflict with a run this task did not store is handled as without ``durable``
 (``reset_dag_run`` clears it, ``skip_when_already_exists`` skips, otherwise the task fails), and the
 store is cleared first so a retry never adopts someone else's run.
+
+The key carries the child DAG and the parent's ``max_tries`` (:func:`state_key`): a user's clear raises
+``max_tries``, so a cleared task finds nothing stored and triggers as stock does, whether or not the
+running Airflow empties ``task_state_store`` on clear (3.3.x keeps it, apache/airflow#71356; later
+releases discard it, apache/airflow#72100, #72929), and an edited ``trigger_dag_id`` never looks up the
+old run_id in the new DAG.
+
+Without ``task_state_store`` (Airflow 2.11 and 3.0-3.2) :func:`run_without_store` makes the database the
+store: the child's run_id is derived from the parent task instance (:func:`derived_run_id`), and Airflow's
+unique (dag_id, run_id) turns a retry's trigger into "already exists" for the run a lost try made.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,15 +47,38 @@ from ._airflow import load
 from ._contract import check_not_paused, handle_existing_run, wait_for_run
 
 if TYPE_CHECKING:
-    from ._contract import TaskPort
+    from ._contract import ParentKey, TaskPort
     from ._request import TriggerRequest
 
-__all__ = ["ABSENT", "STATE_KEY", "DagRunJob", "run_durable"]
+__all__ = [
+    "ABSENT",
+    "STATE_KEY",
+    "DagRunJob",
+    "derived_run_id",
+    "run_durable",
+    "run_without_store",
+    "state_key",
+]
 
-#: The task_state_store key. Renaming it breaks retries that are in flight during an upgrade.
+#: The task_state_store key's prefix. Changing it breaks retries that are in flight during an upgrade.
 STATE_KEY = "airflow_trigger_compat.trigger_run_id"
 #: Status reported for a stored run_id whose run does not exist.
 ABSENT = "absent"
+
+
+def state_key(trigger_dag_id: str, max_tries: int) -> str:
+    """The task_state_store key: one per (child DAG, clear) of the parent task instance."""
+    return f"{STATE_KEY}@{max_tries}:{trigger_dag_id}"
+
+
+def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> str:
+    """The child run_id for ``parent`` without a store: the same on every try, new on every clear.
+
+    ``generation`` counts the fresh runs a parent needs after its child failed (1, 2, ...).
+    """
+    identity = "\0".join(map(str, (*parent, trigger_dag_id)))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+    return f"manual__durable-{digest}-{generation}"
 
 
 class DagRunJob:
@@ -52,6 +87,7 @@ class DagRunJob:
     external_id_key = STATE_KEY
 
     def __init__(self, request: TriggerRequest, port: TaskPort, store: Any) -> None:
+        self.external_id_key = state_key(request.trigger_dag_id, port.parent_key().max_tries)
         self.durable = True
         self.request = request
         self.port = port
@@ -80,7 +116,7 @@ class DagRunJob:
     def submit_job(self, context: Any) -> str:
         run_id, reset = self._next_run()
         if self.store is not None:
-            self.store.set(STATE_KEY, run_id)  # before the trigger: no crash can lose the run_id
+            self.store.set(self.external_id_key, run_id)  # before the trigger: no crash can lose the run_id
         self._trigger(run_id, reset)
         return run_id
 
@@ -106,9 +142,15 @@ class DagRunJob:
         if not self.port.trigger(request, run_id, reset=reset):
             if self.prior is not None and self.prior[0] == run_id:
                 self.log.info("DAG run %s already exists: the one this task stored; reconnecting", run_id)
+            elif request.run_id_generated and run_id == request.run_id:
+                # apache/airflow#66905: the API client retried an ambiguous POST and got 409 for the run
+                # it had just created. Only this task can name a run_id made from "now".
+                self.log.info(
+                    "DAG run %s already exists: this try's own trigger, retried; reconnecting", run_id
+                )
             else:
                 if self.store is not None:
-                    self.store.delete(STATE_KEY)  # a retry must never adopt someone else's run
+                    self.store.delete(self.external_id_key)  # a retry must never adopt someone else's run
                 handle_existing_run(request, self.port, run_id)
         else:
             self.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
@@ -152,6 +194,55 @@ def _resumable_job_class() -> type:
 
 
 def run_durable(request: TriggerRequest, port: TaskPort, context: Mapping[str, Any]) -> Any:
-    """Trigger and wait under ``ResumableJobMixin.execute_resumable``."""
-    job = _resumable_job_class()(request, port, context.get("task_state_store"))
+    """Trigger and wait under ``ResumableJobMixin.execute_resumable``, or without a store below 3.3."""
+    store = context.get("task_state_store")
+    if store is None:  # Airflow < 3.3: no task_state_store (task-sdk 1.3 added it)
+        return run_without_store(request, port)
+    job = _resumable_job_class()(request, port, store)
     return job.execute_resumable(context)
+
+
+def run_without_store(request: TriggerRequest, port: TaskPort) -> None:
+    """The durable trigger and wait where no ``task_state_store`` exists.
+
+    A generated run_id is replaced by :func:`derived_run_id`, so every try of one parent names the same
+    child run: "already exists" is then this task's own run (a lost try's, or this try's own POST retried
+    by the API client, apache/airflow#66905), reconnected to; a run that ended in ``failed_states`` makes
+    the next generation. A fixed run_id (``trigger_run_id``, ``logical_date``, ``run_after``) may be
+    someone else's run, so "already exists" is handled as stock handles it.
+    """
+    check_not_paused(request, port)
+    if not request.run_id_generated:  # never chosen by the strategies (``_execute.durable_gap``)
+        _trigger_or_existing(request, port, request.run_id)
+        if request.wait_for_completion:
+            wait_for_run(request, port, request.run_id)
+        return
+    parent = port.parent_key()
+    for generation in itertools.count(1):
+        run_id = derived_run_id(parent, request.trigger_dag_id, generation)
+        port.push_link(run_id)
+        port.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
+        if port.trigger(request, run_id, reset=False):
+            port.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
+            port.push_run_id(run_id)
+            if request.wait_for_completion:
+                wait_for_run(request, port, run_id)
+            return
+        state = port.dagrun_state(request.trigger_dag_id, run_id)
+        if request.wait_for_completion and state in request.failed_states:
+            port.log.info("DAG run %s of this task ended %r; triggering a fresh run", run_id, state)
+            continue
+        port.log.info("Reconnecting to DAG run %s (%s): this task's own, triggered earlier", run_id, state)
+        port.push_run_id(run_id)
+        if request.wait_for_completion and state not in request.allowed_states:
+            wait_for_run(request, port, run_id)
+        return
+
+
+def _trigger_or_existing(request: TriggerRequest, port: TaskPort, run_id: str) -> None:
+    port.push_link(run_id)
+    port.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
+    if not port.trigger(request, run_id, reset=request.reset_dag_run):
+        port.existing_run(request, run_id)
+    port.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
+    port.push_run_id(run_id)

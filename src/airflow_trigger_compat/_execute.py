@@ -17,23 +17,46 @@ from ._errors import (
 from ._registry import Feature, Selection, select_strategy
 from ._request import TriggerRequest, build_request, check_static_arguments
 
-__all__ = ["check_arguments", "execute_trigger", "task_failure", "warn_about_gaps", "warn_if_not_durable"]
+__all__ = [
+    "check_arguments",
+    "durable_gap",
+    "execute_trigger",
+    "task_failure",
+    "warn_about_gaps",
+    "warn_if_not_durable",
+]
+
+
+#: Why a fixed run_id gets no crash recovery where there is no task_state_store.
+FIXED_RUN_ID_WITHOUT_STORE = (
+    "before Airflow 3.3 there is no task_state_store, so durable needs a generated run_id (no "
+    "trigger_run_id, logical_date or run_after): a retry cannot tell a fixed run_id's run from someone else's"
+)
+
+
+def durable_gap(selection: Selection, request: TriggerRequest) -> str | None:
+    """Why ``durable=True`` gives no crash recovery for ``request`` here; ``None`` when it does.
+
+    The strategies take the durable path exactly when this is ``None`` (``TriggerRequest.durable_path``).
+    """
+    reason = selection.gap(Feature.DURABLE)
+    if reason is None and request.deferrable and request.wait_for_completion:
+        reason = "deferrable=True already waits in the triggerer, which survives the loss of a worker"
+    if reason is None and not request.run_id_generated and selection.name != "accessor":
+        reason = FIXED_RUN_ID_WITHOUT_STORE
+    return reason
 
 
 def warn_if_not_durable(selection: Selection, request: TriggerRequest) -> None:
     """Say once, with the version and the reason, when ``durable=True`` cannot give crash recovery."""
     if not request.durable:
         return
-    reason = selection.gap(Feature.DURABLE)
-    if reason is None and request.deferrable and request.wait_for_completion:
-        reason = "deferrable=True already waits in the triggerer, which survives the loss of a worker"
-    if reason is None and selection.forced and selection.name != "accessor":
-        reason = f"strategy {selection.name!r} was forced and only 'accessor' implements durable"
+    reason = durable_gap(selection, request)
     if reason is not None:
         warnings.warn(
             f"durable=True has no effect on Airflow {selection.version.raw} (strategy {selection.name!r}): "
-            f"{reason}. The task runs without crash recovery; a worker lost mid-wait triggers a new "
-            "child run on retry. Use Airflow 3.3+ with deferrable=False for durable waits.",
+            f"{reason}. The task runs as without durable: a worker lost mid-wait triggers a new child run "
+            "on retry.",
             DurableUnavailableWarning,
             stacklevel=4,  # the operator's execute()
         )
@@ -43,6 +66,8 @@ def warn_if_retries_do_not_apply(selection: Selection, request: TriggerRequest, 
     """Say so when a failed child will not send this task to retry, though it has retries."""
     if not (retries and request.wait_for_completion and not request.deferrable):
         return
+    if request.durable and durable_gap(selection, request) is None:
+        return  # the durable wait runs inside execute(), where retries always apply
     reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD)
     if reason is not None:
         warnings.warn(

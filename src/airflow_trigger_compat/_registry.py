@@ -120,9 +120,6 @@ class Entry(NamedTuple):
 
 
 # Reasons shared by several rows are named once.
-_NO_DURABLE_BEFORE_3_3 = (
-    "needs airflow.sdk.ResumableJobMixin and context['task_state_store'], added in Airflow 3.3"
-)
 _NO_RUN_AFTER_BEFORE_3_3 = (
     "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3); the standard operator drops "
     "it before"
@@ -142,19 +139,23 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
                 "accessor",
                 VersionRange((3, 3, 0), (4, 0, 0)),
                 "durable=True: the operator triggers through the execution API and polls the child run "
-                "itself; otherwise as 3.0-3.2, exactly as the standard operator does there",
+                "itself, under ResumableJobMixin with the child's run_id in task_state_store (keyed by "
+                "child DAG and clear); otherwise as 3.0-3.2, exactly as the standard operator does there",
             ),
             Strategy(
                 "runner_exception",
                 "runner_exception",
                 VersionRange((3, 0, 0), (4, 0, 0)),
-                "execute() raises DagRunTriggerException; the task runner triggers and waits",
+                "execute() raises DagRunTriggerException; the task runner triggers and waits. durable=True: "
+                "the operator triggers and polls through the execution API itself (as accessor), with a "
+                "child run_id derived from the parent task instance (no task_state_store before 3.3)",
             ),
             Strategy(
                 "airflow2",
                 "airflow2",
                 VersionRange((2, 11, 0), (3, 0, 0)),
-                "the operator triggers through the ORM (trigger_dag) and polls refresh_from_db",
+                "the operator triggers through the ORM (trigger_dag) and polls refresh_from_db. "
+                "durable=True: the same, with a child run_id derived from the parent task instance",
             ),
         )
     }
@@ -175,7 +176,6 @@ REGISTRY: tuple[Entry, ...] = (
         "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
         MappingProxyType(
             {
-                Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
                 Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
                 Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
             }
@@ -188,7 +188,6 @@ REGISTRY: tuple[Entry, ...] = (
         "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run",
         MappingProxyType(
             {
-                Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
                 Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
                 Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
                 Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
@@ -208,7 +207,6 @@ REGISTRY: tuple[Entry, ...] = (
         "_trigger_dag_af_2",
         MappingProxyType(
             {
-                Feature.DURABLE: _NO_DURABLE_BEFORE_3_3,
                 Feature.RUN_AFTER: "Airflow 2 has no run_after; the standard operator ignores it there",
                 Feature.NOTE: "Airflow 2's trigger_dag() takes no note; the standard operator ignores it "
                 "there (it logs 'not supported in Airflow 2.x')",

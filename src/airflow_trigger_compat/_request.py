@@ -56,6 +56,15 @@ class TriggerRequest(NamedTuple):
     durable: bool
     #: Flags given that this Airflow drops, as the standard operator drops them (each gets a warning).
     dropped: tuple[Feature, ...] = ()
+    #: The run_id is the one stock makes from "now" (no trigger_run_id, logical_date or run_after given):
+    #: no other party can name it, so an "already exists" answer for it is this task's own run.
+    run_id_generated: bool = False
+
+    @property
+    def durable_without_store(self) -> bool:
+        """Below 3.3 (no task_state_store) the durable path runs only for a generated run_id, and never
+        for a deferrable wait (``_execute.durable_gap`` says why, in the warning)."""
+        return self.durable and self.run_id_generated and not (self.deferrable and self.wait_for_completion)
 
 
 class AirflowHelpers(NamedTuple):
@@ -410,6 +419,7 @@ def build_request(
         fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
         durable=bool(getattr(operator, "durable", False)),
         dropped=tuple(dropped),
+        run_id_generated=not run_id_given and _is_notset(logical_arg) and not run_after_given,
     )
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "accessor",
     "compat",
     "differences",
+    "durable",
+    "orm",
     "reset",
     "select_strategy",
 ]
@@ -57,6 +59,10 @@ reset = compat.reset
 select_strategy = compat.select_strategy
 #: The trigger seam (``trigger_dag_run``, ``dagrun_state``) the 3.3+ strategy looks up on each call.
 accessor = importlib.import_module(f"{compat.__name__}._accessor")
+#: The same seam over Airflow 2's ORM (the airflow2 strategy's durable port).
+orm = importlib.import_module(f"{compat.__name__}._orm")
+#: The durable job (``state_key``, ``derived_run_id``).
+durable = importlib.import_module(f"{compat.__name__}._durable")
 
 
 def _stock_operator(spec: str | None) -> Any:

@@ -30,6 +30,7 @@ from _subject import (
     TriggerCompatWarning,
     TriggerDagRunOperator,
     accessor,
+    orm,
 )
 
 pytestmark = pytest.mark.behaviour
@@ -93,6 +94,8 @@ EXPECTED_PATH = {
     ("airflow2", True): {"runner_calls": None, "orm_triggers": 1},
     # Airflow 3.0-3.2: execute() raises, the runner's _handle_trigger_dag_run triggers via the API.
     ("runner_exception", False): {"runner_calls": 1, "orm_triggers": 1},
+    # With durable=True and this test's fixed run_id: the runner's path (durable needs a generated run_id
+    # below 3.3, and warns); the seam tests below cover the operator's own durable trigger.
     ("runner_exception", True): {"runner_calls": 1, "orm_triggers": 1},
     # Airflow 3.3+: as 3.0-3.2 (the standard operator's path); with durable=True the operator triggers
     # through the execution API itself and the runner is not involved.
@@ -126,36 +129,49 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
     assert observed == expected, path_spy.summary()
 
 
-# --- durable: crash recovery (Airflow 3.3+) ---------------------------------------------------------------
+# --- durable: crash recovery (every version) --------------------------------------------------------------
 #
-# Each scenario runs a real durable parent (the package's ResumableJobMixin job, the real task_state_store)
-# through dag.test(), which runs try 2 itself after try 1 ends up_for_retry. A worker crash is simulated at
-# the trigger seam (``accessor.trigger_dag_run`` / ``accessor.dagrun_state``, looked up on each call by the
-# 3.3+ strategy): the wrapper raises WorkerCrash at the chosen moment, so no package code after that point
-# runs in try 1. Where the registry declares the ``durable`` gap, the same test asserts the declared
-# behaviour instead: one DurableUnavailableWarning naming the version, and the task runs as without durable.
+# Each scenario runs a real durable parent through the package's trigger seam (``_accessor`` on 3.x, ``_orm``
+# on 2.11), which a hook can crash at a chosen call, as a lost worker would. On 3.3+ the child's run_id is
+# kept in the real task_state_store; below 3.3 there is none and the run_id is derived from the parent task
+# instance, so a retry's trigger answers "already exists" for the lost try's run.
 
-#: The key durable=True keeps the child's run_id under (README). Renaming it breaks retries in flight, so
-#: the literal is pinned here rather than read from the package.
+#: The key prefix durable=True keeps the child's run_id under (README). Renaming it breaks retries in
+#: flight, so the literal is pinned here rather than read from the package.
 STATE_KEY = "airflow_trigger_compat.trigger_run_id"
+
+
+def state_key(max_tries: int, trigger_dag_id: str = CHILD_DAG_ID) -> str:
+    return f"{STATE_KEY}@{max_tries}:{trigger_dag_id}"
+
+
+def has_store(selection: Any) -> bool:
+    """Airflow 3.3+ (the accessor strategy) keeps the run_id in task_state_store."""
+    return bool(selection.name == "accessor")
 
 
 class WorkerCrash(BaseException):
     """Ends a try at the seam, as a lost worker would: mid-call, with no package code after it running.
 
     A BaseException, so no ``except Exception`` in the package or in Airflow's client treats it as an
-    error of the call. The 3.3 task runner's last-resort handler reports the try failed, and with retries
+    error of the call. The task runner's last-resort handler reports the try failed, and with retries
     left it ends up_for_retry: the same TI state the scheduler gives a task whose worker stopped
     heartbeating. The task_state_store is untouched by either.
+    """
+
+
+class WorkerCrashError(Exception):
+    """The same crash on Airflow 2, whose ``dag.test()`` lets a BaseException end the test itself; the
+    package's ORM path catches nothing broader than DagRunAlreadyExists, so an Exception ends the try alike.
     """
 
 
 @dataclass(frozen=True)
 class SeamCall:
     try_number: int
-    op: str  # "trigger" (the TriggerDagRun message) or "state" (a run-state lookup)
+    op: str  # "trigger" (the TriggerDagRun message / trigger_dag) or "state" (a run-state lookup)
     run_id: str
-    #: The parent's task_state_store value for STATE_KEY when the call was made, read from the DB.
+    #: The parent's task_state_store value for its key when the call was made (None without a store).
     stored: Any
 
 
@@ -168,6 +184,7 @@ class Seam:
     real call has returned (a generated run_id is only known then).
     """
 
+    store: bool
     finish: dict[str, str]
     finish_in_try: dict[int, str] = field(default_factory=dict)
     before: Callable[[SeamCall], None] | None = None
@@ -177,7 +194,8 @@ class Seam:
         return [c for c in self.calls if c.try_number == try_number and op in (None, c.op)]
 
     def _call(self, op: str, ti: Any, run_id: str, real: Callable[[], Any]) -> Any:
-        call = SeamCall(ti.try_number, op, run_id, _harness.task_state(ti.dag_id, ti.run_id, STATE_KEY))
+        stored = _harness.task_state(ti.dag_id, ti.run_id, state_key(ti.max_tries)) if self.store else None
+        call = SeamCall(ti.try_number, op, run_id, stored)
         self.calls.append(call)
         if self.before is not None:
             self.before(call)
@@ -188,9 +206,10 @@ class Seam:
 
 
 @pytest.fixture
-def seam(monkeypatch: pytest.MonkeyPatch) -> Seam:
-    spy = Seam(finish={})
-    trigger_dag_run, dagrun_state = accessor.trigger_dag_run, accessor.dagrun_state
+def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
+    spy = Seam(store=has_store(selection), finish={})
+    module = orm if selection.name == "airflow2" else accessor
+    trigger_dag_run, dagrun_state = module.trigger_dag_run, module.dagrun_state
 
     def trigger_wrapper(ti: Any, **kwargs: Any) -> Any:
         return spy._call("trigger", ti, kwargs["run_id"], lambda: trigger_dag_run(ti, **kwargs))
@@ -198,19 +217,28 @@ def seam(monkeypatch: pytest.MonkeyPatch) -> Seam:
     def state_wrapper(ti: Any, dag_id: str, run_id: str, **kwargs: Any) -> Any:
         return spy._call("state", ti, run_id, lambda: dagrun_state(ti, dag_id, run_id, **kwargs))
 
-    monkeypatch.setattr(accessor, "trigger_dag_run", trigger_wrapper)
-    monkeypatch.setattr(accessor, "dagrun_state", state_wrapper)
+    monkeypatch.setattr(module, "trigger_dag_run", trigger_wrapper)
+    monkeypatch.setattr(module, "dagrun_state", state_wrapper)
     return spy
+
+
+def _has_task_runner() -> bool:
+    try:
+        import airflow.sdk.execution_time.task_runner  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def crash_on(try_number: int, op: str, then: Callable[[SeamCall], None] | None = None) -> Any:
     """A ``Seam.before`` hook: on the first ``op`` call of ``try_number``, run ``then`` and crash."""
+    crash = WorkerCrash if _has_task_runner() else WorkerCrashError
 
     def before(call: SeamCall) -> None:
         if call.try_number == try_number and call.op == op:
             if then is not None:
                 then(call)
-            raise WorkerCrash(f"simulated worker crash before {op} {call.run_id} in try {try_number}")
+            raise crash(f"simulated worker crash before {op} {call.run_id} in try {try_number}")
 
     return before
 
@@ -221,136 +249,124 @@ def children_of(parent: str) -> list[_harness.ChildRun]:
 
 
 def durable_trigger(parent: str, seam: Seam, **kwargs: Any) -> _harness.ParentResult:
-    """A durable parent that waits, with one retry and a generated run_id (fresh on each try)."""
+    """A durable parent that waits, with one retry and a generated run_id."""
     return trigger(
         parent, durable=True, wait_for_completion=True, retries=1, conf={"parent": parent},
         finish=seam.finish, timeout=20, **kwargs,
     )  # fmt: skip
 
 
-def assert_durable_unavailable(parent: str, run_id: str, selection: Any, **kwargs: Any) -> None:
-    """The declared gap: one warning naming the version, then the task runs exactly as without durable.
-
-    No crash is simulated here (the 3.3 seam is not on these paths; the live crash test covers a lost
-    worker everywhere), and no retries: on 3.0-3.2 they would add the retry_on_failed_child warning.
-    """
-    with pytest.warns(DurableUnavailableWarning, match=re.escape(f"Airflow {selection.version.raw} ")) as w:
-        result = trigger(
-            parent, durable=True, wait_for_completion=True, conf={"parent": parent},
-            trigger_run_id=run_id, logical_date=unique_date(), finish={run_id: "success"}, **kwargs,
-        )  # fmt: skip
-    assert [type(m.message) for m in w] == [DurableUnavailableWarning]
-    assert (result.state, result.try_states) == ("success", ["success"])
-    assert result.trigger_run_id == run_id
-    assert [(r.run_id, r.state) for r in children_of(parent)] == [(run_id, "success")]
+def assert_derived(run_id: str, generation: int = 1) -> None:
+    """Below 3.3 the run_id of a generated child is derived from the parent task instance."""
+    assert re.fullmatch(rf"manual__durable-[0-9a-f]{{20}}-{generation}", run_id), run_id
 
 
-def test_durable_persists_run_id_before_trigger(ids, selection, not_applicable, seam) -> None:
-    parent, run_id = ids
-    if not_applicable("durable"):
-        assert_durable_unavailable(parent, run_id, selection)
-        return
+def test_durable_persists_run_id_before_trigger(ids, selection, seam) -> None:
+    parent, _ = ids
     seam.finish_in_try = {1: "success"}
     result = durable_trigger(parent, seam)
 
     assert (result.state, result.try_states) == ("success", ["success"])
     [sent] = seam.in_try(1, "trigger")
-    # When the TriggerDagRun message was about to be sent, the store already held that very run_id.
-    assert sent.stored == sent.run_id == result.trigger_run_id
-    assert _harness.task_state(parent, result.run_id, STATE_KEY) == sent.run_id
+    assert sent.run_id == result.trigger_run_id
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(sent.run_id, "success")]
+    if has_store(selection):
+        # When the TriggerDagRun message was about to be sent, the store already held that very run_id,
+        # under the key of this child DAG and this clear of the parent (max_tries = retries = 1).
+        assert sent.stored == sent.run_id
+        assert _harness.task_state(parent, result.run_id, state_key(1)) == sent.run_id
+    else:
+        assert_derived(sent.run_id)
 
 
-def test_durable_retry_reconnects_to_running_child(ids, selection, not_applicable, seam) -> None:
-    parent, run_id = ids
-    if not_applicable("durable"):
-        assert_durable_unavailable(parent, run_id, selection)
-        return
-    # Try 1 triggers, then its worker dies at the first poll, the child still queued. Try 2's lookup
-    # finds it queued (the harness finishes it only from then on) and reconnects.
+def test_durable_retry_reconnects_to_running_child(ids, selection, seam) -> None:
+    parent, _ = ids
+    # Try 1 triggers, then its worker dies at the first poll, the child still queued. Try 2 finds it
+    # queued (the harness finishes it only from then on) and reconnects.
     seam.before = crash_on(1, "state")
     seam.finish_in_try = {2: "success"}
     result = durable_trigger(parent, seam)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [first] = seam.in_try(1, "trigger")
-    assert seam.in_try(2, "trigger") == []  # nothing triggered on retry
+    # With a store nothing is sent on retry; without one, the retry's trigger names the same run_id and
+    # Airflow answers "already exists".
+    assert [c.run_id for c in seam.in_try(2, "trigger")] == ([] if has_store(selection) else [first.run_id])
     assert {c.run_id for c in seam.in_try(2, "state")} == {first.run_id}
     assert len(seam.in_try(2, "state")) >= 2  # the status lookup, then at least one poll
     assert result.finished_children == [(first.run_id, "success")]
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
-    # The "Triggered DAG" link names the run reconnected to, not a run_id try 2 generated and never used.
-    link = _harness._xcom(parent, result.run_id, "_link_TriggerDagRunLink")
-    assert urllib.parse.unquote(str(link)).endswith(f"/runs/{first.run_id}"), link
+    if selection.name != "airflow2":
+        # The "Triggered DAG" link names the run reconnected to, not a run_id try 2 generated.
+        link = _harness._xcom(parent, result.run_id, "_link_TriggerDagRunLink")
+        assert urllib.parse.unquote(str(link)).endswith(f"/runs/{first.run_id}"), link
 
 
-def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selection, not_applicable, seam):
-    parent, run_id = ids
-    if not_applicable("durable"):
-        assert_durable_unavailable(parent, run_id, selection)
-        return
+def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selection, seam):
+    parent, _ = ids
     # Try 1's worker dies at the first poll, after the child had succeeded.
     seam.before = crash_on(1, "state", then=lambda call: _harness.set_child_state(call.run_id, "success"))
     result = durable_trigger(parent, seam)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [first] = seam.in_try(1, "trigger")
-    # Try 2: one status lookup of the stored run, no trigger, no poll.
-    assert [(c.op, c.run_id) for c in seam.in_try(2)] == [("state", first.run_id)]
+    # Try 2: one status lookup of the run, no poll (and below 3.3 the trigger that found it).
+    expected = [("state", first.run_id)]
+    if not has_store(selection):
+        expected.insert(0, ("trigger", first.run_id))
+    assert [(c.op, c.run_id) for c in seam.in_try(2)] == expected
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
 
 
-def test_durable_retry_resubmits_after_failed_child(ids, selection, not_applicable, seam) -> None:
-    parent, run_id = ids
-    if not_applicable("durable"):
-        assert_durable_unavailable(parent, run_id, selection)
-        return
-    # No crash: try 1's child fails, so try 1 ends up_for_retry with that run_id stored.
+def test_durable_retry_resubmits_after_failed_child(ids, selection, seam) -> None:
+    parent, _ = ids
+    # No crash: try 1's child fails, so try 1 ends up_for_retry (on every version: the wait is the
+    # operator's own, inside execute()).
     seam.finish_in_try = {1: "failed", 2: "success"}
     result = durable_trigger(parent, seam)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [first] = seam.in_try(1, "trigger")
-    [second] = seam.in_try(2, "trigger")
+    second = seam.in_try(2, "trigger")[-1]
     assert second.run_id != first.run_id  # a fresh run, not a rerun of the failed one
-    assert second.stored == second.run_id  # stored before it was sent, replacing the failed one
     assert sorted((r.run_id, r.state) for r in children_of(parent)) == sorted(
         [(first.run_id, "failed"), (second.run_id, "success")]
     )
     assert result.trigger_run_id == second.run_id
-    assert _harness.task_state(parent, result.run_id, STATE_KEY) == second.run_id
+    if has_store(selection):
+        assert second.stored == second.run_id  # stored before it was sent, replacing the failed one
+        assert _harness.task_state(parent, result.run_id, state_key(1)) == second.run_id
+    else:
+        assert_derived(first.run_id, 1)
+        assert_derived(second.run_id, 2)
 
 
-def test_durable_retry_triggers_stored_run_that_was_never_created(ids, selection, not_applicable, seam):
-    parent, run_id = ids
-    if not_applicable("durable"):
-        assert_durable_unavailable(parent, run_id, selection)
-        return
-    # Try 1's worker dies after the store write, before the TriggerDagRun message is sent.
+def test_durable_retry_triggers_run_that_was_never_created(ids, selection, seam):
+    parent, _ = ids
+    # Try 1's worker dies just before the trigger is sent (with a store: after the store write).
     seam.before = crash_on(1, "trigger")
     seam.finish_in_try = {2: "success"}
     result = durable_trigger(parent, seam)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [lost] = seam.in_try(1, "trigger")
-    assert lost.stored == lost.run_id  # the window the mixin documents is closed: the id was kept
-    # Try 2 finds no such run, and triggers it under the stored run_id (not try 2's own fresh one).
-    lookup, *_ = seam.in_try(2, "state")
     [retried] = seam.in_try(2, "trigger")
-    assert (lookup.run_id, retried.run_id) == (lost.run_id, lost.run_id)
-    assert seam.calls.index(lookup) < seam.calls.index(retried)
+    # Try 2 triggers it under the run_id try 1 would have used, not a fresh one of its own.
+    assert retried.run_id == lost.run_id
+    if has_store(selection):
+        assert lost.stored == lost.run_id  # the window the mixin documents is closed: the id was kept
+        lookup, *_ = seam.in_try(2, "state")
+        assert lookup.run_id == lost.run_id
+        assert seam.calls.index(lookup) < seam.calls.index(retried)
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(lost.run_id, "success")]
     assert result.trigger_run_id == lost.run_id
 
 
-def test_durable_warns_where_it_cannot_work(ids, selection, not_applicable, seam) -> None:
+def test_durable_warns_where_it_cannot_work(ids, selection, seam) -> None:
     parent, run_id = ids
-    if not_applicable("durable"):
-        assert_durable_unavailable(parent, run_id, selection)
-        return
-    # Airflow 3.3+: a deferrable wait already survives the loss of a worker; durable says so, is unused.
+    # A deferrable wait already survives the loss of a worker; durable says so, and is unused.
     with pytest.warns(DurableUnavailableWarning, match="deferrable=True already waits in the triggerer") as w:
         result = trigger(
             parent, durable=True, deferrable=True, wait_for_completion=True, retries=1,
@@ -358,7 +374,8 @@ def test_durable_warns_where_it_cannot_work(ids, selection, not_applicable, seam
             finish={run_id: "success"},
         )  # fmt: skip
     assert [type(m.message) for m in w] == [DurableUnavailableWarning]
-    assert (result.state, result.try_states) == ("success", ["success"])
+    assert (result.state, result.try_states[-1]) == ("success", "success")  # after the deferral
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(run_id, "success")]
-    assert seam.calls == []  # the runner triggered (DagRunTriggerException path), not the package
-    assert _harness.task_state(parent, result.run_id, STATE_KEY) is None
+    assert seam.calls == []  # the deferrable path (the stock one) triggered, not the durable job
+    if has_store(selection):
+        assert _harness.task_state(parent, result.run_id, state_key(1)) is None

@@ -18,6 +18,7 @@ import pytest
 
 import airflow_trigger_compat
 from airflow_trigger_compat import _airflow
+from airflow_trigger_compat._contract import ParentKey, handle_existing_run
 from airflow_trigger_compat._registry import Selection, resolve
 from airflow_trigger_compat._request import AirflowHelpers, TriggerRequest, build_request
 from airflow_trigger_compat._version import parse_airflow_version
@@ -107,7 +108,12 @@ class _Log:
 class FakePort:
     """An in-memory Airflow: DAG runs by run_id, pushed XComs, a state script for polls."""
 
-    def __init__(self, *, existing: dict[str, str] | None = None, paused: bool = False) -> None:
+    def __init__(
+        self, *, existing: dict[str, str] | None = None, paused: bool = False, max_tries: int = 1
+    ) -> None:
+        #: The parent task instance's max_tries: a user's clear raises it.
+        self.max_tries = max_tries
+        #: Runs another party owns (a fixed run_id that collides with someone else's).
         self.runs: dict[str, str] = dict(existing or {})
         self.triggered: list[tuple[str, bool]] = []
         self.xcoms: list[str] = []
@@ -159,6 +165,12 @@ class FakePort:
 
     def paused(self, dag_id: str) -> NoReturn:
         raise Paused(dag_id)
+
+    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
+        handle_existing_run(request, self, run_id)
+
+    def parent_key(self) -> ParentKey:
+        return ParentKey("parent", "manual__run", "trigger", -1, self.max_tries)
 
 
 class FakeStore:

@@ -88,7 +88,6 @@ def test_policy_one_minimum_markdown_and_json() -> None:
     assert report["dead_strategies"] == ["airflow2", "runner_exception"]
     assert report["kept_strategies"] == {"runner_exception": ["_strategies/accessor.py"]}
     assert set(report["features_gained"]) == {
-        "durable",
         "note",
         "run_after",
         "fail_when_dag_is_paused",

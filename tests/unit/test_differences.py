@@ -54,8 +54,28 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
 @pytest.mark.parametrize(
     ("release", "expected"),
     [
-        ((2, 11, 0), {"invalid-input-fails-early", "empty-trigger-dag-id-at-parse"}),
-        ((3, 2, 2), {"invalid-input-fails-early", "empty-trigger-dag-id-at-parse"}),
+        (
+            (2, 11, 0),
+            {
+                "invalid-input-fails-early",
+                "empty-trigger-dag-id-at-parse",
+                "durable-reconnects-after-a-lost-worker",
+                "durable-derived-run-id",
+                "durable-clear-while-waiting-reconnects",
+            },
+        ),
+        (
+            (3, 2, 2),
+            {
+                "invalid-input-fails-early",
+                "empty-trigger-dag-id-at-parse",
+                "durable-timeout-bounds-the-wait",
+                "durable-reconnects-after-a-lost-worker",
+                "durable-derived-run-id",
+                "durable-failed-child-retries",
+                "durable-clear-while-waiting-reconnects",
+            },
+        ),
         (
             (3, 3, 0),
             {
@@ -63,6 +83,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "empty-trigger-dag-id-at-parse",
                 "durable-timeout-bounds-the-wait",
                 "durable-reconnects-after-a-lost-worker",
+                "durable-clear-while-waiting-reconnects",
             },
         ),
         ((2, 10, 5), set()),

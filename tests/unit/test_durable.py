@@ -7,9 +7,20 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat._durable import ABSENT, STATE_KEY, DagRunJob, run_durable
+from airflow_trigger_compat._durable import (
+    ABSENT,
+    STATE_KEY,
+    DagRunJob,
+    derived_run_id,
+    run_durable,
+    run_without_store,
+    state_key,
+)
 
 from .conftest import Failed, FakePort, FakeStore, Paused, RunNotFound, Skipped, request_for
+
+#: The key for FakePort's parent (max_tries=1) triggering "child".
+KEY = state_key("child", 1)
 
 
 def _has_real_mixin() -> bool:
@@ -52,7 +63,7 @@ def test_first_try_stores_run_id_before_triggering() -> None:
     original_set = store.set
 
     def recording_set(key: str, value: Any) -> None:
-        order.append(f"store:{value}")
+        order.append(f"store:{key}={value}")
         original_set(key, value)
 
     store.set = recording_set  # type: ignore[method-assign]
@@ -60,8 +71,8 @@ def test_first_try_stores_run_id_before_triggering() -> None:
     port.script = ["running", "success"]
     run(port, store, trigger_run_id="r1")
     # The link names the run before the trigger is sent, as stock's; the run_id XCom once it exists.
-    assert order[:4] == ["store:r1", "link:r1", "trigger:r1", "xcom:r1"]
-    assert store.data[STATE_KEY] == "r1"
+    assert order[:4] == [f"store:{KEY}=r1", "link:r1", "trigger:r1", "xcom:r1"]
+    assert store.data[KEY] == "r1"
     assert port.triggered == [("r1", False)]
     assert port.xcoms == ["r1"]
     assert port.links == ["r1"]
@@ -70,7 +81,7 @@ def test_first_try_stores_run_id_before_triggering() -> None:
 def test_retry_reconnects_to_an_active_run_without_triggering() -> None:
     port = FakePort(existing={"old": "running"})
     port.script = ["running", "running", "success"]
-    store = FakeStore({STATE_KEY: "old"})
+    store = FakeStore({KEY: "old"})
     run(port, store)
     assert port.triggered == []
     assert port.xcoms == ["old"]
@@ -80,7 +91,7 @@ def test_retry_reconnects_to_an_active_run_without_triggering() -> None:
 
 def test_retry_after_success_returns_at_once() -> None:
     port = FakePort(existing={"old": "success"})
-    store = FakeStore({STATE_KEY: "old"})
+    store = FakeStore({KEY: "old"})
     run(port, store)
     assert port.triggered == []
     assert port.slept == []
@@ -91,19 +102,19 @@ def test_retry_after_success_returns_at_once() -> None:
 def test_retry_after_failed_run_triggers_fresh_run_id() -> None:
     port = FakePort(existing={"old": "failed"})
     port.script = ["failed", "success"]  # first poll: the status check of "old"
-    store = FakeStore({STATE_KEY: "old"})
+    store = FakeStore({KEY: "old"})
     run(port, store)
     ((new_id, reset),) = port.triggered
     assert new_id != "old" and new_id.startswith("manual__")
     assert not reset
-    assert store.data[STATE_KEY] == new_id
+    assert store.data[KEY] == new_id
     assert port.xcoms == port.links == [new_id]
 
 
 def test_stored_run_that_was_never_created_is_triggered_with_the_stored_run_id() -> None:
     port = FakePort()
     port.script = []
-    store = FakeStore({STATE_KEY: "stored-but-never-triggered"})
+    store = FakeStore({KEY: "stored-but-never-triggered"})
     run(port, store, allowed_states=["queued"])
     assert port.triggered == [("stored-but-never-triggered", False)]
     # The status check asks with missing_ok (the run is absent, not an error); the wait does not.
@@ -149,7 +160,7 @@ def test_conflict_with_reset_reruns_it_even_with_skip() -> None:
     store = FakeStore()
     run(port, store, trigger_run_id="r1", reset_dag_run=True, skip_when_already_exists=True)
     assert port.triggered == [("r1", True)]
-    assert store.data[STATE_KEY] == "r1"
+    assert store.data[KEY] == "r1"
 
 
 def test_already_exists_for_own_stored_run_id_reconnects() -> None:
@@ -165,7 +176,7 @@ def test_already_exists_for_own_stored_run_id_reconnects() -> None:
 
     port = RacingPort()
     port.script = ["success"]
-    store = FakeStore({STATE_KEY: "mine"})
+    store = FakeStore({KEY: "mine"})
     run(port, store)
     assert port.triggered == []
     assert port.events.count("trigger:mine") == 1  # tried, found it already existed: reconnected
@@ -178,7 +189,7 @@ def test_conflict_with_a_run_this_task_did_not_store_clears_the_store_and_fails(
     with pytest.raises(Failed, match="already exists") as info:
         run(port, store, trigger_run_id="r1")
     assert not info.value.retry
-    assert STATE_KEY not in store.data  # a retry must not adopt someone else's run
+    assert KEY not in store.data  # a retry must not adopt someone else's run
 
 
 def test_conflict_with_skip_when_already_exists_skips() -> None:
@@ -186,12 +197,12 @@ def test_conflict_with_skip_when_already_exists_skips() -> None:
     store = FakeStore()
     with pytest.raises(Skipped):
         run(port, store, trigger_run_id="r1", skip_when_already_exists=True)
-    assert STATE_KEY not in store.data
+    assert KEY not in store.data
 
 
 def test_fixed_run_id_after_failure_needs_reset() -> None:
     port = FakePort(existing={"r1": "failed"})
-    store = FakeStore({STATE_KEY: "r1"})
+    store = FakeStore({KEY: "r1"})
     with pytest.raises(Failed, match="reset_dag_run=True") as info:
         run(port, store, trigger_run_id="r1")
     assert not info.value.retry
@@ -201,7 +212,7 @@ def test_fixed_run_id_after_failure_needs_reset() -> None:
 def test_fixed_run_id_after_failure_with_reset_reruns_it() -> None:
     port = FakePort(existing={"r1": "failed"})
     port.script = ["failed", "success"]
-    store = FakeStore({STATE_KEY: "r1"})
+    store = FakeStore({KEY: "r1"})
     run(port, store, trigger_run_id="r1", reset_dag_run=True)
     assert port.triggered == [("r1", True)]
 
@@ -210,12 +221,156 @@ def test_fire_and_forget_durable_does_not_poll() -> None:
     port, store = FakePort(), FakeStore()
     run(port, store, wait_for_completion=False, trigger_run_id="r1")
     assert port.slept == []
-    assert store.data[STATE_KEY] == "r1"
+    assert store.data[KEY] == "r1"
 
 
 def test_reconnect_to_a_run_in_a_state_in_both_lists_does_not_succeed() -> None:
     port = FakePort(existing={"old": "success"})
     port.script = ["success", "success"]  # the status check of "old", then the fresh run's first poll
-    store = FakeStore({STATE_KEY: "old"})
+    store = FakeStore({KEY: "old"})
     with pytest.raises(Failed, match="failed state success"):  # as a first try's wait would end
         run(port, store, allowed_states=["success"], failed_states=["success"])
+
+
+# -- a user's clear, and the key (issue 12) --------------------------------------------------------------
+
+
+def test_key_carries_the_child_dag_and_the_clear() -> None:
+    assert state_key("child", 1) == f"{STATE_KEY}@1:child"
+    assert len({state_key("child", 1), state_key("child", 2), state_key("other", 1)}) == 3
+
+
+def test_a_cleared_task_triggers_fresh_although_the_store_kept_the_old_run() -> None:
+    # Airflow 3.3.x keeps task_state_store on clear; the clear raised max_tries from 1 to 3.
+    port, store = FakePort(existing={"old": "success"}, max_tries=3), FakeStore({KEY: "old"})
+    port.script = ["success"]
+    run(port, store)
+    [(new_id, reset)] = port.triggered
+    assert new_id != "old" and not reset
+    assert store.data[state_key("child", 3)] == new_id
+    assert store.data[KEY] == "old"  # another clear's key: never read again
+
+
+def test_a_cleared_task_with_skip_when_already_exists_skips_as_stock() -> None:
+    port = FakePort(existing={"r1": "success"}, max_tries=3)
+    with pytest.raises(Skipped):
+        run(port, FakeStore({KEY: "r1"}), trigger_run_id="r1", skip_when_already_exists=True)
+    assert port.triggered == []
+
+
+def test_a_cleared_task_with_reset_resets_its_fixed_run_as_stock() -> None:
+    port = FakePort(existing={"r1": "success"}, max_tries=3)
+    port.script = ["success"]
+    run(port, FakeStore({KEY: "r1"}), trigger_run_id="r1", reset_dag_run=True)
+    assert port.triggered == [("r1", True)]
+
+
+def test_an_edited_trigger_dag_id_never_reads_the_old_dags_run() -> None:
+    port, store = FakePort(), FakeStore({state_key("old_child", 1): "old"})
+    port.script = ["success"]
+    run(port, store)
+    assert [r for r, _ in port.triggered] != ["old"] and len(port.triggered) == 1
+
+
+def test_generated_run_id_that_already_exists_on_first_try_is_this_tries_own() -> None:
+    # apache/airflow#66905: the client retried the POST and got 409 for the run it created.
+    port, store = FakePort(), FakeStore()
+    original = port.trigger
+
+    def ambiguous(request: Any, run_id: str, *, reset: bool) -> bool:
+        original(request, run_id, reset=reset)
+        return False  # created, then "already exists" on the client's retry
+
+    port.trigger = ambiguous  # type: ignore[method-assign]
+    port.script = ["success"]
+    run(port, store)
+    assert len(port.runs) == 1 and port.xcoms[-1] in port.runs
+
+
+def test_a_fixed_run_id_that_already_exists_on_first_try_is_not_adopted() -> None:
+    port = FakePort(existing={"r1": "running"})
+    with pytest.raises(Failed, match="already exists"):
+        run(port, FakeStore(), trigger_run_id="r1")
+
+
+# -- without a store (Airflow 2.11, 3.0-3.2) --------------------------------------------------------------
+
+
+def bare(port: FakePort, **overrides: Any) -> None:
+    overrides.setdefault("poke_interval", 1)
+    overrides.setdefault("wait_for_completion", True)
+    run_durable(request_for("3.1.8", durable=True, **overrides), port, {})
+
+
+def test_without_store_the_run_id_is_derived_from_the_parent() -> None:
+    port = FakePort()
+    port.script = ["success"]
+    bare(port)
+    expected = derived_run_id(port.parent_key(), "child", 1)
+    assert port.triggered == [(expected, False)] and port.xcoms == [expected]
+    assert expected.startswith("manual__durable-") and expected.endswith("-1")
+
+
+def test_without_store_a_retry_reconnects_to_the_lost_tries_run() -> None:
+    port = FakePort()
+    first = derived_run_id(port.parent_key(), "child", 1)
+    port.runs[first] = "running"
+    port.script = ["running", "success"]  # the lookup after "already exists", then the poll
+    bare(port)
+    assert port.triggered == [] and port.xcoms == [first]
+
+
+def test_without_store_a_retry_after_success_returns_at_once() -> None:
+    port = FakePort()
+    first = derived_run_id(port.parent_key(), "child", 1)
+    port.runs[first] = "success"
+    bare(port)
+    assert port.triggered == [] and port.slept == [] and port.xcoms == [first]
+
+
+def test_without_store_a_failed_child_makes_the_next_generation() -> None:
+    port = FakePort()
+    first = derived_run_id(port.parent_key(), "child", 1)
+    port.runs[first] = "failed"
+    port.script = ["failed", "success"]  # the lookup of the first run, then the new run's poll
+    bare(port)
+    second = derived_run_id(port.parent_key(), "child", 2)
+    assert port.triggered == [(second, False)] and port.xcoms == [second]
+
+
+def test_without_store_fire_and_forget_never_triggers_twice() -> None:
+    port = FakePort()
+    first = derived_run_id(port.parent_key(), "child", 1)
+    port.runs[first] = "failed"
+    bare(port, wait_for_completion=False)
+    assert port.triggered == [] and port.xcoms == [first]
+
+
+def test_without_store_a_clear_derives_a_new_run_id() -> None:
+    cleared = FakePort(max_tries=3)
+    assert derived_run_id(cleared.parent_key(), "child", 1) != derived_run_id(
+        FakePort().parent_key(), "child", 1
+    )
+    assert derived_run_id(FakePort().parent_key(), "other", 1) != derived_run_id(
+        FakePort().parent_key(), "child", 1
+    )
+
+
+def test_without_store_a_failed_child_fails_the_try_with_retries() -> None:
+    port = FakePort()
+    port.script = ["failed"]
+    with pytest.raises(Failed) as err:
+        bare(port)
+    assert err.value.retry
+
+
+def test_without_store_a_fixed_run_id_is_handled_as_stock() -> None:
+    port = FakePort(existing={"r1": "running"})
+    with pytest.raises(Failed, match="already exists"):
+        run_without_store(request_for("3.1.8", durable=True, trigger_run_id="r1"), port)
+
+
+def test_without_store_each_map_index_has_its_own_run_id() -> None:
+    key = FakePort().parent_key()
+    ids = {derived_run_id(key._replace(map_index=i), "child", 1) for i in (-1, 0, 1, 2)}
+    assert len(ids) == 4

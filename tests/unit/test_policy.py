@@ -80,14 +80,15 @@ def test_each_minimum_follows_the_registry() -> None:
 def test_dead_strategy_lines_are_its_module_and_the_modules_only_it_uses() -> None:
     airflow2 = dead_code(["airflow2"])
     module = PACKAGE_DIR / "_strategies" / f"{STRATEGIES['airflow2'].module}.py"
-    assert airflow2.modules == {"_strategies/airflow2.py": code_lines(module.read_text())}
-    # Without the accessor strategy, the durable path and everything only it uses have no user left: the
-    # shared contract too, now that airflow2 is a port of stock's own code. runner_exception, which it
-    # imports, still has its own users.
+    # airflow2 and the ORM seam only its durable port uses.
+    assert airflow2.modules == {
+        "_strategies/airflow2.py": code_lines(module.read_text()),
+        "_orm.py": code_lines((PACKAGE_DIR / "_orm.py").read_text()),
+    }
+    # runner_exception's durable path is accessor's, so neither can go alone.
     accessor = dead_code(["accessor"])
-    assert set(accessor.modules) == {"_strategies/accessor.py", "_durable.py", "_accessor.py", "_contract.py"}
-    assert accessor.modules["_contract.py"] == code_lines((PACKAGE_DIR / "_contract.py").read_text())
-    assert accessor.kept == {}
+    assert accessor.modules == {}
+    assert accessor.kept == {"accessor": ["_strategies/runner_exception.py"]}
 
 
 def test_a_strategy_a_live_one_imports_is_kept_not_counted() -> None:

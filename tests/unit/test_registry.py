@@ -65,7 +65,7 @@ def test_no_airflow_is_a_clear_error() -> None:
 @pytest.mark.parametrize(
     ("version", "feature", "supported"),
     [
-        ("2.11.2", Feature.DURABLE, False),
+        ("2.11.2", Feature.DURABLE, True),  # durable on every version (issue 12)
         ("2.11.2", Feature.FAIL_WHEN_DAG_IS_PAUSED, True),
         ("2.11.2", Feature.NOTE, False),  # trigger_dag() takes no note; stock ignores it there
         ("2.11.2", Feature.RUN_AFTER, False),
@@ -77,7 +77,7 @@ def test_no_airflow_is_a_clear_error() -> None:
         ("3.1.8", Feature.NOTE, False),
         ("3.2.2", Feature.NOTE, True),
         ("3.2.2", Feature.RUN_AFTER, False),
-        ("3.2.2", Feature.DURABLE, False),
+        ("3.2.2", Feature.DURABLE, True),
         ("3.3.2", Feature.DURABLE, True),
         ("3.3.2", Feature.RUN_AFTER, True),
     ],
@@ -129,8 +129,8 @@ def test_force_strategy_within_its_range() -> None:
     assert selection.name == "runner_exception"
     assert selection.forced
     assert "forced" in selection.reason
-    # A forced strategy keeps its own (older) feature row: runner_exception has no durable.
-    assert not selection.supports("durable")
+    # A forced strategy keeps its own (older) feature row: runner_exception has no run_after.
+    assert not selection.supports("run_after")
 
 
 @pytest.mark.parametrize(

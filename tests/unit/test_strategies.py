@@ -300,10 +300,12 @@ def test_supervisor_port_delegates(fake_airflow: types.ModuleType, monkeypatch: 
 @pytest.mark.parametrize(
     ("version", "overrides", "forced", "reason"),
     [
-        ("3.1.8", {}, None, "ResumableJobMixin"),
-        ("2.11.2", {}, None, "ResumableJobMixin"),
+        # Below 3.3 a fixed run_id gets no crash recovery (no task_state_store to prove the run is ours).
+        ("3.1.8", {"trigger_run_id": "fixed"}, None, "generated run_id"),
+        ("2.11.2", {"logical_date": NOW}, None, "generated run_id"),
         ("3.3.2", {"deferrable": True, "wait_for_completion": True}, None, "triggerer"),
-        ("3.3.2", {}, "runner_exception", "ResumableJobMixin"),
+        ("3.0.6", {"deferrable": True, "wait_for_completion": True}, None, "triggerer"),
+        ("3.3.2", {"trigger_run_id": "fixed"}, "runner_exception", "generated run_id"),
     ],
 )
 def test_durable_where_it_cannot_work_warns_with_version_and_reason(
@@ -315,12 +317,22 @@ def test_durable_where_it_cannot_work_warns_with_version_and_reason(
         warn_if_not_durable(selection, request)
 
 
+@pytest.mark.parametrize("version", ["2.11.2", "3.0.6", "3.2.2", "3.3.2"])
 @pytest.mark.parametrize(
     "overrides", [{"durable": True}, {"durable": False}, {"durable": False, "deferrable": True}]
 )
-def test_no_warning_where_durable_works_or_is_off(overrides: dict, recwarn: pytest.WarningsRecorder) -> None:
-    selection = selection_for("3.3.2") if overrides["durable"] else selection_for("3.0.6")
+def test_no_warning_where_durable_works_or_is_off(
+    version: str, overrides: dict, recwarn: pytest.WarningsRecorder
+) -> None:
+    selection = selection_for(version)
     warn_if_not_durable(selection, request_for(selection, **overrides))
+    assert not recwarn.list
+
+
+@pytest.mark.parametrize("version", ["3.0.6", "3.2.2"])
+def test_a_durable_wait_below_3_3_retries_so_it_does_not_warn(version: str, recwarn) -> None:
+    selection = selection_for(version)
+    warn_about_gaps(selection, request_for(selection, durable=True, wait_for_completion=True), retries=1)
     assert not recwarn.list
 
 

@@ -19,7 +19,7 @@ from . import runner_exception
 if TYPE_CHECKING:
     from .._request import TriggerRequest
 
-__all__ = ["SupervisorPort", "check", "execute"]
+__all__ = ["SupervisorPort", "check", "execute", "execute_durable"]
 
 check = runner_exception.check  # the same TriggerDagRun payload either way
 
@@ -59,6 +59,11 @@ class SupervisorPort(AirflowPortBase):
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:
     if not request.durable or (request.deferrable and request.wait_for_completion):
         return runner_exception.execute(operator, context, request)
+    return execute_durable(operator, context, request)
+
+
+def execute_durable(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:
+    """The operator's own trigger and wait through the supervisor channel (every 3.x; the store from 3.3)."""
     from .._durable import run_durable
 
     return run_durable(request, SupervisorPort(operator, context), context)

@@ -4,6 +4,12 @@ Since AIP-72 (Airflow 3.0) a task has no ORM access; ``task_runner._handle_trigg
 ``TriggerDagRun`` message, pushes the ``trigger_run_id`` XCom and polls. This is the standard operator's
 ``_trigger_dag_af_3``. The exception's signature grew over time, so only the keywords the installed
 Airflow accepts are passed (probed, as stock probes them).
+
+With ``durable=True`` (and no deferrable wait) the operator triggers and waits itself, as on 3.3
+(:func:`.accessor.execute_durable`): every task-sdk from 1.0.6 can send ``TriggerDagRun`` and
+``GetDagRunState`` through ``SUPERVISOR_COMMS``, and with no ``task_state_store`` before 3.3 the child's
+run_id is derived from the parent task instance. A failed child then fails the try inside ``execute()``,
+so retries apply (the 3.0-3.2 runner's wait ignores them, apache/airflow#62970).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 from .._airflow import load
 from .._request import TriggerRequest, check_aware, check_conf_shape
@@ -72,7 +78,11 @@ def push_link(operator: Any, context: Mapping[str, Any], run_id: str) -> None:
         operator.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
 
-def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> NoReturn:
+def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:
+    if request.durable_without_store:
+        from .accessor import execute_durable
+
+        return execute_durable(operator, context, request)
     if request.fail_when_dag_is_paused and context["ti"].get_dag(request.trigger_dag_id).is_paused:
         raise load("DagIsPaused")(dag_id=request.trigger_dag_id)
     push_link(operator, context, request.run_id)
