@@ -26,6 +26,10 @@ KILL = {
     "workerkill": "whole worker (supervisor + task), mid-wait",
     "winbefore": "window: run_id stored, before the trigger",
     "winafter": "window: right after the trigger",
+    "doublekill": "task process (3.0: whole worker) in try 1, then in try 2",
+    "childfail": "none: the child fails on its first run only",
+    "clear": "none: the task is cleared after it succeeded",
+    "mapped": "mapped parent, 3 indices: 0 and 1 mid-wait (3.0: whole worker)",
 }
 
 
@@ -51,7 +55,13 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
                 report["airflow_version"],
                 VARIANT[variant],
                 KILL.get(kill, kill),
-                " / ".join(str(c["child_runs"]) for c in cases),
+                " / ".join(
+                    # a mapped parent: child runs per map index
+                    "+".join(map(str, c["children_per_index"]))
+                    if c.get("children_per_index")
+                    else str(c["child_runs"])
+                    for c in cases
+                ),
                 ", ".join(sorted({f"{c['parent_state']} (try {c['try_number']})" for c in cases})),
                 f"{statistics.median(waits):.1f}" if waits else "-",
             ]

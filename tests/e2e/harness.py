@@ -63,6 +63,10 @@ KILL_LABEL = {
     "workerkill": "mid-wait (supervisor + task)",
     "winbefore": "window (a): stored, before trigger",
     "winafter": "window (b): right after trigger",
+    "doublekill": "mid-wait in try 1 and in try 2",
+    "childfail": "none: child fails on its first run",
+    "clear": "none: task cleared after success",
+    "mapped": "mapped parent: indices 0 and 1 mid-wait",
 }
 
 
@@ -211,11 +215,13 @@ class MetaDB:
                 time.sleep(0.2)
         return []
 
-    def ti(self, dag_id: str, run_id: str, task_id: str = "trigger") -> dict[str, Any] | None:
+    def ti(
+        self, dag_id: str, run_id: str, task_id: str = "trigger", map_index: int = -1
+    ) -> dict[str, Any] | None:
         rows = self.query(
             "SELECT state, try_number, pid, hostname FROM task_instance "
-            "WHERE dag_id=? AND run_id=? AND task_id=?",
-            (dag_id, run_id, task_id),
+            "WHERE dag_id=? AND run_id=? AND task_id=? AND map_index=?",
+            (dag_id, run_id, task_id, map_index),
         )
         if not rows:
             return None
@@ -364,6 +370,8 @@ class Instance:
                 AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
                 # 3.0 + the pinned PyJWT refuses to sign a token with iss=None (the default)
                 AIRFLOW__API_AUTH__JWT_ISSUER="airflow-e2e",
+                # the clear case calls the REST API with a token from GET /auth/token (loopback only)
+                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
             )
         env.update(extra_env or {})
         self.env = env
@@ -544,6 +552,15 @@ class CaseResult:
     kill_to_reconnect_s: float | None = None
     case_duration_s: float | None = None
     durable_warning_logged: bool | None = None
+    kill_whole_worker: bool = False
+    second_killed_pid: int | None = None
+    max_tries_before_clear: int | None = None
+    max_tries_after_clear: int | None = None
+    #: mapped: child runs per map index, and each index's try number
+    children_per_index: list[int] = field(default_factory=list)
+    tries_per_index: list[int | None] = field(default_factory=list)
+    clear_number_before: int | None = None
+    clear_number_after: int | None = None
     durable_decision: str | None = None
     outcome: str = ""
     error: str | None = None
@@ -555,25 +572,29 @@ def case_ids(minor: str, repeats: int, shim: bool, variants: list[str] | None = 
     ``midwait`` kills the task process (``ti.pid``). Airflow 3.0's supervisor reports a killed task
     process as ``failed`` without looking at retries (task-sdk 1.0.6 ``final_state``; 3.1 added
     ``up_for_retry``), so on 3.0 the retry is exercised with ``workerkill`` (supervisor + task
-    process, the TI stays ``running`` until the heartbeat timeout) and ``stock__midwait`` documents the
-    no-retry behaviour. 3.3 also runs ``workerkill`` for the durable path through the heartbeat timeout.
+    process, the TI stays ``running`` until the heartbeat timeout; ``doublekill`` kills that way too there)
+    and ``stock__midwait__1`` documents the no-retry behaviour. 3.3 also runs ``workerkill`` for the
+    durable path through the heartbeat timeout, and ``winbefore`` (the run_id stored, the trigger not sent:
+    only 3.3 has a store). ``doublekill``, ``childfail`` and ``clear`` run for stock and durable.
     """
     version = tuple(int(x) for x in minor.split("."))
-    durable_capable = version >= (3, 3)
+    has_store = version >= (3, 3)
     retry_kill = "workerkill" if version == (3, 0) else "midwait"
     cases = [f"stock__{retry_kill}__1"]
     if version == (3, 0):
         cases.append("stock__midwait__1")
-    if durable_capable:
+    if has_store:
         cases.append("stock__workerkill__1")
+    cases += [f"stock__{k}__1" for k in ("doublekill", "childfail", "clear", "mapped")]
     if shim:
         cases.append(f"shim_nodur__{retry_kill}__1")
-        durable_repeats = repeats if durable_capable else 1
-        cases += [f"shim_durable__{retry_kill}__{i}" for i in range(1, durable_repeats + 1)]
-        if durable_capable:  # the store-before-trigger windows only exist where the shim is durable
+        cases += [f"shim_durable__{retry_kill}__{i}" for i in range(1, repeats + 1)]
+        window_repeats = repeats if has_store else 1
+        cases += [f"shim_durable__winafter__{i}" for i in range(1, window_repeats + 1)]
+        cases += [f"shim_durable__{k}__1" for k in ("doublekill", "childfail", "clear", "mapped")]
+        if has_store:  # the store-before-trigger window only exists where there is a store
             cases.append("shim_durable__workerkill__1")
             cases += [f"shim_durable__winbefore__{i}" for i in range(1, repeats + 1)]
-            cases += [f"shim_durable__winafter__{i}" for i in range(1, repeats + 1)]
     if variants:
         cases = [c for c in cases if c.split("__")[0] in variants]
     return cases
@@ -594,6 +615,10 @@ class CaseRunner:
         )
         self.child_dag_id = f"e2e_child__{case}"
         self.timeout = timeout
+        # Airflow 3.0 retries a killed task only when its whole worker is gone (see case_ids)
+        self.res.kill_whole_worker = kill == "workerkill" or (
+            kill in ("doublekill", "mapped", "winafter") and inst.minor == "3.0"
+        )
 
     def _children(self) -> list[dict[str, Any]]:
         runs = self.db.child_runs(self.child_dag_id)
@@ -609,13 +634,18 @@ class CaseRunner:
         "Reconnecting to existing job": "reconnect",
         "was never created; triggering it now": "trigger stored run_id",
         "Job already completed successfully": "already succeeded",
+        "Reconnecting to DAG run": "reconnect",  # below 3.3: the derived run_id already existed
+        "triggering a fresh run": "fresh run after a failed child",
     }
 
     def _task_log(self, attempt: int) -> str:
         r = self.res
         base = self.inst.home / "logs" / f"dag_id={r.parent_dag_id}" / f"run_id={r.parent_run_id}"
         try:
-            return (base / "task_id=trigger" / f"attempt={attempt}.log").read_text(errors="replace")
+            task = base / "task_id=trigger"
+            if r.kill == "mapped":  # index 0's log: the first index killed
+                task = task / "map_index=0"
+            return (task / f"attempt={attempt}.log").read_text(errors="replace")
         except OSError:
             return ""
 
@@ -645,65 +675,226 @@ class CaseRunner:
                 raise TimeoutError(f"{self.res.case}: timed out waiting for {what}")
             time.sleep(every)
 
+    def _first_kill(self, deadline: float) -> tuple[float, float, list[dict[str, Any]]]:
+        """Kill try 1 at the case's moment; returns (monotonic, wall) kill time and the children then."""
+        r = self.res
+        ti = self._wait(
+            "try 1 running",
+            lambda: (
+                (t := self.db.ti(r.parent_dag_id, r.parent_run_id))
+                and t["state"] == "running"
+                and t["pid"]
+                and t
+            ),
+            deadline,
+        )
+        if r.kill in ("midwait", "workerkill", "doublekill"):
+            kids = self._wait("child run", self._children, deadline)
+            t_trig = time.monotonic()
+            # the operator polls every poke_interval: give it one poll so it is really mid-wait
+            time.sleep(2.5)
+            r.kill_after_trigger_s = round(time.monotonic() - t_trig, 1)
+        else:
+            marker = self.inst.marker_dir / f"{r.parent_dag_id}.window.1.json"
+            self._wait(f"window marker {marker.name}", marker.exists, deadline, every=0.1)
+            payload = json.loads(marker.read_text())
+            r.marker_pid = payload["pid"]
+            r.window_child_run_id = payload.get("child_run_id")
+            kids = self._children()
+        ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
+        assert ti is not None
+        if ti["state"] != "running" or ti["try_number"] != 1:
+            raise RuntimeError(f"{r.case}: task no longer running try 1 at kill time: {ti}")
+        pid = int(ti["pid"])
+        if r.marker_pid is not None and r.marker_pid != pid:
+            raise RuntimeError(f"{r.case}: ti.pid {pid} != pid that hit the seam {r.marker_pid}")
+        r.child_runs_at_kill = len(kids)
+        r.killed_pid = pid
+        self._kill(pid, r.kill_whole_worker)
+        t_kill = time.monotonic()
+        t_kill_wall = time.time()
+        what = (
+            f"supervisor {r.killed_supervisor_pid} + task pid {pid}"
+            if r.killed_supervisor_pid
+            else f"pid {pid}"
+        )
+        log(f"{r.case}: SIGKILL {what} (try 1, child runs so far: {len(kids)})")
+
+        return t_kill, t_kill_wall, kids
+
+    def _mapped_kill(self, deadline: float) -> tuple[float, float, list[dict[str, Any]]]:
+        """Indices 0 and 1 of the mapped parent, each mid-wait on its own child, killed together."""
+        r = self.res
+
+        def waiting(i: int) -> Any:
+            t = self.db.ti(r.parent_dag_id, r.parent_run_id, map_index=i)
+            mine = [k for k in self._children() if (k["conf"] or {}).get("item") == i]
+            return t and t["state"] == "running" and t["pid"] and mine and t
+
+        tis = [self._wait(f"index {i} waiting", lambda i=i: waiting(i), deadline) for i in (0, 1)]
+        time.sleep(2.5)
+        kids = self._children()
+        r.child_runs_at_kill = len(kids)
+        for i, ti in enumerate(tis):
+            now = self.db.ti(r.parent_dag_id, r.parent_run_id, map_index=i)
+            if now is None or now["state"] != "running" or now["try_number"] != 1 or now["pid"] != ti["pid"]:
+                raise RuntimeError(f"{r.case}: index {i} no longer running try 1 at kill time: {now}")
+            self._kill(int(ti["pid"]), r.kill_whole_worker)
+        r.killed_pid = int(tis[0]["pid"])
+        log(f"{r.case}: SIGKILL indices 0 and 1 (child runs so far: {len(kids)})")
+        return time.monotonic(), time.time(), kids
+
+    def _kill(self, pid: int, whole_worker: bool) -> None:
+        r = self.res
+        if not self.inst.procs.is_ours(pid):
+            raise RuntimeError(f"{r.case}: pid {pid} is not a descendant of our scheduler; not killing it")
+        self.inst.procs.snapshot()
+        if whole_worker:
+            # the whole worker: the supervisor (ti.pid's parent) first, so nothing reports the
+            # task's end; the TI stays "running" until the scheduler's heartbeat timeout
+            parent = psutil.Process(pid).parent()
+            if parent is None or not self.inst.procs.is_ours(parent.pid):
+                raise RuntimeError(f"{r.case}: parent of pid {pid} is not ours; not killing it")
+            r.killed_supervisor_pid = parent.pid
+            os.kill(parent.pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+
+    def _second_kill(self, first_pid: int, deadline: float) -> None:
+        """doublekill: try 2 reconnected and is waiting too; kill it the same way."""
+        r = self.res
+        ti = self._wait(
+            "try 2 running",
+            lambda: (
+                (t := self.db.ti(r.parent_dag_id, r.parent_run_id))
+                and t["state"] == "running"
+                and (t["try_number"] or 0) == 2
+                and t["pid"]
+                and int(t["pid"]) != first_pid
+                and t
+            ),
+            deadline,
+        )
+        time.sleep(4.0)  # past the reconnect, into the wait
+        ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
+        if ti is None or ti["state"] != "running" or ti["try_number"] != 2:
+            raise RuntimeError(f"{r.case}: try 2 no longer running at the second kill: {ti}")
+        self._kill(int(ti["pid"]), r.kill_whole_worker)
+        r.second_killed_pid = int(ti["pid"])
+        log(f"{r.case}: second SIGKILL pid {ti['pid']} (try 2)")
+
+    def _clear(self) -> None:
+        """Clear the parent's task as a user would: REST API on 3.x, the CLI on 2.11."""
+        r = self.res
+        if self.inst.is_airflow2:
+            rows = self.db.query(
+                "SELECT execution_date FROM dag_run WHERE dag_id=? AND run_id=?",
+                (r.parent_dag_id, r.parent_run_id),
+            )
+            when = rows[0][0].isoformat()
+            out = subprocess.run(
+                [self.inst.airflow_bin(), "tasks", "clear", "-t", "^trigger$", "-s", when, "-e", when, "-y",
+                 r.parent_dag_id],
+                env=self.inst.env, capture_output=True, text=True,
+            )  # fmt: skip
+            if out.returncode != 0:
+                raise RuntimeError(f"{r.case}: airflow tasks clear failed: {out.stderr[-2000:]}")
+            return
+        import urllib.error
+        import urllib.request
+
+        base = self.inst.env["AIRFLOW__API__BASE_URL"]
+        with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as resp:
+            token = json.loads(resp.read())["access_token"]
+        body = {
+            "dry_run": False,
+            "task_ids": ["trigger"],
+            "dag_run_id": r.parent_run_id,
+            "only_failed": False,
+            "reset_dag_runs": True,
+        }
+        request = urllib.request.Request(
+            f"{base}/api/v2/dags/{r.parent_dag_id}/clearTaskInstances",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        for attempt in range(6):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as resp:
+                    cleared = json.loads(resp.read())
+                break
+            except urllib.error.HTTPError as err:  # SQLite busy under the other cases' writes: retry
+                detail = err.read()[:300]
+                if err.code < 500 or attempt == 5:
+                    raise RuntimeError(f"{r.case}: clear failed: HTTP {err.code} {detail!r}") from err
+                log(f"{r.case}: clear answered HTTP {err.code} {detail!r}; retrying")
+                time.sleep(1.0)
+        if not cleared.get("task_instances"):
+            raise RuntimeError(f"{r.case}: the REST API cleared nothing: {cleared}")
+
+    def _run_without_kill(self, deadline: float) -> float:
+        """childfail and clear: no kill; returns the wall time the measured phase started."""
+        r = self.res
+        if r.kill == "childfail":
+            return time.time()
+        first = self._wait(
+            "the first run to finish",
+            lambda: (
+                self.db.dagrun_state(r.parent_dag_id, r.parent_run_id) in FINAL_DAGRUN_STATES
+                and self.db.dagrun_state(r.parent_dag_id, r.parent_run_id)
+            ),
+            deadline,
+        )
+        if first != "success":
+            ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
+            raise RuntimeError(f"{r.case}: the parent run ended {first} before the clear: {ti}")
+        r.child_runs_at_kill = len(self._children())
+        r.max_tries_before_clear = self._max_tries()
+        r.clear_number_before = self._clear_number()
+        t_wall = time.time()
+        self._clear()
+        log(f"{r.case}: cleared the task after success (child runs so far: {r.child_runs_at_kill})")
+        self._wait(
+            "the cleared task to rerun",
+            lambda: (t := self.db.ti(r.parent_dag_id, r.parent_run_id)) and t["state"] != "success",
+            deadline,
+            every=0.1,
+        )
+        r.max_tries_after_clear = self._max_tries()
+        r.clear_number_after = self._clear_number()
+        return t_wall
+
+    def _clear_number(self) -> int | None:
+        r = self.res
+        rows = self.db.query(
+            "SELECT clear_number FROM dag_run WHERE dag_id=? AND run_id=?", (r.parent_dag_id, r.parent_run_id)
+        )
+        return rows[0][0] if rows else None
+
+    def _max_tries(self) -> int | None:
+        r = self.res
+        rows = self.db.query(
+            "SELECT max_tries FROM task_instance WHERE dag_id=? AND run_id=? AND task_id='trigger'",
+            (r.parent_dag_id, r.parent_run_id),
+        )
+        return rows[0][0] if rows else None
+
     def run(self) -> CaseResult:
         r = self.res
         t_case = time.monotonic()
         deadline = t_case + self.timeout
         try:
-            ti = self._wait(
-                "try 1 running",
-                lambda: (
-                    (t := self.db.ti(r.parent_dag_id, r.parent_run_id))
-                    and t["state"] == "running"
-                    and t["pid"]
-                    and t
-                ),
-                deadline,
-            )
-            if r.kill in ("midwait", "workerkill"):
-                kids = self._wait("child run", self._children, deadline)
-                t_trig = time.monotonic()
-                # the operator polls every poke_interval: give it one poll so it is really mid-wait
-                time.sleep(2.5)
-                r.kill_after_trigger_s = round(time.monotonic() - t_trig, 1)
+            if r.kill == "mapped":
+                t_kill, t_kill_wall, kids = self._mapped_kill(deadline)
+            elif r.kill in ("childfail", "clear"):
+                t_kill_wall = self._run_without_kill(deadline)
+                t_kill = time.monotonic()
+                kids = [] if r.kill == "childfail" else self._children()
             else:
-                marker = self.inst.marker_dir / f"{r.parent_dag_id}.window.1.json"
-                self._wait(f"window marker {marker.name}", marker.exists, deadline, every=0.1)
-                payload = json.loads(marker.read_text())
-                r.marker_pid = payload["pid"]
-                r.window_child_run_id = payload.get("child_run_id")
-                kids = self._children()
-            ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
-            assert ti is not None
-            if ti["state"] != "running" or ti["try_number"] != 1:
-                raise RuntimeError(f"{r.case}: task no longer running try 1 at kill time: {ti}")
-            pid = int(ti["pid"])
-            if r.marker_pid is not None and r.marker_pid != pid:
-                raise RuntimeError(f"{r.case}: ti.pid {pid} != pid that hit the seam {r.marker_pid}")
-            if not self.inst.procs.is_ours(pid):
-                raise RuntimeError(
-                    f"{r.case}: pid {pid} is not a descendant of our scheduler; not killing it"
-                )
-            r.child_runs_at_kill = len(kids)
-            r.killed_pid = pid
-            self.inst.procs.snapshot()
-            if r.kill == "workerkill":
-                # the whole worker: the supervisor (ti.pid's parent) first, so nothing reports the
-                # task's end; the TI stays "running" until the scheduler's heartbeat timeout
-                parent = psutil.Process(pid).parent()
-                if parent is None or not self.inst.procs.is_ours(parent.pid):
-                    raise RuntimeError(f"{r.case}: parent of pid {pid} is not ours; not killing it")
-                r.killed_supervisor_pid = parent.pid
-                os.kill(parent.pid, signal.SIGKILL)
-            os.kill(pid, signal.SIGKILL)
-            t_kill = time.monotonic()
-            t_kill_wall = time.time()
-            what = (
-                f"supervisor {r.killed_supervisor_pid} + task pid {pid}"
-                if r.killed_supervisor_pid
-                else f"pid {pid}"
-            )
-            log(f"{r.case}: SIGKILL {what} (try 1, child runs so far: {len(kids)})")
+                t_kill, t_kill_wall, kids = self._first_kill(deadline)
+                if r.kill == "doublekill":
+                    assert r.killed_pid is not None
+                    self._second_kill(r.killed_pid, deadline)
 
             final = None
             while final is None:
@@ -724,9 +915,17 @@ class CaseRunner:
                     final = state
                 time.sleep(0.25)
             r.parent_state = final
-            t = self.db.ti(r.parent_dag_id, r.parent_run_id) or {}
+            t = self.db.ti(r.parent_dag_id, r.parent_run_id, map_index=0 if r.kill == "mapped" else -1) or {}
             r.ti_state, r.try_number = t.get("state"), t.get("try_number")
             kids = self._children()
+            if r.kill == "mapped":
+                r.children_per_index = [
+                    sum(1 for k in kids if (k["conf"] or {}).get("item") == i) for i in range(3)
+                ]
+                r.tries_per_index = [
+                    (self.db.ti(r.parent_dag_id, r.parent_run_id, map_index=i) or {}).get("try_number")
+                    for i in range(3)
+                ]
             r.child_runs = len(kids)
             r.child_run_ids = [k["run_id"] for k in kids]
             r.child_states = [k["state"] for k in kids]
@@ -736,7 +935,19 @@ class CaseRunner:
                     "DurableUnavailableWarning" in text or "durable=True has no effect" in text
                     for text in (self._task_log(1), self._task_log(2))
                 )
-            if r.parent_state == "failed" and (r.try_number or 0) < 2:
+            if r.kill == "mapped":
+                r.outcome = f"child runs per index {r.children_per_index}, tries {r.tries_per_index}"
+            elif r.kill in ("childfail", "clear"):
+                r.outcome = f"{r.child_runs} child runs: " + (
+                    "a fresh child after the failed one"
+                    if r.kill == "childfail" and r.child_runs == 2
+                    else f"the cleared task triggered again (max_tries {r.max_tries_before_clear} -> "
+                    f"{r.max_tries_after_clear}, clear_number {r.clear_number_before} -> "
+                    f"{r.clear_number_after})"
+                    if r.kill == "clear" and r.child_runs == 2
+                    else "unexpected"
+                )
+            elif r.parent_state == "failed" and (r.try_number or 0) < 2:
                 r.outcome = f"parent FAILED on try {r.try_number}: the kill was not retried"
             elif r.child_runs == 1 and r.child_runs_at_kill == 0:
                 r.outcome = "no duplicate: retry triggered the stored run_id"
@@ -744,8 +955,8 @@ class CaseRunner:
                 r.outcome = "no duplicate: retry found the child already succeeded"
             elif r.child_runs == 1:
                 r.outcome = "no duplicate: retry reconnected"
-            elif r.child_runs == 2:
-                r.outcome = "DUPLICATE child run"
+            elif r.child_runs >= 2:
+                r.outcome = f"DUPLICATE child runs ({r.child_runs})"
             else:
                 r.outcome = f"{r.child_runs} child runs"
             if r.window_child_run_id and r.child_runs == 1 and r.child_run_ids != [r.window_child_run_id]:

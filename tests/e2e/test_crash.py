@@ -7,10 +7,14 @@ Expected, and asserted:
 
 * stock provider operator: 2 child runs for one parent run (the duplicate this package fixes);
 * shim ``durable=False``: the same 2 (durability is opt-in);
-* shim ``durable=True`` on Airflow 3.3+: exactly 1 child run in every case, whether the worker dies
-  mid-wait, after the run_id was stored but before the trigger call, or right after the trigger call;
-* shim ``durable=True`` below 3.3: no ``task_state_store``, so it warns and behaves like
-  ``durable=False`` (2 child runs);
+* shim ``durable=True`` on every version: exactly 1 child run in every kill case, whether the worker
+  dies mid-wait, right after the trigger call, (3.3) after the run_id was stored but before the trigger
+  call, or in try 1 and again in try 2 (stock: 3);
+* a child that fails on its first run only: the durable parent retries and succeeds with a fresh child
+  (2 child runs) on every version; stock does the same except on 3.0-3.2, whose runner fails the parent;
+* a mapped parent (3 indices, each with its own conf; indices 0 and 1 killed mid-wait): durable makes
+  one child run per index, stock 2 for each killed index;
+* a task cleared (REST API; the CLI on 2.11) after it succeeded triggers again: 2 child runs, as stock;
 * Airflow 3.0 with only the task process killed: no retry at all (its supervisor's own behaviour).
 
 Only the cases of the selected tests run (``-k durable``: the durable cases alone). The table is printed
@@ -44,7 +48,7 @@ def _minor() -> str:
 
 MINOR = _minor()
 REPEATS = int(os.environ.get("E2E_REPEATS", "3"))
-DURABLE_CAPABLE = tuple(int(x) for x in MINOR.split(".")) >= (3, 3)
+VERSION = tuple(int(x) for x in MINOR.split("."))
 # One test per (variant, kill) this version runs: a case that does not exist on a version is not
 # collected there, rather than skipped (harness.case_ids says which exist, and why).
 GROUPS = sorted({tuple(c.split("__")[:2]) for c in harness.case_ids(MINOR, REPEATS, shim=True)})
@@ -71,10 +75,18 @@ def expected(variant: str, kill: str) -> tuple[str, int, int]:
         # Airflow 3.0's supervisor reports a SIGKILLed task process as failed, ignoring retries
         # (task-sdk 1.0.6 final_state; 3.1 added up_for_retry): no try 2, so no duplicate either.
         return ("failed", 1, 1)
-    if variant == "shim_durable" and DURABLE_CAPABLE:
-        return ("success", 2, 1)  # the retry reconnects (or triggers the stored run_id)
-    # stock, durable=False, and durable=True below 3.3 (which warns): the retry triggers a duplicate
-    return ("success", 2, 2)
+    if kill == "mapped":  # index 0 (killed); the per-index counts are asserted in test_crash_case
+        return ("success", 2, 3 if variant == "shim_durable" else 5)
+    if kill == "clear":
+        return ("success", 2, 2)  # the cleared task triggers a fresh child, durable or not
+    if kill == "childfail":
+        if variant != "shim_durable" and (3, 0) <= VERSION < (3, 3):
+            return ("failed", 1, 1)  # the 3.0-3.2 runner fails the parent without retry
+        return ("success", 2, 2)
+    tries = 3 if kill == "doublekill" else 2
+    if variant == "shim_durable":
+        return ("success", tries, 1)  # every retry reconnects (or triggers the run_id try 1 meant)
+    return ("success", tries, tries)  # stock and durable=False: each retry triggers a duplicate
 
 
 @pytest.mark.parametrize(("variant", "kill"), GROUPS, ids=[f"{v}-{k}" for v, k in GROUPS])
@@ -90,9 +102,13 @@ def test_crash_case(report: dict[str, Any], variant: str, kill: str) -> None:
             f"expected {child_runs}: {case['child_run_ids']}"
         )
         assert (case["parent_state"], case["try_number"]) == (state, try_number), case
+        if kill == "mapped":
+            per_index = [1, 1, 1] if variant == "shim_durable" else [2, 2, 1]
+            assert case["children_per_index"] == per_index, case
+            assert case["tries_per_index"] == [2, 2, 1], case
         if variant == "shim_durable":
-            # Below 3.3 durable=True must say, in the task log, that it cannot work; on 3.3 it must not.
-            assert case["durable_warning_logged"] is (not DURABLE_CAPABLE), case
+            # A generated run_id: durable works on every version, so it never warns.
+            assert case["durable_warning_logged"] is False, case
         if case["window_child_run_id"]:
             # The one child run is the run_id try 1 stored (window a) or triggered (window b).
             assert case["child_run_ids"] == [case["window_child_run_id"]], case

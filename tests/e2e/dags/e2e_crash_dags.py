@@ -11,11 +11,18 @@ Case ids: ``<variant>__<kill>__<n>``
              ``workerkill``   same moment, but the supervisor (the task process's parent) dies too
              ``winbefore``    kill after the shim stored the child run_id, before the trigger call
              ``winafter``     kill right after the trigger call returned
+             ``doublekill``   kill try 1 mid-wait, then try 2 mid-wait (retries=2)
+             ``childfail``    no kill: the child run fails on its first run only (retries=1)
+             ``mapped``       a mapped parent (3 indices, each its own conf): indices 0 and 1 killed
+                              mid-wait
+             ``clear``        no kill: once the parent succeeded the harness clears its task (REST API on
+                              3.x, the CLI on 2.11) and the rerun triggers again
 The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the package,
 e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``, e.g. that provider's own
 operator) point the shim cases elsewhere; ``nox -s "provider(3.3)"`` sets both.
-The window cases wrap the shim's trigger seam (``<package>._accessor.trigger_dag_run``): on try 1 the
-wrapper writes a marker file and sleeps, the harness sees the marker and kills the process.
+The window cases wrap the shim's trigger seam (``<package>._accessor.trigger_dag_run`` on 3.x,
+``<package>._orm.trigger_dag_run`` on 2.11): on try 1 the wrapper writes a marker file and sleeps, the
+harness sees the marker and kills the process.
 
 Settings come from the environment the harness starts Airflow with (E2E_*), so every Airflow process
 parses the same DAGs.
@@ -52,18 +59,26 @@ CHILD_SLEEP = float(os.environ.get("E2E_CHILD_SLEEP", "20"))
 CHILD_SLEEP_WORKERKILL = float(os.environ.get("E2E_CHILD_SLEEP_WORKERKILL", "40"))
 POKE_INTERVAL = int(os.environ.get("E2E_POKE_INTERVAL", "2"))
 RETRY_DELAY = float(os.environ.get("E2E_RETRY_DELAY", "2"))
+MAPPED = 3  # indices of the mapped parent; the harness kills 0 and 1
 WINDOW_SLEEP = float(os.environ.get("E2E_WINDOW_SLEEP", "120"))
 MARKER_DIR = os.environ.get("E2E_MARKER_DIR", "")
 # "<case_id>,<case_id>,..." - the harness decides which cases exist for this run.
 CASES = [c for c in os.environ.get("E2E_CASES", "").split(",") if c]
 
-SEAM_MODULE = f"{SHIM_PACKAGE}._accessor"
+import airflow  # noqa: E402
+
+SEAM_MODULE = f"{SHIM_PACKAGE}._orm" if airflow.__version__.startswith("2.") else f"{SHIM_PACKAGE}._accessor"
 SEAM_NAME = "trigger_dag_run"
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _child_sleep(seconds: float) -> None:
+def _child_sleep(seconds: float, fail_first: bool = False, marker: str = "") -> None:
+    if fail_first and MARKER_DIR:
+        path = os.path.join(MARKER_DIR, f"{marker}.child_failed_once")
+        if not os.path.exists(path):
+            open(path, "w").close()
+            raise RuntimeError("e2e: the child fails on its first run only")
     time.sleep(seconds)
 
 
@@ -112,7 +127,7 @@ def _window(dag_id: str, run_id: str, try_number: int, where: str):
 
 def _operator_class(variant: str, kill: str):
     base = StockOperator if variant == "stock" else ShimOperator
-    if kill in ("midwait", "workerkill"):
+    if kill not in ("winbefore", "winafter"):
         return base
 
     class WindowedTrigger(base):  # type: ignore[misc,valid-type]
@@ -143,7 +158,11 @@ def _make(case_id: str) -> None:
         PythonOperator(
             task_id="sleep",
             python_callable=_child_sleep,
-            op_kwargs={"seconds": CHILD_SLEEP_WORKERKILL if kill == "workerkill" else CHILD_SLEEP},
+            op_kwargs={
+                "seconds": CHILD_SLEEP_WORKERKILL if kill in _WORKERKILL_KINDS else CHILD_SLEEP,
+                "fail_first": kill == "childfail",
+                "marker": child_id,
+            },
         )
     globals()[child_id] = child
 
@@ -159,19 +178,38 @@ def _make(case_id: str) -> None:
         catchup=False,
         is_paused_upon_creation=False,
         max_active_runs=8,
-        default_args={"retries": 1, "retry_delay": dt.timedelta(seconds=RETRY_DELAY)},
+        default_args={
+            "retries": 2 if kill == "doublekill" else 1,
+            "retry_delay": dt.timedelta(seconds=RETRY_DELAY),
+        },
         tags=["e2e"],
     ) as parent:
-        _operator_class(variant, kill)(
-            task_id="trigger",
-            trigger_dag_id=child_id,
-            conf={"e2e_parent_run_id": "{{ run_id }}"},
-            wait_for_completion=True,
-            poke_interval=POKE_INTERVAL,
-            **kwargs,
-        )
+        if kill == "mapped":
+            _operator_class(variant, kill).partial(
+                task_id="trigger",
+                trigger_dag_id=child_id,
+                wait_for_completion=True,
+                poke_interval=POKE_INTERVAL,
+                **kwargs,
+            ).expand(conf=[{"e2e_parent_run_id": "{{ run_id }}", "item": i} for i in range(MAPPED)])
+        else:
+            _operator_class(variant, kill)(
+                task_id="trigger",
+                trigger_dag_id=child_id,
+                conf={"e2e_parent_run_id": "{{ run_id }}"},
+                wait_for_completion=True,
+                poke_interval=POKE_INTERVAL,
+                **kwargs,
+            )
     globals()[parent_id] = parent
 
+
+#: Airflow 3.0's supervisor fails a killed task process without retry: there every kill is a worker kill.
+_WORKERKILL_KINDS = (
+    ("workerkill", "doublekill", "mapped", "winafter")
+    if airflow.__version__.startswith("3.0.")
+    else ("workerkill",)
+)
 
 for _case in CASES:
     _make(_case)
