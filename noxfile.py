@@ -163,7 +163,11 @@ def provider(session: nox.Session, airflow: str) -> None:
     tmp = Path(session.create_tmp()).resolve()
     session.run("python", "tests/vendoring/provider.py", "build", str(tmp / "provider"))
     wheels = [str(w) for w in (tmp / "provider" / "dist").glob("*.whl")]
-    session.install("--no-deps", "--reinstall-package", "apache-airflow-providers-standard", *wheels)
+    # --no-cache: the rebuilt wheel has the pinned wheel's name and version; a reused env must not get a
+    # cached build of an older copy.
+    session.install(
+        "--no-deps", "--no-cache", "--reinstall-package", "apache-airflow-providers-standard", *wheels
+    )
     session.run("python", "tests/vendoring/provider.py", "check")  # the drift check, on the installed copy
     env = {
         "AIRFLOW_HOME": str(tmp / "airflow-home"),
