@@ -67,6 +67,7 @@ KILL_LABEL = {
     "childfail": "none: child fails on its first run",
     "clear": "none: task cleared after success",
     "mapped": "mapped parent: indices 0 and 1 mid-wait",
+    "clearwait": "none: task cleared while it waits",
 }
 
 
@@ -585,13 +586,16 @@ def case_ids(minor: str, repeats: int, shim: bool, variants: list[str] | None = 
         cases.append("stock__midwait__1")
     if has_store:
         cases.append("stock__workerkill__1")
-    cases += [f"stock__{k}__1" for k in ("doublekill", "childfail", "clear", "mapped")]
+    # clearwait: not on 3.0, where a task cleared while running (RESTARTING) did not start its next try
+    # within 300 s, with stock as with the shim (seen on 3.0.6).
+    kinds = ("doublekill", "childfail", "clear", "mapped") + (() if version == (3, 0) else ("clearwait",))
+    cases += [f"stock__{k}__1" for k in kinds]
     if shim:
         cases.append(f"shim_nodur__{retry_kill}__1")
         cases += [f"shim_durable__{retry_kill}__{i}" for i in range(1, repeats + 1)]
         window_repeats = repeats if has_store else 1
         cases += [f"shim_durable__winafter__{i}" for i in range(1, window_repeats + 1)]
-        cases += [f"shim_durable__{k}__1" for k in ("doublekill", "childfail", "clear", "mapped")]
+        cases += [f"shim_durable__{k}__1" for k in kinds]
         if has_store:  # the store-before-trigger window only exists where there is a store
             cases.append("shim_durable__workerkill__1")
             cases += [f"shim_durable__winbefore__{i}" for i in range(1, repeats + 1)]
@@ -833,10 +837,35 @@ class CaseRunner:
             raise RuntimeError(f"{r.case}: the REST API cleared nothing: {cleared}")
 
     def _run_without_kill(self, deadline: float) -> float:
-        """childfail and clear: no kill; returns the wall time the measured phase started."""
+        """childfail and clear(wait): no kill; returns the wall time the measured phase started."""
         r = self.res
         if r.kill == "childfail":
             return time.time()
+        if r.kill == "clearwait":  # a user's clear while the task waits on its running child
+            self._wait(
+                "try 1 waiting",
+                lambda: (
+                    (t := self.db.ti(r.parent_dag_id, r.parent_run_id))
+                    and t["state"] == "running"
+                    and self._children()
+                ),
+                deadline,
+            )
+            time.sleep(2.5)
+            r.child_runs_at_kill = len(self._children())
+            r.max_tries_before_clear = self._max_tries()
+            r.clear_number_before = self._clear_number()
+            t_wall = time.time()
+            self._clear()
+            log(f"{r.case}: cleared the task while it waits (child runs so far: {r.child_runs_at_kill})")
+            self._wait(
+                "the cleared task's next try",
+                lambda: (t := self.db.ti(r.parent_dag_id, r.parent_run_id)) and (t["try_number"] or 0) >= 2,
+                deadline,
+            )
+            r.max_tries_after_clear = self._max_tries()
+            r.clear_number_after = self._clear_number()
+            return t_wall
         first = self._wait(
             "the first run to finish",
             lambda: (
@@ -886,7 +915,7 @@ class CaseRunner:
         try:
             if r.kill == "mapped":
                 t_kill, t_kill_wall, kids = self._mapped_kill(deadline)
-            elif r.kill in ("childfail", "clear"):
+            elif r.kill in ("childfail", "clear", "clearwait"):
                 t_kill_wall = self._run_without_kill(deadline)
                 t_kill = time.monotonic()
                 kids = [] if r.kill == "childfail" else self._children()
@@ -937,6 +966,11 @@ class CaseRunner:
                 )
             if r.kill == "mapped":
                 r.outcome = f"child runs per index {r.children_per_index}, tries {r.tries_per_index}"
+            elif r.kill == "clearwait":
+                r.outcome = (
+                    f"{r.child_runs} child runs after a clear mid-wait (max_tries {r.max_tries_before_clear} "
+                    f"-> {r.max_tries_after_clear})"
+                )
             elif r.kill in ("childfail", "clear"):
                 r.outcome = f"{r.child_runs} child runs: " + (
                     "a fresh child after the failed one"

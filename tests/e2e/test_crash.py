@@ -14,6 +14,10 @@ Expected, and asserted:
   (2 child runs) on every version; stock does the same except on 3.0-3.2, whose runner fails the parent;
 * a mapped parent (3 indices, each with its own conf; indices 0 and 1 killed mid-wait): durable makes
   one child run per index, stock 2 for each killed index;
+* a task cleared while it waits (not on 3.0, whose cleared running task did not rerun): stock's rerun
+  triggers a second child; durable reconnects (1 child run, the declared difference
+  ``durable-clear-while-waiting-reconnects``) on 2.11 and 3.3, where the clear keeps ``max_tries``, and
+  triggers a second child as stock on 3.1 and 3.2, where it raises it;
 * a task cleared (REST API; the CLI on 2.11) after it succeeded triggers again: 2 child runs, as stock;
 * Airflow 3.0 with only the task process killed: no retry at all (its supervisor's own behaviour).
 
@@ -77,6 +81,11 @@ def expected(variant: str, kill: str) -> tuple[str, int, int]:
         return ("failed", 1, 1)
     if kill == "mapped":  # index 0 (killed); the per-index counts are asserted in test_crash_case
         return ("success", 2, 3 if variant == "shim_durable" else 5)
+    if kill == "clearwait":
+        # 2.11 and 3.3 keep max_tries when a running task is cleared, so durable reconnects (declared:
+        # durable-clear-while-waiting-reconnects); 3.1 and 3.2 raise it, so durable triggers, as stock.
+        keeps_max_tries = VERSION < (3, 0) or VERSION >= (3, 3)
+        return ("success", 2, 1 if variant == "shim_durable" and keeps_max_tries else 2)
     if kill == "clear":
         return ("success", 2, 2)  # the cleared task triggers a fresh child, durable or not
     if kill == "childfail":

@@ -15,6 +15,7 @@ Case ids: ``<variant>__<kill>__<n>``
              ``childfail``    no kill: the child run fails on its first run only (retries=1)
              ``mapped``       a mapped parent (3 indices, each its own conf): indices 0 and 1 killed
                               mid-wait
+             ``clearwait``    no kill: the harness clears the task while it waits on its child
              ``clear``        no kill: once the parent succeeded the harness clears its task (REST API on
                               3.x, the CLI on 2.11) and the rerun triggers again
 The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the package,
