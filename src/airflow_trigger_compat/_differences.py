@@ -119,9 +119,10 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         id="durable-clear-while-waiting-reconnects",
         airflow=_EVERY_VERSION,
-        when="durable=True and a user clears the parent task while it still waits on its child run, on an "
-        "Airflow that keeps the task's max_tries for that clear (seen on 2.11.2 and 3.3.2; 3.1.8 and 3.2.2 "
-        "raise it, and there the package triggers a second child as stock does)",
+        when="durable=True and a user clears the parent task while it still waits on its child run, and "
+        "Airflow keeps the task's max_tries for that clear: always on 2.11; on 3.1+ only when the stopped "
+        "try's failure reaches the API before the scheduler handles the executor's event (otherwise the "
+        "scheduler raises max_tries and the package triggers a second child, as stock does)",
         stock="the cleared try is stopped and the rerun triggers a second child run",
         package="the rerun reconnects to the child run that is still running (one child run); a clear "
         "after the task ended triggers a fresh child, as stock",

@@ -84,6 +84,22 @@ def free_port() -> int:
 # --------------------------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------------------------
+
+def _log_line_time(line: str) -> float | None:
+    """When a task log line was written (epoch s): 3.x logs JSON lines, 2.11 ``[<iso time>] ...`` lines."""
+    from datetime import datetime
+
+    try:
+        stamp = json.loads(line)["timestamp"]
+    except (ValueError, KeyError, TypeError):
+        if not line.startswith("[") or "]" not in line:
+            return None
+        stamp = line[1 : line.index("]")]
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError):
+        return None
+
 class ProcessSet:
     """Processes this harness started, each in its own session; stopped by PID, descendants included."""
 
@@ -659,14 +675,10 @@ class CaseRunner:
             for event, decision in self.RECONNECT_EVENTS.items():
                 if event not in line:
                     continue
-                try:
-                    stamp = json.loads(line)["timestamp"]
-                except (ValueError, KeyError, TypeError):
+                t = _log_line_time(line)
+                if t is None:
                     continue
-                from datetime import datetime
-
                 self.res.durable_decision = decision
-                t = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
                 return round(t - t_kill_wall, 1)
         return None
 
