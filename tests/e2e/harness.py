@@ -85,6 +85,7 @@ def free_port() -> int:
 # Processes
 # --------------------------------------------------------------------------------------------------------
 
+
 def _log_line_time(line: str) -> float | None:
     """When a task log line was written (epoch s): 3.x logs JSON lines, 2.11 ``[<iso time>] ...`` lines."""
     from datetime import datetime
@@ -99,6 +100,7 @@ def _log_line_time(line: str) -> float | None:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except (TypeError, ValueError):
         return None
+
 
 class ProcessSet:
     """Processes this harness started, each in its own session; stopped by PID, descendants included."""
