@@ -1,4 +1,5 @@
-"""Print Airflow version x strategy x scenario outcome from results/behaviour-*.json.
+"""Print the behavioural matrix from results/behaviour-<release>.json: a row per Airflow release, then
+scenario x release outcomes (consecutive patch releases with identical outcomes share a column).
 
     python scripts/matrix_table.py                 # table, then the not_applicable / failed reasons
     python scripts/matrix_table.py --markdown      # the same table as Markdown (for a PR or the docs)
@@ -14,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 SYMBOL = {"passed": "ok", "failed": "FAIL", "not_applicable": "n/a", "skipped": "SKIP"}
 BAD = {"failed", "skipped"}
@@ -47,23 +50,85 @@ def _fuzz(result: dict[str, Any]) -> str:
     return f"{found[0]['examples']} in {found[0]['seconds']} s" if found else "-"
 
 
-def table(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> str:
-    scenarios = sorted({name for _, r in results for name in r["scenarios"]})
-    header = ["scenario"]
-    header += [f"{r.get('airflow') or minor} ({r.get('strategy') or '?'})" for minor, r in results]
-    legend: dict[str, int] = {}
-    rows = [[name, *(_cell(r["scenarios"].get(name), legend) for _, r in results)] for name in scenarios]
-    rows.append(["fuzz examples (time)", *(_fuzz(r) for _, r in results)])
-    rows.append(["pytest session time (s)", *(str(r.get("duration_s", "?")) for _, r in results)])
-    footer = [f"≠[{n}]: declared difference `{d}`" for d, n in legend.items()]
+def _summary(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> list[list[str]]:
+    """One row per release: its strategy, the outcome counts, the fuzz and the session time."""
+    header = ["Airflow", "strategy", "passed", "n/a", "failed/skipped", "declared differences seen", "fuzz"]
+    rows = [header]
+    for release, r in results:
+        outcomes = [s.get("outcome") for s in r["scenarios"].values()]
+        declared = sorted({d for s in r["scenarios"].values() for d in s.get("declared") or []})
+        rows.append(
+            [
+                str(r.get("airflow") or release),
+                str(r.get("strategy") or "?"),
+                str(outcomes.count("passed")),
+                str(outcomes.count("not_applicable")),
+                str(sum(o in BAD for o in outcomes)),
+                str(len(declared)),
+                _fuzz(r),
+            ]
+        )
+    for release, why in _unavailable().items():
+        rows.append([release, "-", "-", "-", "-", "-", f"not installable: {why}"])
+    return rows
+
+
+def _unavailable() -> dict[str, str]:
+    """Releases declared not installable in constraints/releases.toml (shown as declared gaps)."""
+    path = Path(__file__).resolve().parent.parent / "constraints" / "releases.toml"
+    try:
+        return dict(tomllib.loads(path.read_text()).get("unavailable", {}))
+    except OSError:
+        return {}
+
+
+def _groups(
+    results: list[tuple[str, dict[str, Any]]], scenarios: list[str], legend: dict[str, int]
+) -> list[tuple[str, list[str]]]:
+    """Consecutive releases of one minor with identical cells, merged into one column ("3.1.0-3.1.8")."""
+    columns: list[tuple[list[str], str, list[str]]] = []  # (releases, strategy, cells)
+    for release, r in results:
+        cells = [_cell(r["scenarios"].get(name), legend) for name in scenarios]
+        name = str(r.get("airflow") or release)
+        strategy = str(r.get("strategy") or "?")
+        last = columns[-1] if columns else None
+        if last and last[2] == cells and last[1] == strategy and _minor(last[0][-1]) == _minor(name):
+            last[0].append(name)
+        else:
+            columns.append(([name], strategy, cells))
+    out = []
+    for releases, strategy, cells in columns:
+        span = releases[0] if len(releases) == 1 else f"{releases[0]}-{releases[-1]}"
+        out.append((f"{span} ({strategy})", cells))
+    return out
+
+
+def _minor(release: str) -> str:
+    return ".".join(release.split(".")[:2])
+
+
+def _render(rows: list[list[str]], markdown: bool) -> list[str]:
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join([*lines, "", *footer])
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    return "\n".join([*lines, *(fmt.format(*row).rstrip() for row in rows), "", *footer])
+    return [fmt.format(*rows[0]), fmt.format(*("-" * w for w in widths))] + [
+        fmt.format(*row).rstrip() for row in rows[1:]
+    ]
+
+
+def table(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> str:
+    """The per-release summary, then scenario x release outcomes (identical patch releases merged)."""
+    scenarios = sorted({name for _, r in results for name in r["scenarios"]})
+    legend: dict[str, int] = {}
+    groups = _groups(results, scenarios, legend)
+    rows = [["scenario", *(title for title, _ in groups)]]
+    rows += [[name, *(cells[i] for _, cells in groups)] for i, name in enumerate(scenarios)]
+    footer = [f"≠[{n}]: declared difference `{d}`" for d, n in legend.items()]
+    return "\n".join(
+        [*_render(_summary(results, markdown), markdown), "", *_render(rows, markdown), "", *footer]
+    )
 
 
 def notes(results: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -86,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read results from {str(args.directory)!r}: {err}", file=sys.stderr)
         return 1
     if not results:
-        print(f"no behaviour-*.json in {str(args.directory)!r}; run `nox -t matrix` first", file=sys.stderr)
+        hint = "run `nox -t matrix` (or `-t matrix-full`) first"
+        print(f"no behaviour-*.json in {str(args.directory)!r}; {hint}", file=sys.stderr)
         return 1
     print(table(results, args.markdown))
     extra = notes(results)

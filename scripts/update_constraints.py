@@ -1,11 +1,12 @@
-"""Regenerate constraints/airflow-<minor>.txt, one fully pinned environment per tested Airflow.
+"""Regenerate constraints/airflow-<release>.txt, one fully pinned environment per Airflow release.
 
 Airflow's own constraint files are not always reachable, so each environment is resolved from the
 package index with ``uv pip compile``: the exact Airflow release, the one standard provider version
-used for the whole matrix, pytest, and the per-version fixes below. Rerunnable; it rewrites every file.
+used for the whole matrix, pytest, and the per-release fixes. The releases, the provider pin and the
+fixes (each with its reason) are data in constraints/releases.toml. Rerunnable; it rewrites the files.
 
-    python scripts/update_constraints.py            # all versions
-    python scripts/update_constraints.py 3.1 3.3    # a subset, by minor
+    python scripts/update_constraints.py              # every release
+    python scripts/update_constraints.py 3.1 3.3.2    # a subset: a minor's releases, or one release
 """
 
 from __future__ import annotations
@@ -17,42 +18,50 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
+
+import tomllib
 
 PYTHON = "3.11"
-PROVIDER_STANDARD = "apache-airflow-providers-standard==1.21.0"
 TEST_REQUIREMENTS = ["pytest>=8,<10"]
-
-# Airflow minor -> exact release. Keep in step with AIRFLOW_MATRIX in noxfile.py.
-AIRFLOW: dict[str, str] = {
-    "2.11": "2.11.2",
-    "3.0": "3.0.6",
-    "3.1": "3.1.8",
-    "3.2": "3.2.2",
-    "3.3": "3.3.2",
-}
-
-# Extra requirements per minor, each with the reason it is needed. A fix is a plain requirement
-# string added to the resolution, so it shows up (and is explained) in the file header.
-FIXES: dict[str, list[tuple[str, str]]] = {
-    "3.0": [
-        (
-            "fastapi<0.117",
-            "newer fastapi makes the execution API answer PATCH /task-instances/<id>/run with 422",
-        ),
-    ],
-    "3.2": [
-        ("fastapi<0.137", "newer fastapi breaks the execution API (pydantic discriminator error)"),
-        ("svcs<26", "svcs 26 drops what Airflow 3.2 uses (KeyError 'svcs_registry' at run time)"),
-    ],
-}
+CONSTRAINTS = Path(__file__).resolve().parent.parent / "constraints"
 
 
-def compile_one(minor: str, out_dir: Path) -> Path:
-    release = AIRFLOW[minor]
-    fixes = FIXES.get(minor, [])
-    requirements = [f"apache-airflow=={release}", PROVIDER_STANDARD, *TEST_REQUIREMENTS]
+class Fix(NamedTuple):
+    applies_to: str  # a minor ("3.0") or one release ("3.2.0")
+    requirement: str
+    reason: str
+
+    def applies(self, release: str) -> bool:
+        return release == self.applies_to or minor_of(release) == self.applies_to
+
+
+class Matrix(NamedTuple):
+    releases: tuple[str, ...]
+    provider_standard: str
+    fixes: tuple[Fix, ...]
+    unavailable: dict[str, str]  # release -> why it cannot be installed
+
+
+def minor_of(release: str) -> str:
+    return ".".join(release.split(".")[:2])
+
+
+def load_matrix(path: Path = CONSTRAINTS / "releases.toml") -> Matrix:
+    """The release list, the provider pin, the per-release fixes and the declared gaps (releases.toml)."""
+    data = tomllib.loads(path.read_text())
+    fixes = tuple(Fix(f["applies_to"], f["requirement"], f["reason"]) for f in data.get("fix", []))
+    return Matrix(
+        tuple(data["releases"]), data["provider_standard"], fixes, dict(data.get("unavailable", {}))
+    )
+
+
+def compile_one(matrix: Matrix, release: str, out_dir: Path) -> Path:
+    fixes = [(f.requirement, f.reason) for f in matrix.fixes if f.applies(release)]
+    provider = f"apache-airflow-providers-standard=={matrix.provider_standard}"
+    requirements = [f"apache-airflow=={release}", provider, *TEST_REQUIREMENTS]
     requirements += [req for req, _ in fixes]
-    out = out_dir / f"airflow-{minor}.txt"
+    out = out_dir / f"airflow-{release}.txt"
     with tempfile.TemporaryDirectory() as tmp:
         req_in = Path(tmp) / "requirements.in"
         req_in.write_text("\n".join(requirements) + "\n")
@@ -82,19 +91,28 @@ def compile_one(minor: str, out_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "minors", nargs="*", metavar="MINOR", help=f"one of {', '.join(AIRFLOW)}; default: all"
+        "selected",
+        nargs="*",
+        metavar="RELEASE_OR_MINOR",
+        help="e.g. 3.1.8 or 3.1 (all its releases); default: all",
     )
     args = parser.parse_args(argv)
-    unknown = [m for m in args.minors if m not in AIRFLOW]
+    matrix = load_matrix()
+    known = [r for r in matrix.releases if r not in matrix.unavailable]
+    releases = [r for r in known if not args.selected or r in args.selected or minor_of(r) in args.selected]
+    unknown = [x for x in args.selected if not any(x in (r, minor_of(r)) for r in known)]
     if unknown:
-        parser.error(f"unknown Airflow minor(s) {unknown!r}; known: {', '.join(AIRFLOW)}")
+        parser.error(f"unknown Airflow release(s) {unknown!r}; known: {', '.join(known)}")
     if shutil.which("uv") is None:
         print("uv is required: https://docs.astral.sh/uv/", file=sys.stderr)
         return 2
-    out_dir = Path(__file__).resolve().parent.parent / "constraints"
-    out_dir.mkdir(exist_ok=True)
-    for minor in args.minors or list(AIRFLOW):
-        print(f"airflow {AIRFLOW[minor]}: {compile_one(minor, out_dir).relative_to(out_dir.parent)}")
+    CONSTRAINTS.mkdir(exist_ok=True)
+    for release in releases:
+        print(
+            f"airflow {release}: {compile_one(matrix, release, CONSTRAINTS).relative_to(CONSTRAINTS.parent)}"
+        )
+    for release, why in matrix.unavailable.items():
+        print(f"airflow {release}: not installable, declared in releases.toml: {why}")
     return 0
 
 

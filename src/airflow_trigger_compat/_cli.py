@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +24,9 @@ from typing import Any, TextIO
 
 from ._errors import TriggerCompatError
 from ._policy import PACKAGE_DIR, PolicyReport, candidate_minimums, load_results, parse_minimum, policy
-from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, select_strategy
+from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, resolve
 from ._vendoring import VendorError, check, vendor
+from ._version import installed_airflow_version
 
 __all__ = ["main", "registry_markdown"]
 
@@ -42,7 +44,8 @@ def _version() -> str:
 
 def info(as_json: bool, out: TextIO) -> int:
     try:
-        selection = select_strategy()
+        # From the distribution metadata: no Airflow import, nothing created under $AIRFLOW_HOME.
+        selection = resolve(installed_airflow_version(), os.environ.get(FORCE_ENV_VAR) or None)
     except TriggerCompatError as err:
         if as_json:
             out.write(json.dumps({"error": str(err), "airflow": err.airflow_version}, indent=2) + "\n")

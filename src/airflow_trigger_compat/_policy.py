@@ -21,7 +21,7 @@ No figure here is typed in; each comes from one of three places:
 Shared modules may also branch on the release (``version.release < (3, 0, 0)``); such comparisons
 that every remaining version decides the same way are listed (``version_checks``), not counted.
 
-Behavioural results (``results/behaviour-<minor>.json``) are read defensively: a missing or malformed
+Behavioural results (``results/behaviour-<release>.json``) are read defensively: a missing or malformed
 file is reported as such, never guessed at.
 """
 
@@ -318,7 +318,7 @@ def _why_dead(
 
 
 class MatrixResult(NamedTuple):
-    """One ``results/behaviour-<minor>.json``, summarised; ``problem`` says why it could not be read."""
+    """One ``results/behaviour-<release>.json``, summarised; ``problem`` says why it could not be read."""
 
     minor: str
     airflow: str | None
@@ -342,11 +342,11 @@ def _scenarios(raw: Any) -> dict[str, str]:
 
 
 def load_results(results_dir: Path) -> dict[str, MatrixResult]:
-    """Read every ``behaviour-<minor>.json`` under ``results_dir`` (missing directory: none)."""
+    """Read every ``behaviour-<release>.json`` (or ``-<minor>``) under ``results_dir`` (missing directory: none)."""
     found: dict[str, MatrixResult] = {}
     for path in sorted(results_dir.glob("behaviour-*.json")) if results_dir.is_dir() else []:
         minor = path.stem.removeprefix("behaviour-")
-        if not re.fullmatch(r"\d+\.\d+", minor):
+        if not re.fullmatch(r"\d+\.\d+(\.\d+)?", minor):  # a release ("3.1.8") or a minor ("3.1")
             continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -11,7 +11,9 @@ declaration, records it in the JSON result, and the test asserts the declared ga
 from __future__ import annotations
 
 import contextlib
+import importlib
 import itertools
+import json
 import os
 import re
 import urllib.parse
@@ -83,6 +85,33 @@ def test_environment_is_the_expected_airflow(selection) -> None:
     if expected:
         assert airflow.__version__ == expected
     assert selection.version.raw == airflow.__version__
+
+
+def test_info_reads_the_version_from_metadata_without_importing_airflow(tmp_path) -> None:
+    """``info`` answers from the installed distribution's metadata: no Airflow import, no ~/airflow."""
+    import subprocess
+    import sys
+
+    import airflow
+    from _subject import compat
+
+    version = importlib.import_module(f"{compat.__name__}._version")
+    assert version.installed_airflow_version().raw == airflow.__version__
+    if compat.__name__ != "airflow_trigger_compat":
+        return  # a vendored copy has no CLI (maintainer-only modules are not vendored); the above is its part
+    probe = (
+        "import sys\n"
+        "from airflow_trigger_compat._cli import main\n"
+        "code = main(['info', '--json'])\n"
+        "assert 'airflow' not in sys.modules, 'info imported Airflow'\n"
+        "sys.exit(code)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(HOME=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["airflow"] == airflow.__version__
+    assert list(tmp_path.iterdir()) == [], "info created files under $HOME (an ~/airflow)"
 
 
 # --- the path the registry names ------------------------------------------------------------------------

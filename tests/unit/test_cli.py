@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from airflow_trigger_compat import _registry
+from airflow_trigger_compat import _cli
 from airflow_trigger_compat._cli import main, registry_markdown
 from airflow_trigger_compat._registry import FORCE_ENV_VAR, REGISTRY, Feature
 from airflow_trigger_compat._version import parse_airflow_version
@@ -23,7 +23,7 @@ def run(*argv: str) -> tuple[int, str]:
 
 @pytest.fixture
 def airflow_3_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_registry, "airflow_version", lambda: parse_airflow_version("3.1.8"))
+    monkeypatch.setattr(_cli, "installed_airflow_version", lambda: parse_airflow_version("3.1.8"))
 
 
 def test_info_names_version_strategy_reason_and_gaps(airflow_3_1: None) -> None:

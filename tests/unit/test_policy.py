@@ -161,9 +161,12 @@ def test_results_are_read_defensively(tmp_path: Path) -> None:
     (tmp_path / "behaviour-3.1.json").write_text(
         json.dumps({"version": "3.1.8", "scenarios": [{"name": "a", "outcome": "passed"}]})
     )
+    (tmp_path / "behaviour-3.1.0.json").write_text(
+        json.dumps({"airflow": "3.1.0", "scenarios": {"a": {"outcome": "passed"}}})
+    )
     (tmp_path / "behaviour-latest.json").write_text("{}")
     results = load_results(tmp_path)
-    assert sorted(results) == ["3.1", "3.2", "3.3"]
+    assert sorted(results) == ["3.1", "3.1.0", "3.2", "3.3"]
     assert results["3.3"].outcomes == {"failed": 1, "not_applicable": 1, "passed": 1}
     assert results["3.3"].passed == ["a"]
     assert results["3.2"].problem and "unreadable" in results["3.2"].problem
@@ -172,6 +175,8 @@ def test_results_are_read_defensively(tmp_path: Path) -> None:
 
     report = policy((3, 2, 0), results=results)
     assert [m["minor"] for m in report.matrix] == ["3.2", "3.3"]
+    rows = {m["minor"]: m["airflow"] for m in policy((3, 0, 0), results=results).matrix}
+    assert (rows["3.1.0"], rows["3.1"]) == ("3.1.0", "3.1.8")  # a release's results, beside a minor's
     lost = {u["airflow"]: u for u in report.users_lose}
     assert lost[">=3.0,<3.2"]["scenarios_passed"] == ["a"]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_trigger_compat import UnsupportedAirflowVersion, airflow_version, parse_airflow_version
+from airflow_trigger_compat._version import installed_airflow_version
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,46 @@ def test_no_airflow_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setitem(sys.modules, "airflow", None)  # makes `import airflow` raise ImportError
     assert airflow_version() is None
+
+
+@pytest.mark.parametrize(
+    ("installed", "expected"),
+    [
+        ({"apache-airflow-core": "3.3.2", "apache-airflow": "3.3.2"}, "3.3.2"),
+        ({"apache-airflow-core": "3.1.8"}, "3.1.8"),  # core alone: still Airflow 3.1.8
+        ({"apache-airflow": "2.11.2"}, "2.11.2"),  # Airflow 2 has no apache-airflow-core
+    ],
+)
+def test_installed_version_reads_the_distribution_that_ships_the_airflow_package(
+    monkeypatch: pytest.MonkeyPatch, installed: dict[str, str], expected: str
+) -> None:
+    import importlib.metadata
+    import sys
+
+    def version(name: str) -> str:
+        if name not in installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    monkeypatch.setitem(sys.modules, "airflow", None)  # it must not need the import
+    found = installed_airflow_version()
+    assert found is not None and found.raw == expected
+
+
+def test_installed_version_falls_back_to_the_import_without_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+    import sys
+    import types
+
+    def version(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    monkeypatch.setitem(sys.modules, "airflow", types.SimpleNamespace(__version__="3.2.1"))
+    airflow_version.cache_clear()
+    try:
+        found = installed_airflow_version()
+    finally:
+        airflow_version.cache_clear()
+    assert found is not None and found.release == (3, 2, 1)
