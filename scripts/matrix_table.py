@@ -52,7 +52,7 @@ def _fuzz(result: dict[str, Any]) -> str:
 
 def _summary(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> list[list[str]]:
     """One row per release: its strategy, the outcome counts, the fuzz and the session time."""
-    header = ["Airflow", "strategy", "passed", "n/a", "failed/skipped", "declared differences seen", "fuzz"]
+    header = ["Airflow", "strategy", "passed", "n/a", "failed/skipped", "declared differences seen", "fuzz (or why not run)"]
     rows = [header]
     for release, r in results:
         outcomes = [s.get("outcome") for s in r["scenarios"].values()]
@@ -68,18 +68,33 @@ def _summary(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> list[
                 _fuzz(r),
             ]
         )
-    for release, why in _unavailable().items():
-        rows.append([release, "-", "-", "-", "-", "-", f"not installable: {why}"])
+    for release, why in _declared("unavailable").items():
+        rows.append([release, "-", "-", "-", "-", "-", f"not installable (declared): {why}"])
+    for release, why in _declared("behaviour_unavailable").items():
+        crash = _crash_summary(release)
+        rows.append([release, "-", "-", "-", "-", "-", f"no behavioural suite (declared): {why}; {crash}"])
+    rows[1:] = sorted(rows[1:], key=lambda row: tuple(int(p) for p in row[0].split(".") if p.isdigit()))
     return rows
 
 
-def _unavailable() -> dict[str, str]:
-    """Releases declared not installable in constraints/releases.toml (shown as declared gaps)."""
+def _declared(table: str) -> dict[str, str]:
+    """A table of releases with reasons from constraints/releases.toml (declared gaps)."""
     path = Path(__file__).resolve().parent.parent / "constraints" / "releases.toml"
     try:
-        return dict(tomllib.loads(path.read_text()).get("unavailable", {}))
+        return dict(tomllib.loads(path.read_text()).get(table, {}))
     except OSError:
         return {}
+
+
+def _crash_summary(release: str) -> str:
+    """The live crash test that runs instead, from results/e2e-<release>.json when it is there."""
+    path = Path("results") / f"e2e-{release}.json"
+    try:
+        cases = json.loads(path.read_text())["cases"]
+    except (OSError, ValueError, KeyError):
+        return f"live crash test instead: no {path} here"
+    errors = sum(1 for c in cases if c.get("error"))
+    return f"live crash test instead: {len(cases)} cases, {errors} with an error ({path})"
 
 
 def _groups(

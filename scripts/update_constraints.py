@@ -41,6 +41,7 @@ class Matrix(NamedTuple):
     provider_standard: str
     fixes: tuple[Fix, ...]
     unavailable: dict[str, str]  # release -> why it cannot be installed
+    oldest_provider: dict[str, str]  # minor -> the oldest providers-standard release run with it
 
 
 def minor_of(release: str) -> str:
@@ -52,16 +53,22 @@ def load_matrix(path: Path = CONSTRAINTS / "releases.toml") -> Matrix:
     data = tomllib.loads(path.read_text())
     fixes = tuple(Fix(f["applies_to"], f["requirement"], f["reason"]) for f in data.get("fix", []))
     return Matrix(
-        tuple(data["releases"]), data["provider_standard"], fixes, dict(data.get("unavailable", {}))
+        tuple(data["releases"]),
+        data["provider_standard"],
+        fixes,
+        dict(data.get("unavailable", {})),
+        dict(data.get("oldest_provider_standard", {})),
     )
 
 
-def compile_one(matrix: Matrix, release: str, out_dir: Path) -> Path:
+def compile_one(matrix: Matrix, release: str, out_dir: Path, provider_standard: str | None = None) -> Path:
+    """Pin ``release`` with the matrix's standard provider, or ``provider_standard`` (the provider axis)."""
     fixes = [(f.requirement, f.reason) for f in matrix.fixes if f.applies(release)]
-    provider = f"apache-airflow-providers-standard=={matrix.provider_standard}"
+    provider = f"apache-airflow-providers-standard=={provider_standard or matrix.provider_standard}"
     requirements = [f"apache-airflow=={release}", provider, *TEST_REQUIREMENTS]
     requirements += [req for req, _ in fixes]
-    out = out_dir / f"airflow-{release}.txt"
+    name = f"airflow-{release}" + (f"-standard-{provider_standard}" if provider_standard else "")
+    out = out_dir / f"{name}.txt"
     with tempfile.TemporaryDirectory() as tmp:
         req_in = Path(tmp) / "requirements.in"
         req_in.write_text("\n".join(requirements) + "\n")
@@ -111,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"airflow {release}: {compile_one(matrix, release, CONSTRAINTS).relative_to(CONSTRAINTS.parent)}"
         )
+    last = {minor_of(r): r for r in known}
+    for minor, provider in matrix.oldest_provider.items():
+        release = last[minor]
+        if release in releases:
+            pins = compile_one(matrix, release, CONSTRAINTS, provider)
+            print(f"airflow {release}, providers-standard {provider}: {pins.relative_to(CONSTRAINTS.parent)}")
     for release, why in matrix.unavailable.items():
         print(f"airflow {release}: not installable, declared in releases.toml: {why}")
     return 0

@@ -71,5 +71,9 @@ class FlagIgnoredWarning(TriggerCompatWarning):
     """A flag the running Airflow cannot honour was dropped, as the standard operator drops it there."""
 
 
+class ProviderParameterWarning(TriggerCompatWarning):
+    """The installed standard provider's operator lacks a parameter; the package applies it itself."""
+
+
 class RetryUnavailableWarning(TriggerCompatWarning):
     """The task has retries, but this Airflow does not retry it when the child run fails."""

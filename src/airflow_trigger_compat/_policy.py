@@ -342,7 +342,7 @@ def _scenarios(raw: Any) -> dict[str, str]:
 
 
 def load_results(results_dir: Path) -> dict[str, MatrixResult]:
-    """Read every ``behaviour-<release>.json`` (or ``-<minor>``) under ``results_dir`` (missing directory: none)."""
+    """Read every ``behaviour-<release>.json`` (or ``-<minor>``) under ``results_dir`` (none: none)."""
     found: dict[str, MatrixResult] = {}
     for path in sorted(results_dir.glob("behaviour-*.json")) if results_dir.is_dir() else []:
         minor = path.stem.removeprefix("behaviour-")

@@ -15,22 +15,26 @@ import itertools
 import os
 from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ._errors import StrategyUnavailable, UnsupportedAirflowVersion
 from ._version import AirflowVersion, airflow_version
 
 __all__ = [
     "FORCE_ENV_VAR",
+    "PROVIDER_ATTRIBUTES",
+    "PROVIDER_PARAMETERS",
     "REGISTRY",
     "STRATEGIES",
     "WHEN_MISSING",
     "Entry",
     "Feature",
+    "ProviderParameter",
     "Selection",
     "Strategy",
     "VersionRange",
     "check_registry",
+    "provider_attribute",
     "select_strategy",
 ]
 
@@ -216,6 +220,44 @@ REGISTRY: tuple[Entry, ...] = (
 )
 
 SUPPORTED = VersionRange(REGISTRY[-1].airflow.low, REGISTRY[0].airflow.high)
+
+
+class ProviderParameter(NamedTuple):
+    """A parameter of the current standard operator that older apache-airflow-providers-standard lack."""
+
+    since: str  # the first providers-standard release whose TriggerDagRunOperator takes it
+    upstream: str
+
+
+#: The drop-in subclasses whatever providers-standard is installed; Airflow 3 lets users keep an older one
+#: (apache-airflow-core 3.0.6 accepts 0.4.0, 3.1.8-3.3.2 accept 1.9.0). Where the installed operator lacks
+#: one of these parameters the drop-in takes it itself (its runtime computes every value, reading each with
+#: a default) and warns ProviderParameterWarning; the stock operator of that provider refuses the DAG
+#: (TypeError: an unknown argument). Declared in _differences ("older-provider-parameters").
+#: Attributes of the current standard operator that older providers keep under another name: the
+#: package reads the current name, else the old one. ``deferrable`` was ``_defer`` up to 1.10.0
+#: (apache/airflow#58925, providers-standard 1.10.1).
+PROVIDER_ATTRIBUTES: Mapping[str, str] = MappingProxyType({"deferrable": "_defer"})
+
+
+def provider_attribute(operator: object, name: str) -> Any:
+    """``operator.<name>``, or where an older provider's operator keeps it (``PROVIDER_ATTRIBUTES``)."""
+    try:
+        return getattr(operator, name)
+    except AttributeError:
+        if name not in PROVIDER_ATTRIBUTES:
+            raise
+        return getattr(operator, PROVIDER_ATTRIBUTES[name])
+
+
+PROVIDER_PARAMETERS: Mapping[str, ProviderParameter] = MappingProxyType(
+    {
+        "fail_when_dag_is_paused": ProviderParameter("1.1.0", "apache/airflow#48214"),
+        "openlineage_inject_parent_info": ProviderParameter("1.10.0", "apache/airflow#58672"),
+        "note": ProviderParameter("1.12.0", "apache/airflow#60810"),
+        "run_after": ProviderParameter("1.13.0", "apache/airflow#62259"),
+    }
+)
 
 
 def check_registry(entries: tuple[Entry, ...] = REGISTRY) -> None:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import WHEN_MISSING, Feature, Selection
+from ._registry import WHEN_MISSING, Feature, Selection, provider_attribute
 
 __all__ = [
     "DAGRUN_STATES",
@@ -380,7 +380,8 @@ def build_request(
     dag_id = check_trigger_dag_id(operator.trigger_dag_id)
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
     poke_interval = operator.poke_interval
-    if operator.wait_for_completion and not operator.deferrable:  # only the synchronous wait sleeps
+    deferrable = provider_attribute(operator, "deferrable")
+    if operator.wait_for_completion and not deferrable:  # only the synchronous wait sleeps
         check_poke_interval(poke_interval)
     check_features(selection, fail_when_dag_is_paused=getattr(operator, "fail_when_dag_is_paused", False))
     dropped = []
@@ -415,7 +416,7 @@ def build_request(
         poke_interval=poke_interval,
         allowed_states=allowed,
         failed_states=failed,
-        deferrable=bool(operator.deferrable),
+        deferrable=bool(deferrable),
         fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
         durable=bool(getattr(operator, "durable", False)),
         dropped=tuple(dropped),

@@ -19,6 +19,7 @@ import os
 from typing import Any
 
 __all__ = [
+    "STOCK_LACKS",
     "DurableUnavailableWarning",
     "Feature",
     "FeatureNotSupported",
@@ -77,5 +78,18 @@ def _stock_operator(spec: str | None) -> Any:
 #: names another ``module:Class``, e.g. an unpatched copy where the installed provider is the patched one).
 StockOperator = _stock_operator(os.environ.get("AIRFLOW_TRIGGER_COMPAT_STOCK_OPERATOR"))
 FlagIgnoredWarning = compat.FlagIgnoredWarning
+
+
+def _stock_lacks() -> frozenset[str]:
+    import inspect
+
+    registry = importlib.import_module(f"{compat.__name__}._registry")
+    return frozenset(registry.PROVIDER_PARAMETERS) - frozenset(
+        inspect.signature(StockOperator.__init__).parameters
+    )
+
+
+#: The current standard operator's parameters that the installed (older) provider's operator lacks.
+STOCK_LACKS = _stock_lacks()
 #: The declared differences from the stock operator (``_differences.DIFFERENCES``).
 differences = importlib.import_module(f"{compat.__name__}._differences")

@@ -28,10 +28,12 @@ from _harness import CHILD_DAG_ID, run_parent, unique_date
 
 # The package under test (the installed one, or a vendored copy): never imported by name here.
 from _subject import (
+    STOCK_LACKS,
     DurableUnavailableWarning,
     TriggerCompatWarning,
     TriggerDagRunOperator,
     accessor,
+    compat,
     orm,
 )
 
@@ -87,13 +89,25 @@ def test_environment_is_the_expected_airflow(selection) -> None:
     assert selection.version.raw == airflow.__version__
 
 
+def test_provider_parameters_match_the_installed_provider() -> None:
+    """PROVIDER_PARAMETERS' "since" releases agree with the installed provider's real signature."""
+    from airflow.providers.standard import __version__ as provider
+    from packaging.version import Version
+
+    expected_provider = os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_PROVIDER")
+    if expected_provider:
+        assert provider == expected_provider
+    registry = importlib.import_module(f"{compat.__name__}._registry")
+    older = {n for n, p in registry.PROVIDER_PARAMETERS.items() if Version(provider) < Version(p.since)}
+    assert older == STOCK_LACKS, f"providers-standard {provider}"
+
+
 def test_info_reads_the_version_from_metadata_without_importing_airflow(tmp_path) -> None:
     """``info`` answers from the installed distribution's metadata: no Airflow import, no ~/airflow."""
     import subprocess
     import sys
 
     import airflow
-    from _subject import compat
 
     version = importlib.import_module(f"{compat.__name__}._version")
     assert version.installed_airflow_version().raw == airflow.__version__

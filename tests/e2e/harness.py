@@ -9,11 +9,13 @@ from the command line::
 What it starts (each in its own session / process group, all stopped by PID on exit, also on error or
 Ctrl-C; ``airflow standalone`` is not used because it leaks its children on SIGTERM):
 
-* Airflow 3.x: SQLite + LocalExecutor; ``airflow db migrate`` then ``api-server``, ``scheduler`` and
-  ``dag-processor``.
-* Airflow 2.11: LocalExecutor refuses SQLite, so a private PostgreSQL cluster (``start_postgres.sh``:
-  installs Debian's postgresql-15 if missing, ``initdb`` in the temp dir, own port) + ``scheduler``
-  (which parses DAGs itself on 2.x).
+* A private PostgreSQL cluster (``start_postgres.sh``: installs Debian's postgresql-15 if missing,
+  ``initdb`` in the temp dir, own port on 127.0.0.1). Airflow 2.11's LocalExecutor refuses SQLite; on 3.x
+  SQLite (``E2E_DATABASE=sqlite``) works, but sixteen concurrent cases, each SIGKILL and the REST clear
+  contend for its one write lock ("database is locked" failed the dag-processor and stalled a run), so
+  PostgreSQL is the default there too, as in production.
+* Airflow 3.x: ``airflow db migrate`` then ``api-server``, ``scheduler`` and ``dag-processor``.
+* Airflow 2.11: ``airflow db migrate`` then ``scheduler`` (which parses DAGs itself on 2.x).
 
 Which PID is killed: the task instance's ``pid`` column. On 3.x the LocalExecutor worker runs the
 supervisor, which forks the task process and reports *that* child's PID to the execution API
@@ -422,7 +424,7 @@ class Instance:
         t_start = time.monotonic()
         (self.home / "proc-logs").mkdir(parents=True, exist_ok=True)
         self.procs = ProcessSet(self.home / "proc-logs")
-        if self.is_airflow2:
+        if self.is_airflow2 or os.environ.get("E2E_DATABASE", "postgres") == "postgres":
             dsn = self.start_postgres()
             self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = dsn.replace(
                 "postgresql://", "postgresql+psycopg2://"

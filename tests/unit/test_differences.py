@@ -62,6 +62,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "durable-reconnects-after-a-lost-worker",
                 "durable-derived-run-id",
                 "durable-clear-while-waiting-reconnects",
+                "older-provider-parameters",
             },
         ),
         (
@@ -74,6 +75,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "durable-derived-run-id",
                 "durable-failed-child-retries",
                 "durable-clear-while-waiting-reconnects",
+                "older-provider-parameters",
             },
         ),
         (
@@ -84,6 +86,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "durable-timeout-bounds-the-wait",
                 "durable-reconnects-after-a-lost-worker",
                 "durable-clear-while-waiting-reconnects",
+                "older-provider-parameters",
             },
         ),
         ((2, 10, 5), set()),

@@ -182,3 +182,14 @@ def test_the_refused_gap_quotes_stocks_message() -> None:
     for version in ("3.0.6", "3.1.8"):
         gap = selection_for(version).gap(Feature.FAIL_WHEN_DAG_IS_PAUSED)
         assert gap is not None and "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+" in gap
+
+
+def test_provider_attribute_reads_the_older_providers_name() -> None:
+    from types import SimpleNamespace
+
+    from airflow_trigger_compat._registry import provider_attribute
+
+    assert provider_attribute(SimpleNamespace(deferrable=True, _defer=False), "deferrable") is True
+    assert provider_attribute(SimpleNamespace(_defer=True), "deferrable") is True  # providers-standard <1.10.1
+    with pytest.raises(AttributeError):
+        provider_attribute(SimpleNamespace(), "conf")  # no older name: stays an error
