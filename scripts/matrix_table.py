@@ -52,7 +52,15 @@ def _fuzz(result: dict[str, Any]) -> str:
 
 def _summary(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> list[list[str]]:
     """One row per release: its strategy, the outcome counts, the fuzz and the session time."""
-    header = ["Airflow", "strategy", "passed", "n/a", "failed/skipped", "declared differences seen", "fuzz (or why not run)"]
+    header = [
+        "Airflow",
+        "strategy",
+        "passed",
+        "n/a",
+        "failed/skipped",
+        "declared differences seen",
+        "fuzz (or why not run)",
+    ]
     rows = [header]
     for release, r in results:
         outcomes = [s.get("outcome") for s in r["scenarios"].values()]

@@ -190,6 +190,6 @@ def test_provider_attribute_reads_the_older_providers_name() -> None:
     from airflow_trigger_compat._registry import provider_attribute
 
     assert provider_attribute(SimpleNamespace(deferrable=True, _defer=False), "deferrable") is True
-    assert provider_attribute(SimpleNamespace(_defer=True), "deferrable") is True  # providers-standard <1.10.1
+    assert provider_attribute(SimpleNamespace(_defer=True), "deferrable") is True
     with pytest.raises(AttributeError):
         provider_attribute(SimpleNamespace(), "conf")  # no older name: stays an error
