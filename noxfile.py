@@ -45,6 +45,11 @@ AIRFLOW_IDS = list(AIRFLOW_MATRIX)
 CI_RELEASES: list[str] = [r for rs in _BY_MINOR.values() for r in dict.fromkeys((rs[0], rs[-1]))]
 
 
+def _stream(release: str) -> str:
+    """CI runs two streams side by side (.ci/run): live Airflow deployments, and everything in-process."""
+    return "ci-live" if release in NO_BEHAVIOUR else "ci-matrix"
+
+
 def constraints(airflow: str) -> str:
     """The pins file for a release, or for a minor's last patch release."""
     return f"constraints/airflow-{AIRFLOW_MATRIX.get(airflow, airflow)}.txt"
@@ -54,14 +59,14 @@ def constraints(airflow: str) -> str:
 FUZZ = ["hypothesis==6.155.2", "sortedcontainers==2.4.0"]
 
 
-@nox.session(python=PYTHON, tags=["unit", "ci"])
+@nox.session(python=PYTHON, tags=["unit", "ci", "ci-matrix"])
 def unit(session: nox.Session) -> None:
     """Unit tests: no Airflow installed."""
     session.install("-e", ".", "pytest>=8")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
-@nox.session(python=PYTHON, tags=["lint", "ci"])
+@nox.session(python=PYTHON, tags=["lint", "ci", "ci-matrix"])
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy --strict on the package."""
     # Exact tool versions: a new ruff release may format differently, and CI must not drift.
@@ -71,7 +76,7 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
-@nox.session(python=PYTHON, tags=["bench", "ci"])
+@nox.session(python=PYTHON, tags=["bench", "ci", "ci-matrix"])
 @nox.parametrize("airflow", ["3.3", "3.1"], ids=["3.3", "3.1"])
 def bench(session: nox.Session, airflow: str) -> None:
     """Benchmarks: shim vs stock whole trigger, cached lookup, import time (figures, not assertions)."""
@@ -89,7 +94,7 @@ def bench(session: nox.Session, airflow: str) -> None:
 @nox.parametrize(
     "airflow",
     [
-        nox.param(r, id=r, tags=["matrix-full", *(["matrix", "ci"] if r in CI_RELEASES else [])])
+        nox.param(r, id=r, tags=["matrix-full", *(["matrix", "ci", _stream(r)] if r in CI_RELEASES else [])])
         for r in AIRFLOW_RELEASES
     ],
 )
@@ -125,7 +130,7 @@ def tests(session: nox.Session, airflow: str) -> None:
 OLDEST_PROVIDER: dict[str, str] = dict(_MATRIX.get("oldest_provider_standard", {}))
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["provider-axis", "ci"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["provider-axis", "ci", "ci-matrix"])
 @nox.parametrize("airflow", list(OLDEST_PROVIDER), ids=list(OLDEST_PROVIDER))
 def oldest_provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests with the oldest apache-airflow-providers-standard this Airflow installs with.
@@ -151,7 +156,7 @@ def oldest_provider(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=False, tags=["ci"])
+@nox.session(python=False, tags=["ci", "ci-matrix"])
 def matrix_table(session: nox.Session) -> None:
     """Print Airflow version x strategy x scenario outcomes from results/behaviour-*.json."""
     session.run(sys.executable, "scripts/matrix_table.py", *session.posargs)
@@ -167,7 +172,7 @@ def _install_pinned(session: nox.Session, airflow: str) -> None:
     session.install("--no-deps", "-e", ".")
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["e2e", "ci"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["e2e", "ci", "ci-live"])
 @nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
 def e2e(session: nox.Session, airflow: str) -> None:
     """Live crash test: real scheduler + LocalExecutor, SIGKILL of the waiting task, child runs counted.
@@ -190,7 +195,7 @@ def e2e(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=False, tags=["ci"])
+@nox.session(python=False, tags=["ci", "ci-live"])
 def crash_table(session: nox.Session) -> None:
     """Print the crash test for every version (child runs per parent run) from results/e2e-*.json."""
     session.run(sys.executable, "scripts/crash_table.py", *session.posargs)
@@ -210,7 +215,7 @@ PROVIDER_COPY = "airflow.providers.standard._vendor.airflow_trigger_compat"
 PROVIDER_OPERATOR = "airflow.providers.standard.operators.trigger_dagrun:TriggerDagRunOperator"
 
 
-@nox.session(python=PYTHON, venv_backend="uv", tags=["provider", "ci"])
+@nox.session(python=PYTHON, venv_backend="uv", tags=["provider", "ci", "ci-matrix"])
 @nox.parametrize("airflow", PROVIDER_IDS, ids=PROVIDER_IDS)
 def provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests (and on 3.3 the durable crash cases) through the real provider, vendored and patched.

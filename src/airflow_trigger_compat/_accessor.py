@@ -27,6 +27,23 @@ def _already_exists(error: Any) -> bool:
     return bool(getattr(error, "error", None) == load("ErrorType").DAGRUN_ALREADY_EXISTS)
 
 
+def _ask_supervisor(message: Any) -> Any:
+    """Send ``message`` to the task's supervisor and return its answer.
+
+    task-sdk 1.0.3 (Airflow 3.0.3) gave the channel ``send()``; 1.0.0-1.0.2 have ``send_request()`` then
+    ``get_message()``, under the channel's lock, as their task runner does (the registry's 3.0.0-3.0.2 row).
+    """
+    comms = load("SUPERVISOR_COMMS")
+    send = getattr(comms, "send", None)
+    if send is not None:
+        return send(message)
+    import structlog  # Airflow 3's logger; send_request() logs with keyword arguments
+
+    with comms.lock:
+        comms.send_request(log=structlog.get_logger(logger_name="task"), msg=message)
+        return comms.get_message()
+
+
 def trigger_dag_run(
     ti: Any,
     *,
@@ -61,7 +78,7 @@ def trigger_dag_run(
             message = message_type(
                 dag_id=dag_id, run_id=run_id, **{k: v for k, v in fields.items() if k in accepted_fields}
             )
-            response = load("SUPERVISOR_COMMS").send(message)
+            response = _ask_supervisor(message)
     except runtime_error as err:
         if _already_exists(err.error):
             return False

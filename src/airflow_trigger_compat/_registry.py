@@ -134,6 +134,19 @@ _NO_RETRY_BEFORE_3_3 = (
     "apache/airflow#68254); deferrable waits do retry"
 )
 
+_GAPS_3_0_3_1: Mapping[Feature, str] = MappingProxyType(
+    {
+        Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
+        Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
+        Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
+        "from Airflow 3.2 (task-sdk 1.2); the standard operator drops it before",
+        Feature.FAIL_WHEN_DAG_IS_PAUSED: "tasks can read a DAG's paused state (ti.get_dag, the "
+        "GetDag execution-API endpoint) from Airflow 3.2; the standard operator refuses it: "
+        "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+ on Airflow 3.x (it relies on "
+        "the task-SDK DAG state endpoint added in 3.2.0).",
+    }
+)
+
 STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
     {
         s.name: s
@@ -185,23 +198,22 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 3.0 (AIP-72): tasks lose ORM access; the runner handles DagRunTriggerException.
+    # Airflow 3.0.3: task-sdk 1.0.3 reworked the supervisor channel (SUPERVISOR_COMMS.send()).
     Entry(
-        VersionRange((3, 0, 0), (3, 2, 0)),
+        VersionRange((3, 0, 3), (3, 2, 0)),
         "runner_exception",
-        "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run",
-        MappingProxyType(
-            {
-                Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
-                Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
-                Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
-                "from Airflow 3.2 (task-sdk 1.2); the standard operator drops it before",
-                Feature.FAIL_WHEN_DAG_IS_PAUSED: "tasks can read a DAG's paused state (ti.get_dag, the "
-                "GetDag execution-API endpoint) from Airflow 3.2; the standard operator refuses it: "
-                "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+ on Airflow 3.x (it relies on "
-                "the task-SDK DAG state endpoint added in 3.2.0).",
-            }
-        ),
+        "task-sdk 1.0.3: the supervisor channel's send(); the runner handles DagRunTriggerException",
+        _GAPS_3_0_3_1,
+    ),
+    # Airflow 3.0 (AIP-72): tasks lose ORM access; the runner handles DagRunTriggerException. Before
+    # task-sdk 1.0.3 the supervisor channel has send_request()/get_message() and no send(): durable's own
+    # trigger (_accessor) asks it that way. Same strategy and features as the row above.
+    Entry(
+        VersionRange((3, 0, 0), (3, 0, 3)),
+        "runner_exception",
+        "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run; "
+        "task-sdk 1.0.0-1.0.2 supervisor channel (send_request/get_message)",
+        _GAPS_3_0_3_1,
     ),
     # Airflow 2.11: the last Airflow 2; the operator uses the ORM directly.
     Entry(

@@ -108,15 +108,19 @@ def give_inline_triggers_a_supervisor() -> None:
         import os
         import uuid
 
+        import attrs
         import psutil
         import structlog
 
+        # task-sdk 1.0.0-1.0.2 also take requests_fd (-1 in-process, as their own start() passes)
+        extra = {"requests_fd": -1} if "_requests_fd" in attrs.fields_dict(test_supervisor) else {}
         process_supervisor = test_supervisor(
             id=uuid.uuid4(),
             pid=os.getpid(),
             process=psutil.Process(),
             process_log=structlog.get_logger(logger_name="task").bind(),
             client=test_supervisor._api_client(),
+            **extra,
         )
         process_supervisor.comms = supervisor.InProcessSupervisorComms(supervisor=process_supervisor)
 
