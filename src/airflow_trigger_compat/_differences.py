@@ -131,6 +131,20 @@ DIFFERENCES: tuple[Difference, ...] = (
         shown_by="the oldest_provider(<minor>) sessions: test_parity.py scenarios that pass such a parameter",
     ),
     Difference(
+        id="older-provider-fixes",
+        airflow=_EVERY_VERSION,
+        when="the installed apache-airflow-providers-standard predates a fix of the current one "
+        "(_registry.PROVIDER_FIXES: a JSON-string conf parsed from 1.10.0; on Airflow 3 the Triggered "
+        "DAG link XCom pushed at the trigger from 1.15.0)",
+        stock="that provider's operator fails the task on a JSON-string conf, and pushes no link XCom "
+        "while the child runs",
+        package="behaves as the current provider: parses the conf, pushes the link XCom at the trigger",
+        reason="the package implements the current provider's behaviour on every provider; mirroring "
+        "an old provider's bugs would make a DAG behave differently after a provider upgrade",
+        fields=frozenset({"children", "tries", "error", "xcoms"}),
+        shown_by="the oldest_provider(<minor>) sessions: the conf_json_string scenario, the link XCom",
+    ),
+    Difference(
         id="durable-clear-while-waiting-reconnects",
         airflow=_EVERY_VERSION,
         when="durable=True and a user clears the parent task while it still waits on its child run, and "

@@ -23,12 +23,14 @@ from ._version import AirflowVersion, airflow_version
 __all__ = [
     "FORCE_ENV_VAR",
     "PROVIDER_ATTRIBUTES",
+    "PROVIDER_FIXES",
     "PROVIDER_PARAMETERS",
     "REGISTRY",
     "STRATEGIES",
     "WHEN_MISSING",
     "Entry",
     "Feature",
+    "ProviderFix",
     "ProviderParameter",
     "Selection",
     "Strategy",
@@ -246,6 +248,30 @@ class ProviderParameter(NamedTuple):
 #: one of these parameters the drop-in takes it itself (its runtime computes every value, reading each with
 #: a default) and warns ProviderParameterWarning; the stock operator of that provider refuses the DAG
 #: (TypeError: an unknown argument). Declared in _differences ("older-provider-parameters").
+class ProviderFix(NamedTuple):
+    """A behaviour of the current standard operator that older providers-standard releases lack."""
+
+    since: str  # the first providers-standard release with it
+    upstream: str
+    what: str
+
+
+#: The package behaves as the current provider on every installed provider, so with an older one it does
+#: these where that provider's stock operator does not (declared: "older-provider-fixes").
+PROVIDER_FIXES: Mapping[str, ProviderFix] = MappingProxyType(
+    {
+        "json-string-conf": ProviderFix(
+            "1.10.0", "apache/airflow#57214", "a conf given as a JSON string is parsed into a dict"
+        ),
+        "link-xcom-at-trigger": ProviderFix(
+            "1.15.0",
+            "apache/airflow#67327",
+            "Airflow 3: the Triggered DAG link XCom is pushed when the run is triggered, so the button "
+            "shows while the child is queued or running",
+        ),
+    }
+)
+
 #: Attributes of the current standard operator that older providers keep under another name: the
 #: package reads the current name, else the old one. ``deferrable`` was ``_defer`` up to 1.10.0
 #: (apache/airflow#58925, providers-standard 1.10.1).

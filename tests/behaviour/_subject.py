@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "STOCK_LACKS",
+    "STOCK_STALE_FIXES",
     "DurableUnavailableWarning",
     "Feature",
     "FeatureNotSupported",
@@ -91,5 +92,17 @@ def _stock_lacks() -> frozenset[str]:
 
 #: The current standard operator's parameters that the installed (older) provider's operator lacks.
 STOCK_LACKS = _stock_lacks()
+
+
+def _stock_stale_fixes() -> frozenset[str]:
+    from airflow.providers.standard import __version__ as provider
+    from packaging.version import Version
+
+    registry = importlib.import_module(f"{compat.__name__}._registry")
+    return frozenset(n for n, f in registry.PROVIDER_FIXES.items() if Version(provider) < Version(f.since))
+
+
+#: The fixes of the current standard operator the installed (older) provider lacks (PROVIDER_FIXES).
+STOCK_STALE_FIXES = _stock_stale_fixes()
 #: The declared differences from the stock operator (``_differences.DIFFERENCES``).
 differences = importlib.import_module(f"{compat.__name__}._differences")

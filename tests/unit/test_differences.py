@@ -63,6 +63,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "durable-derived-run-id",
                 "durable-clear-while-waiting-reconnects",
                 "older-provider-parameters",
+                "older-provider-fixes",
             },
         ),
         (
@@ -76,6 +77,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "durable-failed-child-retries",
                 "durable-clear-while-waiting-reconnects",
                 "older-provider-parameters",
+                "older-provider-fixes",
             },
         ),
         (
@@ -87,6 +89,7 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
                 "durable-reconnects-after-a-lost-worker",
                 "durable-clear-while-waiting-reconnects",
                 "older-provider-parameters",
+                "older-provider-fixes",
             },
         ),
         ((2, 10, 5), set()),
