@@ -376,34 +376,38 @@ class ChildFinisher:
         self._thread.join(10)
 
     def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception as exc:  # SQLite busy and the like: retry on the next tick
+                self.errors.append(exc)
+
+    def tick(self) -> None:
+        """Finish (or delete) every target run that is not finished yet, once."""
         from airflow.models.dagrun import DagRun
         from airflow.utils.session import create_session
         from sqlalchemy import select
 
-        while not self._stop.wait(self.interval):
-            targets = dict(self.targets)  # a snapshot: the test thread may add to it
-            if not targets and not self.new_runs:
-                continue
-            try:
-                with create_session() as session:
-                    query = select(DagRun).where(DagRun.dag_id == self.dag_id)
-                    if not self.new_runs:
-                        query = query.where(DagRun.run_id.in_(list(targets)))
-                    for dr in session.scalars(query).all():
-                        target = targets.get(dr.run_id)
-                        if target is None and dr.run_id not in self.existing:
-                            target = self.new_runs
-                        if target is None or _value(dr.state) in FINISHED:
-                            continue
-                        if time.monotonic() - self._seen.setdefault(dr.run_id, time.monotonic()) < self.delay:
-                            continue
-                        if target == "deleted":
-                            session.delete(dr)
-                        else:
-                            dr.set_state(target)
-                        self.finished.append((dr.run_id, target))
-            except Exception as exc:  # SQLite busy and the like: retry on the next tick
-                self.errors.append(exc)
+        targets = dict(self.targets)  # a snapshot: the test thread may add to it
+        if not targets and not self.new_runs:
+            return
+        with create_session() as session:
+            query = select(DagRun).where(DagRun.dag_id == self.dag_id)
+            if not self.new_runs:
+                query = query.where(DagRun.run_id.in_(list(targets)))
+            for dr in session.scalars(query).all():
+                target = targets.get(dr.run_id)
+                if target is None and dr.run_id not in self.existing:
+                    target = self.new_runs
+                if target is None or _value(dr.state) in FINISHED:
+                    continue
+                if time.monotonic() - self._seen.setdefault(dr.run_id, time.monotonic()) < self.delay:
+                    continue
+                if target == "deleted":
+                    session.delete(dr)
+                else:
+                    dr.set_state(target)
+                self.finished.append((dr.run_id, target))
 
 
 # ---------------------------------------------------------------------------------------------------------

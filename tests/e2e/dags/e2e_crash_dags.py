@@ -160,7 +160,7 @@ def _make(case_id: str) -> None:
             task_id="sleep",
             python_callable=_child_sleep,
             op_kwargs={
-                "seconds": CHILD_SLEEP_WORKERKILL if kill in _WORKERKILL_KINDS else CHILD_SLEEP,
+                "seconds": _child_seconds(kill),
                 "fail_first": kill == "childfail",
                 "marker": child_id,
             },
@@ -206,6 +206,15 @@ def _make(case_id: str) -> None:
 
 
 #: Airflow 3.0's supervisor fails a killed task process without retry: there every kill is a worker kill.
+def _child_seconds(kill: str) -> float:
+    """How long the case's child runs: it must outlive every retry the harness waits for."""
+    if kill not in _WORKERKILL_KINDS:
+        return CHILD_SLEEP
+    if kill == "doublekill":  # two heartbeat timeouts before try 3 (on 3.0.0 try 2 finished first at 40 s)
+        return 2 * CHILD_SLEEP_WORKERKILL
+    return CHILD_SLEEP_WORKERKILL
+
+
 _WORKERKILL_KINDS = (
     ("workerkill", "doublekill", "mapped", "winafter")
     if airflow.__version__.startswith("3.0.")
