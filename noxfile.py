@@ -220,3 +220,9 @@ def celery(session: nox.Session, airflow: str) -> None:
         *session.posargs,
         env={"E2E_AIRFLOW_MINOR": airflow, "CELERY_RESULTS": f"results/celery-{airflow}.json"},
     )
+
+
+@nox.session(python=False, tags=["celery"])
+def celery_table(session: nox.Session) -> None:
+    """Print the crash test on Celery for every version from results/celery-*.json."""
+    session.run(sys.executable, "scripts/celery_table.py", *session.posargs)
