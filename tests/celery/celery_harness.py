@@ -66,6 +66,7 @@ import harness as h  # noqa: E402
 
 VARIANTS = ("stock", "shim_nodur", "shim_durable")
 KILL_KINDS = ("sigkill", "sigterm", "schedkill")
+ALL_KINDS = (*KILL_KINDS, "load")
 KIND_LABEL = {
     "sigkill": "1. SIGKILL of the worker running the parent",
     "sigterm": "2. SIGTERM of that worker (warm shutdown)",
@@ -134,7 +135,7 @@ class CeleryInstance(h.Instance):
             AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER="1",
             # a message a killed worker had reserved but not started leaves its TI queued; the scheduler
             # requeues it after this (Airflow's default is 600 s)
-            AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="90",
+            AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="120",
             # the load case: 24 waiting parent tasks, their children and the stock duplicates at once
             AIRFLOW__CORE__PARALLELISM="96",
             AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="32",
@@ -181,7 +182,9 @@ class CeleryInstance(h.Instance):
         self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = dsn.replace(
             "postgresql://", "postgresql+psycopg2://"
         )
-        self.env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + dsn
+        self.env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + dsn.replace(
+            "postgresql://", "postgresql+psycopg2://"
+        )
         self.db = h.MetaDB(pg_dsn=dsn)
         self.start_redis()
         airflow = self.airflow_bin()
@@ -324,6 +327,12 @@ class ParentResult:
     durable_decisions: list[str] = field(default_factory=list)
     kill_to_reconnect_s: list[float] = field(default_factory=list)  # durable: kill -> retry's decision
     kill_to_retrigger_s: list[float] = field(default_factory=list)  # kill -> a further child run
+    #: the child runs' task: tries summed over the child runs (a killed child task retries too)
+    child_task_tries: int | None = None
+    #: Airflow's "stuck in queued" requeues (a message a killed worker took and never started):
+    #: for this parent's task instances, and for its children's
+    stuck_in_queued_parent: int | None = None
+    stuck_in_queued_child: int | None = None
     final_after_kill_s: float | None = None
     bound_s: float | None = None
     error: str | None = None
@@ -333,11 +342,13 @@ def case_id(variant: str, kind: str, n: int) -> str:
     return f"{variant}__{kind}__{n}"
 
 
-def all_cases(shim: bool, variants: tuple[str, ...] = VARIANTS) -> list[str]:
+def all_cases(
+    shim: bool, variants: tuple[str, ...] = VARIANTS, kinds: tuple[str, ...] = ALL_KINDS
+) -> list[str]:
     """Every case id of one session: the three kill cases and the load case's parents."""
     vs = [v for v in variants if shim or v == "stock"]
-    cases = [case_id(v, k, 1) for k in KILL_KINDS for v in vs]
-    for v in (v for v in LOAD_VARIANTS if v in vs):
+    cases = [case_id(v, k, 1) for k in KILL_KINDS if k in kinds for v in vs]
+    for v in (v for v in LOAD_VARIANTS if v in vs and "load" in kinds):
         cases += [case_id(v, "loadmap", 1)] + [case_id(v, "load", n) for n in range(2, LOAD_PARENTS + 1)]
     return cases
 
@@ -445,6 +456,12 @@ class CeleryRun:
                         count += 1
         return count
 
+    def _stuck_in_queued(self, dag_id: str) -> int:
+        rows = self.db.query(
+            "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE 'stuck in queued%'", (dag_id,)
+        )
+        return int(rows[0][0]) if rows else 0
+
     def _reaction_times(self, p: ParentResult, kills: list[float]) -> None:
         """Kill -> the retry's durable decision (task log), and kill -> each further child run (DB)."""
 
@@ -482,6 +499,12 @@ class CeleryRun:
         p.parent_state = self.db.dagrun_state(p.parent_dag_id, p.parent_run_id)
         p.tries_per_index = [(ti or {}).get("try_number") for ti in self._tis(p)]
         p.deliveries = self._deliveries(p)
+        rows = self.db.query(
+            "SELECT sum(try_number) FROM task_instance WHERE dag_id=?", (f"e2e_child__{p.case}",)
+        )
+        p.child_task_tries = int(rows[0][0]) if rows and rows[0][0] is not None else None
+        p.stuck_in_queued_parent = self._stuck_in_queued(p.parent_dag_id)
+        p.stuck_in_queued_child = self._stuck_in_queued(f"e2e_child__{p.case}")
         end = self._end_time(p)
         if end is not None and t_last_kill is not None:
             p.final_after_kill_s = round(end - t_last_kill, 1)
@@ -674,19 +697,17 @@ class CeleryRun:
         minutes = (max(e for e in ends if e is not None) - t_trigger) / 60.0
         return round(len(ends) / minutes, 2)
 
-    def run(self, variants: tuple[str, ...]) -> None:
-        t0 = time.monotonic()
-        self.case_worker("sigkill", "w1", variants)
-        self.inst.timings["case_sigkill_s"] = round(time.monotonic() - t0, 1)
-        t0 = time.monotonic()
-        self.case_worker("sigterm", "w2", variants)
-        self.inst.timings["case_sigterm_s"] = round(time.monotonic() - t0, 1)
-        t0 = time.monotonic()
-        self.case_scheduler(variants)
-        self.inst.timings["case_schedkill_s"] = round(time.monotonic() - t0, 1)
-        t0 = time.monotonic()
-        self.case_load(tuple(v for v in LOAD_VARIANTS if v in variants))
-        self.inst.timings["case_load_s"] = round(time.monotonic() - t0, 1)
+    def run(self, variants: tuple[str, ...], kinds: tuple[str, ...] = ALL_KINDS) -> None:
+        steps: dict[str, Callable[[], None]] = {
+            "sigkill": lambda: self.case_worker("sigkill", "w1", variants),
+            "sigterm": lambda: self.case_worker("sigterm", "w2", variants),
+            "schedkill": lambda: self.case_scheduler(variants),
+            "load": lambda: self.case_load(tuple(v for v in LOAD_VARIANTS if v in variants)),
+        }
+        for kind in (k for k in ALL_KINDS if k in kinds):
+            t0 = time.monotonic()
+            steps[kind]()
+            self.inst.timings[f"case_{kind}_s"] = round(time.monotonic() - t0, 1)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -728,6 +749,10 @@ def summarize(parents: list[ParentResult]) -> list[dict[str, Any]]:
                     ),
                     "bound_s": group[0].bound_s,
                     "deliveries": sum(p.deliveries or 0 for p in group),
+                    "child_task_tries": sum(p.child_task_tries or 0 for p in group),
+                    "stuck_in_queued": sum(
+                        (p.stuck_in_queued_parent or 0) + (p.stuck_in_queued_child or 0) for p in group
+                    ),
                     "errors": [p.error for p in group if p.error],
                 }
             )
@@ -795,18 +820,19 @@ def run_version(
     keep_home: bool = False,
     variants: tuple[str, ...] = VARIANTS,
     seed: int = DEFAULT_SEED,
+    kinds: tuple[str, ...] = ALL_KINDS,
 ) -> dict[str, Any]:
     t0 = time.monotonic()
     version = h.airflow_version(sys.executable)
     shim = h.shim_installed(sys.executable)
     variants = tuple(v for v in variants if shim or v == "stock")
-    cases = all_cases(shim, variants)
+    cases = all_cases(shim, variants, kinds)
     h.log(f"Airflow {version} on Celery: {len(cases)} parent DAGs")
     error = None
     with running_celery(minor, cases, keep_home=keep_home) as inst:
         run = CeleryRun(inst, seed=seed)
         try:
-            run.run(variants)
+            run.run(variants, kinds)
         except Exception as exc:  # reported with what ran so far, and the test fails on it
             error = f"{type(exc).__name__}: {exc}"
             h.log(f"ERROR {error}")
@@ -850,10 +876,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--airflow", required=True, help="Airflow minor under test, e.g. 3.3")
     p.add_argument("--out", type=Path, default=None, help="JSON output (default results/celery-<minor>.json)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the load case's kill schedule")
+    p.add_argument("--cases", default=",".join(ALL_KINDS), help="comma list of: " + ", ".join(ALL_KINDS))
     p.add_argument("--keep-home", action="store_true", help="keep the temp AIRFLOW_HOME (logs)")
     a = p.parse_args(argv)
     out = a.out or h.REPO / "results" / f"celery-{a.airflow}.json"
-    report = run_version(a.airflow, out, keep_home=a.keep_home, seed=a.seed)
+    kinds = tuple(k for k in a.cases.split(",") if k)
+    report = run_version(a.airflow, out, keep_home=a.keep_home, seed=a.seed, kinds=kinds)
     return 1 if report["error"] else 0
 
 
