@@ -77,9 +77,9 @@ KIND_LABEL = {
 LOAD_VARIANTS = ("stock", "shim_durable")
 LOAD_PARENTS = 10
 #: worker name -> Celery concurrency; together they hold every load-case parent and its child
-WORKERS: dict[str, int] = {"w1": 16, "w2": 14}
+WORKERS: dict[str, int] = {"w1": 24, "w2": 20}
 
-CHILD_SLEEP_S = 40.0  # kill cases: the child outlives the kill, the heartbeat timeout and the retry start
+CHILD_SLEEP_S = 30.0  # kill cases: the child outlives the kill, the heartbeat timeout and the retry start
 LOAD_CHILD_SLEEP_S = 30.0
 HEARTBEAT_TIMEOUT_S = 20.0  # the LocalExecutor harness's setting (3.x heartbeat timeout, 2.11 zombie)
 RETRY_DELAY_S = 2.0
@@ -133,9 +133,15 @@ class CeleryInstance(h.Instance):
             AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
             AIRFLOW__CELERY__BROKER_URL=self.broker_url,
             AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER="1",
-            # a message a killed worker had reserved but not started leaves its TI queued; the scheduler
-            # requeues it after this (Airflow's default is 600 s)
-            AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="120",
+            # A task whose message a SIGKILLed worker had taken, but whose task process had not yet told
+            # Airflow it runs, stays queued: Redis gives the unacknowledged message back only after the
+            # visibility timeout (86400 s), so Airflow's stuck-in-queued check is what recovers it. It
+            # runs every 120 s and requeues after 600 s by default; here 10 s and 60 s (3.3 also makes
+            # that the lifetime of a queued task's token, so the workers have slots for every task), and
+            # a task may be requeued 5 times before it is failed. The requeues are counted per case.
+            AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="60",
+            AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL="10",
+            AIRFLOW__SCHEDULER__NUM_STUCK_IN_QUEUED_RETRIES="5",
             # the load case: 24 waiting parent tasks, their children and the stock duplicates at once
             AIRFLOW__CORE__PARALLELISM="96",
             AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="32",
@@ -413,6 +419,9 @@ class CeleryRun:
                 return False
         return True
 
+    def _running(self, p: ParentResult) -> bool:
+        return all(ti and ti["state"] == "running" and ti["pid"] for ti in self._tis(p))
+
     def _final(self, p: ParentResult) -> bool:
         return self.db.dagrun_state(p.parent_dag_id, p.parent_run_id) in h.FINAL_DAGRUN_STATES
 
@@ -458,7 +467,7 @@ class CeleryRun:
 
     def _stuck_in_queued(self, dag_id: str) -> int:
         rows = self.db.query(
-            "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE 'stuck in queued%'", (dag_id,)
+            "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE ?", (dag_id, "stuck in queued%")
         )
         return int(rows[0][0]) if rows else 0
 
@@ -535,13 +544,16 @@ class CeleryRun:
         phase: dict[str, Any] = {"case": kind, "victim": victim, "other": other}
         self._trigger(parents)
         self._wait(
+            "every parent of the case running try 1", lambda: all(self._running(p) for p in parents), 180
+        )
+        inst.start_worker(other)  # takes ~10 s to consume: the parents are on the victim by then
+        for p in parents:
+            p.worker_try1 = inst.owner((self._tis(p)[0] or {}).get("pid"))
+        self._wait(
             "every parent of the case waiting on its child",
             lambda: all(self._waiting(p) for p in parents),
             timeout=180,
         )
-        inst.start_worker(other)
-        for p in parents:
-            p.worker_try1 = inst.owner((self._tis(p)[0] or {}).get("pid"))
         inst.wait_worker(other)
         time.sleep(2.5)  # one more poll: really mid-wait
         if not all(self._waiting(p) for p in parents):

@@ -42,7 +42,7 @@ except ImportError:  # the package is not installed: only the stock cases exist
     ShimOperator = None
 
 #: the child of a kill case outlives the kill, the heartbeat timeout and the retry's start
-CHILD_SLEEP = float(os.environ.get("CELERY_CHILD_SLEEP", "40"))
+CHILD_SLEEP = float(os.environ.get("CELERY_CHILD_SLEEP", "30"))
 LOAD_CHILD_SLEEP = float(os.environ.get("CELERY_LOAD_CHILD_SLEEP", "30"))
 POKE_INTERVAL = int(os.environ.get("E2E_POKE_INTERVAL", "2"))
 RETRY_DELAY = float(os.environ.get("E2E_RETRY_DELAY", "2"))
