@@ -36,6 +36,15 @@ CELERY_REQUIREMENTS = [
     "asyncpg>=0.30",
 ]
 
+# Extra requirements for every celery environment, each with the reason it is needed (shown in the header).
+CELERY_FIXES: list[tuple[str, str]] = [
+    (
+        "celery<5.7",
+        "celery 5.7 drops celery.backends.database.retry, which the Celery provider 3.26.0 imports "
+        "(ImportError: the CeleryExecutor and `airflow celery` do not load)",
+    ),
+]
+
 
 def base_constraints(minor: str, release: str) -> Path:
     """The version's base pins: per-release file names first, then per-minor ones."""
@@ -50,6 +59,7 @@ def compile_one(minor: str, out_dir: Path) -> Path:
     release = CELERY_AIRFLOW[minor]
     base = base_constraints(minor, release)
     requirements = [f"apache-airflow=={release}", PROVIDER_STANDARD, *TEST_REQUIREMENTS, *CELERY_REQUIREMENTS]
+    requirements += [req for req, _ in CELERY_FIXES]
     out = out_dir / f"airflow-{release}.txt"
     with tempfile.TemporaryDirectory() as tmp:
         req_in = Path(tmp) / "requirements.in"
@@ -70,6 +80,8 @@ def compile_one(minor: str, out_dir: Path) -> Path:
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d} with `uv pip compile` from:",
         *(f"#   {req}" for req in requirements),
         f"# constrained by {base.relative_to(REPO)} (every package it pins keeps its version).",
+        "# Fixes:",
+        *(f"#   {req}: {reason}" for req, reason in CELERY_FIXES),
         "# Do not edit by hand; rerun the script.",
     ]
     out.write_text("\n".join(header) + "\n" + body)
