@@ -554,7 +554,8 @@ class CeleryRun:
             lambda: all(self._waiting(p) for p in parents),
             timeout=180,
         )
-        inst.wait_worker(other)
+        # No wait for the other worker here: the retries come after the heartbeat timeout, by when it
+        # consumes; and a SIGTERM must reach the parent early in its wait, or the warm shutdown lets it end.
         time.sleep(2.5)  # one more poll: really mid-wait
         if not all(self._waiting(p) for p in parents):
             raise RuntimeError(f"{kind}: a parent stopped waiting before the kill: {self._tis_all(parents)}")
@@ -579,6 +580,7 @@ class CeleryRun:
                 lambda: all(p.worker_retry or self._final(p) for p in parents),
                 timeout=bound + 60,
             )
+            inst.wait_worker(other)
             inst.start_worker(victim)
             self._wait(
                 "every parent and child run final",
