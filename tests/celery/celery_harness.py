@@ -697,11 +697,25 @@ class CeleryRun:
             "window_s": LOAD_WINDOW_S,
             "kills": done,
             "throughput_per_min": {v: self._throughput(v, parents, t_trigger) for v in variants},
+            "median_parent_duration_s": {v: self._median_duration(v, parents, t_trigger) for v in variants},
+            "stuck_in_queued_requeues": {
+                v: sum(
+                    (p.stuck_in_queued_parent or 0) + (p.stuck_in_queued_child or 0)
+                    for p in parents
+                    if p.variant == v
+                )
+                for v in variants
+            },
+            "child_runs": {v: sum(p.child_runs for p in parents if p.variant == v) for v in variants},
             "redis_unacked_after": inst.redis_unacked(),
         }
         tp = self.load["throughput_per_min"]
         if tp.get("stock") and tp.get("shim_durable"):
             self.load["ratio_durable_over_stock"] = round(tp["shim_durable"] / tp["stock"], 3)
+
+    def _median_duration(self, variant: str, parents: list[ParentResult], t_trigger: float) -> float | None:
+        ends = [self._end_time(p) for p in parents if p.variant == variant]
+        return _median([e - t_trigger for e in ends if e is not None])
 
     def _throughput(self, variant: str, parents: list[ParentResult], t_trigger: float) -> float | None:
         """Parents of ``variant`` finished per minute, from the trigger to the last of them finishing."""
