@@ -67,11 +67,20 @@ def case_rows(report: dict[str, Any]) -> list[list[str]]:
 def load_row(report: dict[str, Any]) -> list[str]:
     load = report.get("load") or {}
     tp = load.get("throughput_per_min") or {}
+    med = load.get("median_parent_duration_s") or {}
+    kids = load.get("child_runs") or {}
+    stuck = load.get("stuck_in_queued_requeues") or {}
+
+    def both(values: dict[str, Any]) -> str:
+        return f"{_fmt(values.get('stock'))} / {_fmt(values.get('shim_durable'))}"
+
     return [
         report["airflow_version"],
-        _fmt(tp.get("stock")),
-        _fmt(tp.get("shim_durable")),
+        both(tp),
         _fmt(load.get("ratio_durable_over_stock")),
+        both(med),
+        both(kids),
+        both(stuck),
         f"{len(load.get('kills', []))} (seed {_fmt(load.get('seed'))})",
         _fmt(report["timings"].get("version_total_s")),
     ]
@@ -103,7 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(markdown(head, [r for rep in reports for r in case_rows(rep)]))
     print()
-    head = ["Airflow", "stock: parents/min", "durable: parents/min", "durable / stock", "kills", "run s"]
+    head = [
+        "Airflow",
+        "parents finished per minute, stock / durable",
+        "durable / stock",
+        "median parent duration s",
+        "child runs (12 task instances each)",
+        "stuck-in-queued requeues",
+        "worker kills",
+        "run s",
+    ]
     print(markdown(head, [load_row(rep) for rep in reports]))
     errors = [f"{rep['airflow_version']}: {rep['error']}" for rep in reports if rep.get("error")]
     for error in errors:
