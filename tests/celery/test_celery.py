@@ -17,7 +17,9 @@ Expected, and asserted, on every version:
   workers die every 10-20 s; the stock operator has at most one child per try, and at least one
   duplicate (otherwise the faults never hit a waiting parent and the case proved nothing);
 * no hang: every parent reaches a final state within child duration + heartbeat timeout + two retries
-  of its (last) kill.
+  of its (last) kill;
+* no redelivery: every execution the workers logged for a parent is one of its tries or a requeue by
+  Airflow's stuck-in-queued check.
 
 The throughput of the load case (parents finished per minute, durable over stock) is a reported figure,
 not an assertion.
@@ -73,6 +75,10 @@ def test_case(report: dict[str, Any], kind: str, variant: str) -> None:
         assert p["final_after_kill_s"] is not None and p["final_after_kill_s"] <= p["bound_s"], p
         if variant == "shim_durable":
             assert p["child_runs_per_index"] == [1] * len(p["map_indices"]), p
+        # every execution a worker logged is a try or a stuck-in-queued requeue, never a message the
+        # broker delivered again (acks_late: a killed worker's messages wait for the visibility timeout)
+        tries = sum(t or 0 for t in p["tries_per_index"])
+        assert p["deliveries"] <= tries + (p["stuck_in_queued_parent"] or 0), p
         if kind in WORKER_CASES:
             first, retry = WORKER_CASES[kind]
             assert (p["worker_try1"], p["worker_retry"]) == (first, retry), p
