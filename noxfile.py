@@ -200,7 +200,7 @@ CELERY_MATRIX: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2
 CELERY_IDS = list(CELERY_MATRIX)
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery", "ci"])
 @nox.parametrize("airflow", CELERY_IDS, ids=CELERY_IDS)
 def celery(session: nox.Session, airflow: str) -> None:
     """Crash test on CeleryExecutor: Redis, PostgreSQL, a scheduler and two Celery workers, all real.
@@ -222,7 +222,7 @@ def celery(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=False, tags=["celery"])
+@nox.session(python=False, tags=["celery", "ci"])
 def celery_table(session: nox.Session) -> None:
     """Print the crash test on Celery for every version from results/celery-*.json."""
     session.run(sys.executable, "scripts/celery_table.py", *session.posargs)
