@@ -262,3 +262,37 @@ def provider(session: nox.Session, airflow: str) -> None:
         session.run(
             "pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", "-s", "-k", "durable", env=e2e_env
         )
+
+
+# The crash test on a distributed deployment: Airflow minor -> exact release, pinned with the Celery
+# provider in constraints/celery/airflow-<release>.txt (scripts/update_celery_constraints.py).
+CELERY_MATRIX: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2"}
+CELERY_IDS = list(CELERY_MATRIX)
+
+
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery", "ci"])
+@nox.parametrize("airflow", CELERY_IDS, ids=CELERY_IDS)
+def celery(session: nox.Session, airflow: str) -> None:
+    """Crash test on CeleryExecutor: Redis, PostgreSQL, a scheduler and two Celery workers, all real.
+
+    Kills the worker running a waiting parent (SIGKILL, SIGTERM), the scheduler, and workers at random
+    under load; counts child runs per parent from the database. Installs Debian's redis-server and
+    postgresql-15 with apt-get if missing. Table printed and written to results/celery-<minor>.json.
+    """
+    session.install("-r", f"constraints/celery/airflow-{CELERY_MATRIX[airflow]}.txt")
+    session.install("--no-deps", "-e", ".")
+    session.run(
+        "pytest",
+        "tests/celery",
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        *session.posargs,
+        env={"E2E_AIRFLOW_MINOR": airflow, "CELERY_RESULTS": f"results/celery-{airflow}.json"},
+    )
+
+
+@nox.session(python=False, tags=["celery", "ci"])
+def celery_table(session: nox.Session) -> None:
+    """Print the crash test on Celery for every version from results/celery-*.json."""
+    session.run(sys.executable, "scripts/celery_table.py", *session.posargs)

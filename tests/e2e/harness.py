@@ -328,6 +328,8 @@ class Instance:
     db: MetaDB | None = None
     pg_data: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: the DAG files copied into the instance's dags folder (a subclass may run other DAGs)
+    dags_src: ClassVar[Path] = DAGS_SRC
 
     @property
     def is_airflow2(self) -> bool:
@@ -343,7 +345,7 @@ class Instance:
     def build_env(self, extra_env: dict[str, str] | None = None) -> None:
         dags = self.home / "dags"
         dags.mkdir(parents=True, exist_ok=True)
-        for f in DAGS_SRC.glob("*.py"):
+        for f in self.dags_src.glob("*.py"):
             shutil.copy(f, dags / f.name)
         self.marker_dir.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -520,9 +522,11 @@ def running_airflow(
     python: str = sys.executable,
     keep_home: bool = False,
     extra_env: dict[str, str] | None = None,
+    factory: type[Instance] = Instance,
 ) -> Iterator[Instance]:
+    """An Airflow (``factory``: Instance or a subclass) started for ``cases``, stopped on exit or error."""
     home = Path(tempfile.mkdtemp(prefix=f"airflow-e2e-{minor}-"))
-    inst = Instance(minor=minor, home=home, python=python, cases=cases)
+    inst = factory(minor=minor, home=home, python=python, cases=cases)
     inst.build_env(extra_env)
     prev = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
 
