@@ -134,8 +134,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         id="older-provider-fixes",
         airflow=_EVERY_VERSION,
         when="the installed apache-airflow-providers-standard predates a fix of the current one "
-        "(_registry.PROVIDER_FIXES: a JSON-string conf parsed from 1.10.0; on Airflow 3 the Triggered "
-        "DAG link XCom pushed at the trigger from 1.15.0)",
+        "(_registry.PROVIDER_FIXES: a JSON-string conf parsed, and the triggered run_id kept in "
+        "operator.trigger_run_id, from 1.10.0; on Airflow 3 the Triggered DAG link XCom pushed at the "
+        "trigger from 1.15.0)",
         stock="that provider's operator fails the task on a JSON-string conf, and pushes no link XCom "
         "while the child runs",
         package="behaves as the current provider: parses the conf, pushes the link XCom at the trigger",

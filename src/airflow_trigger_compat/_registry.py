@@ -263,6 +263,11 @@ PROVIDER_FIXES: Mapping[str, ProviderFix] = MappingProxyType(
         "json-string-conf": ProviderFix(
             "1.10.0", "apache/airflow#57214", "a conf given as a JSON string is parsed into a dict"
         ),
+        "run-id-on-operator": ProviderFix(
+            "1.10.0",
+            "providers-standard 1.10.0",
+            "execute() keeps the run_id it triggers in operator.trigger_run_id",
+        ),
         "link-xcom-at-trigger": ProviderFix(
             "1.15.0",
             "apache/airflow#67327",
