@@ -336,6 +336,8 @@ def _covers(stock: dict[str, Any], package: dict[str, Any] | None) -> bool:
 
 def compare(stock: dict[str, Any], package: dict[str, Any], kwargs: dict[str, Any]) -> str | None:
     """None when the package behaves as stock, or as the declared difference allows; else the problem."""
+    if "json-string-conf" in STOCK_STALE_FIXES and isinstance(kwargs.get("conf"), str):
+        return None  # an older provider does not parse a JSON-string conf (declared: older-provider-fixes)
     if "construct_error" in stock:
         if _covers(stock["construct_error"], package.get("construct_error")):
             return None
@@ -357,8 +359,6 @@ def compare(stock: dict[str, Any], package: dict[str, Any], kwargs: dict[str, An
         return f"stock's values would be refused ({refusal}) but the package sent them: {package['trigger']}"
     if _normal(_bool_fields(stock["trigger"])) != _normal(_bool_fields(package["trigger"])):
         return f"different trigger:\n  stock:   {stock['trigger']}\n  package: {package['trigger']}"
-    if "json-string-conf" in STOCK_STALE_FIXES and isinstance(kwargs.get("conf"), str):
-        return None  # an older provider fails a JSON-string conf (declared: older-provider-fixes)
     if "link-xcom-at-trigger" in STOCK_STALE_FIXES:  # an older provider (declared: older-provider-fixes)
         package = {**package, "xcoms": [x for x in package["xcoms"] if not x[0].startswith("_link_")]}
     if stock["xcoms"] != package["xcoms"]:
