@@ -135,9 +135,7 @@ OLDEST_PROVIDER: dict[str, str] = dict(_MATRIX.get("oldest_provider_standard", {
 def oldest_provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests with the oldest apache-airflow-providers-standard this Airflow installs with.
 
-    Not in CI yet: with providers-standard 0.4.0 on Airflow 3.0.6 six scenarios still differ from that
-    provider's stock operator (it neither parses a JSON-string conf nor pushes the link XCom), and those
-    differences are not declared yet.
+    Not in CI yet: 3.0 (0.4.0) passes; 2.11 (0.2.0), 3.1, 3.2 and 3.3 (1.9.0) still fail (README says how).
 
     The drop-in subclasses whatever provider is installed; the parity suite's oracle is that provider's
     operator. What it lacks is declared (_registry.PROVIDER_PARAMETERS, difference older-provider-parameters).
