@@ -104,26 +104,30 @@ def tests(session: nox.Session, airflow: str) -> None:
         session.log(f"Airflow {airflow}: no behavioural suite ({NO_BEHAVIOUR[airflow]}); the live crash test")
         _install_pinned(session, airflow)
         env = {"E2E_AIRFLOW_MINOR": _minor(airflow), "E2E_RESULTS": f"results/e2e-{airflow}.json"}
-        session.run(
-            "pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", "-s", *session.posargs, env=env
-        )
+        _crash_test(session, env, *session.posargs)
         return
-    # Exactly the pins: install the lock file, then the package itself without touching its deps.
-    session.install("-r", constraints(airflow), *FUZZ)
-    session.install("--no-deps", "-e", ".")
-    # What a maintainer sees on this install: the version, the strategy and why, the features.
-    session.run("python", "-m", "airflow_trigger_compat", "info")
-    session.run(
-        "pytest",
-        "tests/behaviour",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env={
+    _behaviour_suite(
+        session,
+        constraints(airflow),
+        {
             "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": airflow,
             "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/behaviour-{airflow}.json",
         },
     )
+
+
+def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> None:
+    """Install exactly ``pins`` (then the package, without touching its deps) and run tests/behaviour."""
+    session.install("-r", pins, *FUZZ)
+    session.install("--no-deps", "-e", ".")
+    # What a maintainer sees on this install: the version, the strategy and why, the features.
+    session.run("python", "-m", "airflow_trigger_compat", "info")
+    session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
+    """Run the live crash test (tests/e2e) in this session's Airflow."""
+    session.run("pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", "-s", *extra, env=env)
 
 
 #: Minor -> the oldest apache-airflow-providers-standard run with its last release (the provider axis).
@@ -141,16 +145,10 @@ def oldest_provider(session: nox.Session, airflow: str) -> None:
     operator. What it lacks is declared (_registry.PROVIDER_PARAMETERS, difference older-provider-parameters).
     """
     release, provider = AIRFLOW_MATRIX[airflow], OLDEST_PROVIDER[airflow]
-    session.install("-r", f"constraints/airflow-{release}-standard-{provider}.txt", *FUZZ)
-    session.install("--no-deps", "-e", ".")
-    session.run("python", "-m", "airflow_trigger_compat", "info")
-    session.run(
-        "pytest",
-        "tests/behaviour",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env={
+    _behaviour_suite(
+        session,
+        f"constraints/airflow-{release}-standard-{provider}.txt",
+        {
             "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": release,
             "AIRFLOW_TRIGGER_COMPAT_EXPECT_PROVIDER": provider,
             "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/oldest-provider-{airflow}.json",
@@ -184,17 +182,7 @@ def e2e(session: nox.Session, airflow: str) -> None:
     Table printed and written to results/e2e-<minor>.json. ``-- -k durable`` etc. go to pytest.
     """
     _install_pinned(session, airflow)
-    session.run(
-        "pytest",
-        "tests/e2e",
-        "-m",
-        "e2e",
-        "-p",
-        "no:cacheprovider",
-        "-s",
-        *session.posargs,
-        env={"E2E_AIRFLOW_MINOR": airflow},
-    )
+    _crash_test(session, {"E2E_AIRFLOW_MINOR": airflow}, *session.posargs)
 
 
 @nox.session(python=False, tags=["ci", "ci-live"])
@@ -257,9 +245,7 @@ def provider(session: nox.Session, airflow: str) -> None:
     if airflow == AIRFLOW_IDS[-1]:  # durable needs 3.3+: the crash test's durable cases, through the provider
         e2e_env = {"E2E_AIRFLOW_MINOR": airflow, "E2E_RESULTS": f"results/provider-e2e-{airflow}.json"}
         e2e_env |= {"E2E_SHIM_PACKAGE": PROVIDER_COPY, "E2E_SHIM_OPERATOR": PROVIDER_OPERATOR}
-        session.run(
-            "pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", "-s", "-k", "durable", env=e2e_env
-        )
+        _crash_test(session, e2e_env, "-k", "durable")
 
 
 # The crash test on a distributed deployment: Airflow minor -> exact release, pinned with the Celery
