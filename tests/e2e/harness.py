@@ -55,6 +55,8 @@ REPO = HERE.parent.parent
 DAGS_SRC = HERE / "dags"
 
 FINAL_DAGRUN_STATES = {"success", "failed"}
+#: Airflow 2.11's zombie detection interval (see Instance.build_env); the DAGs' E2E_AIRFLOW2_SLOW_RETRY.
+ZOMBIE_DETECTION_INTERVAL_S = 20
 VARIANT_LABEL = {
     "stock": "stock provider operator",
     "shim_nodur": "shim durable=False",
@@ -371,7 +373,12 @@ class Instance:
         if self.is_airflow2:
             env.update(
                 AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD="20",
-                AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL="5",
+                # 2.11 fails a killed try through a zombie callback the DAG processor runs later; a second
+                # detection before that callback ran queues a second one, which then fails the *next* try
+                # (apache/airflow#42553, open). The callback took 1-4 s here idle and longer in CI (5 s was
+                # hit once), so the interval leaves it ample time; 2.11's children outlive the wait
+                # (e2e_crash_dags._child_seconds). Each case checks one detection per kill.
+                AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL=str(ZOMBIE_DETECTION_INTERVAL_S),
                 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="10",
                 AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="10",
                 AIRFLOW__SCHEDULER__PARSING_PROCESSES="1",
@@ -587,6 +594,10 @@ class CaseResult:
     clear_number_before: int | None = None
     clear_number_after: int | None = None
     durable_decision: str | None = None
+    #: 2.11: "Detected zombie job" lines for this parent run (one per kill; more is apache/airflow#42553)
+    zombie_detections: int | None = None
+    #: the last try's task log, kept when the parent did not succeed
+    last_try_log_tail: list[str] = field(default_factory=list)
     outcome: str = ""
     error: str | None = None
 
@@ -676,6 +687,15 @@ class CaseRunner:
             return (task / f"attempt={attempt}.log").read_text(errors="replace")
         except OSError:
             return ""
+
+    def _zombie_detections(self) -> int:
+        """How often 2.11's scheduler sent a zombie callback for this parent run's task instances."""
+        try:
+            text = (self.inst.home / "proc-logs" / "scheduler.log").read_text(errors="replace")
+        except OSError:
+            return 0
+        needle = f"'Run Id': '{self.res.parent_run_id}'"
+        return sum(1 for line in text.splitlines() if "Detected zombie job" in line and needle in line)
 
     def _reconnect_seconds(self, t_kill_wall: float) -> float | None:
         """Seconds from the kill to try 2's durable decision (from its task log); sets durable_decision."""
@@ -979,6 +999,10 @@ class CaseRunner:
             r.child_run_ids = [k["run_id"] for k in kids]
             r.child_states = [k["state"] for k in kids]
             r.kill_to_reconnect_s = self._reconnect_seconds(t_kill_wall)
+            if self.inst.is_airflow2:
+                r.zombie_detections = self._zombie_detections()
+            if r.parent_state != "success":
+                r.last_try_log_tail = self._task_log(r.try_number or 1).splitlines()[-15:]
             if r.variant == "shim_durable":
                 r.durable_warning_logged = any(
                     "DurableUnavailableWarning" in text or "durable=True has no effect" in text

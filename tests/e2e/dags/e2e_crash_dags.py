@@ -205,7 +205,6 @@ def _make(case_id: str) -> None:
     globals()[parent_id] = parent
 
 
-#: Airflow 3.0's supervisor fails a killed task process without retry: there every kill is a worker kill.
 def _child_seconds(kill: str) -> float:
     """How long the case's child runs: it must outlive every retry the harness waits for."""
     if kill not in _WORKERKILL_KINDS:
@@ -215,11 +214,15 @@ def _child_seconds(kill: str) -> float:
     return CHILD_SLEEP_WORKERKILL
 
 
-_WORKERKILL_KINDS = (
-    ("workerkill", "doublekill", "mapped", "winafter")
-    if airflow.__version__.startswith("3.0.")
-    else ("workerkill",)
-)
+# Where the retry waits for a timeout: 3.0 (its supervisor fails a killed task process without retry, so
+# every kill there is a worker kill: the heartbeat timeout) and 2.11
+# (the zombie detection, every 20 s there: see the harness's ZOMBIE_DETECTION_INTERVAL_S).
+if airflow.__version__.startswith("3.0."):
+    _WORKERKILL_KINDS: tuple[str, ...] = ("workerkill", "doublekill", "mapped", "winafter")
+elif airflow.__version__.startswith("2."):
+    _WORKERKILL_KINDS = ("midwait", "doublekill", "mapped", "winafter")
+else:
+    _WORKERKILL_KINDS = ("workerkill",)
 
 for _case in CASES:
     _make(_case)
