@@ -103,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="RELEASE_OR_MINOR",
         help="e.g. 3.1.8 or 3.1 (all its releases); default: all",
     )
+    parser.add_argument(
+        "--provider-axis-only",
+        action="store_true",
+        help="compile only the oldest-provider pins of the selected releases, keep their main pins",
+    )
     args = parser.parse_args(argv)
     matrix = load_matrix()
     known = [r for r in matrix.releases if r not in matrix.unavailable]
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print("uv is required: https://docs.astral.sh/uv/", file=sys.stderr)
         return 2
     CONSTRAINTS.mkdir(exist_ok=True)
-    for release in releases:
+    for release in [] if args.provider_axis_only else releases:
         print(
             f"airflow {release}: {compile_one(matrix, release, CONSTRAINTS).relative_to(CONSTRAINTS.parent)}"
         )

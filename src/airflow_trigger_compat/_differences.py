@@ -136,9 +136,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         when="the installed apache-airflow-providers-standard predates a fix of the current one "
         "(_registry.PROVIDER_FIXES: a JSON-string conf parsed, and the triggered run_id kept in "
         "operator.trigger_run_id, from 1.10.0; on Airflow 3 the Triggered DAG link XCom pushed at the "
-        "trigger from 1.15.0)",
-        stock="that provider's operator fails the task on a JSON-string conf, and pushes no link XCom "
-        "while the child runs",
+        "trigger from 1.15.0; the non-JSON-serialisable conf error's message formatted from 1.20.0)",
+        stock="that provider's operator fails the task on a JSON-string conf, pushes no link XCom "
+        "while the child runs, and raises its conf error (the same ValueError) with a tuple as message",
         package="behaves as the current provider: parses the conf, pushes the link XCom at the trigger",
         reason="the package implements the current provider's behaviour on every provider; mirroring "
         "an old provider's bugs would make a DAG behave differently after a provider upgrade",

@@ -268,6 +268,12 @@ PROVIDER_FIXES: Mapping[str, ProviderFix] = MappingProxyType(
             "providers-standard 1.10.0",
             "execute() keeps the run_id it triggers in operator.trigger_run_id",
         ),
+        "conf-error-message": ProviderFix(
+            "1.20.0",
+            "providers-standard 1.20.0",
+            "the error for a conf that is not JSON-serialisable names the conf in its message (before: "
+            "ValueError('conf parameter should be JSON Serializable %s', conf), a tuple as message)",
+        ),
         "link-xcom-at-trigger": ProviderFix(
             "1.15.0",
             "apache/airflow#67327",
