@@ -136,13 +136,16 @@ DIFFERENCES: tuple[Difference, ...] = (
         when="the installed apache-airflow-providers-standard predates a fix of the current one "
         "(_registry.PROVIDER_FIXES: a JSON-string conf parsed, and the triggered run_id kept in "
         "operator.trigger_run_id, from 1.10.0; on Airflow 3 the Triggered DAG link XCom pushed at the "
-        "trigger from 1.15.0; the non-JSON-serialisable conf error's message formatted from 1.20.0)",
+        "trigger from 1.15.0; the non-JSON-serialisable conf error's message formatted from 1.20.0; on "
+        "Airflow 3.0 and 3.1 fail_when_dag_is_paused=True refused at parse from 1.9.1)",
         stock="that provider's operator fails the task on a JSON-string conf, pushes no link XCom "
-        "while the child runs, and raises its conf error (the same ValueError) with a tuple as message",
-        package="behaves as the current provider: parses the conf, pushes the link XCom at the trigger",
+        "while the child runs, raises its conf error (the same ValueError) with a tuple as message, and "
+        "(1.9.0) accepts fail_when_dag_is_paused on 3.0/3.1 and checks it through the ORM in execute()",
+        package="behaves as the current provider: parses the conf, pushes the link XCom at the trigger, "
+        "refuses fail_when_dag_is_paused before 3.2 at parse (NotImplementedError)",
         reason="the package implements the current provider's behaviour on every provider; mirroring "
         "an old provider's bugs would make a DAG behave differently after a provider upgrade",
-        fields=frozenset({"children", "tries", "error", "xcoms"}),
+        fields=frozenset({"construct_error", "children", "tries", "error", "xcoms"}),
         shown_by="the oldest_provider(<minor>) sessions: the conf_json_string scenario, the link XCom",
     ),
     Difference(

@@ -268,6 +268,12 @@ PROVIDER_FIXES: Mapping[str, ProviderFix] = MappingProxyType(
             "providers-standard 1.10.0",
             "execute() keeps the run_id it triggers in operator.trigger_run_id",
         ),
+        "paused-flag-refused-before-3-2": ProviderFix(
+            "1.9.1",
+            "providers-standard 1.9.1",
+            "Airflow 3.0 and 3.1: fail_when_dag_is_paused=True is refused at parse with NotImplementedError "
+            "(1.9.0 accepted it and read DagModel through the ORM in execute(), which a 3.x worker forbids)",
+        ),
         "conf-error-message": ProviderFix(
             "1.20.0",
             "providers-standard 1.20.0",

@@ -342,7 +342,18 @@ def _stale_fix_fields(scenario: Scenario, selection: Any) -> frozenset[str]:
         fields.add("xcoms")
     if "json-string-conf" in STOCK_STALE_FIXES and isinstance(scenario.kwargs.get("conf"), str):
         fields |= {"children", "tries", "error", "xcoms"}
+    if _paused_refusal_stale(scenario, selection):
+        fields |= {"construct_error", "children", "tries", "error", "xcoms"}
     return frozenset(fields)
+
+
+def _paused_refusal_stale(scenario: Scenario, selection: Any) -> bool:
+    """providers-standard 1.9.0 on 3.0/3.1 takes fail_when_dag_is_paused; the package refuses it as 1.9.1+."""
+    return (
+        "paused-flag-refused-before-3-2" in STOCK_STALE_FIXES
+        and bool(scenario.kwargs.get("fail_when_dag_is_paused"))
+        and (3, 0, 0) <= selection.version.release < (3, 2, 0)
+    )
 
 
 def _check(name: str, scenario: Scenario, selection: Any, record_property: Any) -> None:
@@ -371,6 +382,10 @@ def _check(name: str, scenario: Scenario, selection: Any, record_property: Any) 
         # side, so a declared "fails early" difference cannot show.
         expected = expected - {INVALID}
     problems = check_parity(stock, package, declared, expected, _stale_fix_fields(scenario, selection))
+    if _paused_refusal_stale(scenario, selection) and (
+        package.construct_error is None or "builtins.NotImplementedError" not in package.construct_error.types
+    ):
+        problems.append(f"expected the current provider's NotImplementedError at parse: {package.summary()}")
     if INVALID in expected and not stock.construct_error and stock.tries[-1:] == ("success",):
         problems.append(f"{INVALID!r} declared, but stock succeeds with this input: the package refuses it")
     warned = set(package.warnings)
