@@ -30,7 +30,8 @@ __all__ = [
 #: Why a fixed run_id gets no crash recovery where there is no task_state_store.
 FIXED_RUN_ID_WITHOUT_STORE = (
     "before Airflow 3.3 there is no task_state_store, so durable needs a generated run_id (no "
-    "trigger_run_id, logical_date or run_after): a retry cannot tell a fixed run_id's run from someone else's"
+    "trigger_run_id, run_after, or logical_date other than None): a retry cannot tell a fixed run_id's run "
+    "from someone else's"
 )
 
 

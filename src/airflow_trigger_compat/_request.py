@@ -56,8 +56,9 @@ class TriggerRequest(NamedTuple):
     durable: bool
     #: Flags given that this Airflow drops, as the standard operator drops them (each gets a warning).
     dropped: tuple[Feature, ...] = ()
-    #: The run_id is the one stock makes from "now" (no trigger_run_id, logical_date or run_after given):
-    #: no other party can name it, so an "already exists" answer for it is this task's own run.
+    #: The run_id is the one stock makes from "now" (no trigger_run_id, no run_after, and logical_date unset
+    #: or None; None is also the unset default of providers-standard before 0.4.0): no other party can name
+    #: it, so an "already exists" answer for it is this task's own run.
     run_id_generated: bool = False
 
     @property
@@ -420,7 +421,11 @@ def build_request(
         fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
         durable=bool(getattr(operator, "durable", False)),
         dropped=tuple(dropped),
-        run_id_generated=not run_id_given and _is_notset(logical_arg) and not run_after_given,
+        # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
+        # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
+        run_id_generated=not run_id_given
+        and (logical_arg is None or _is_notset(logical_arg))
+        and not run_after_given,
     )
 
 

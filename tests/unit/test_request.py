@@ -64,6 +64,15 @@ def test_logical_date_none_means_no_logical_date_and_now_in_the_run_id() -> None
     assert request.run_id.startswith(f"manual__{NOW.isoformat()}_")
 
 
+def test_a_none_logical_date_still_makes_the_run_id_from_now() -> None:
+    # Unset or None, nobody else can name the run, so durable can derive its own (providers-standard
+    # before 0.4.0 has None as the unset default); a date, run_after or trigger_run_id fixes the run_id.
+    assert build(logical_date=None).run_id_generated
+    assert build("2.11.2", logical_date=None).run_id_generated
+    assert not build(logical_date=NOW).run_id_generated
+    assert not build(trigger_run_id="r1").run_id_generated
+
+
 def test_airflow2_run_id_has_no_suffix() -> None:
     request = build("2.11.2")
     assert request.run_id == f"manual__{NOW.isoformat()}"
