@@ -134,12 +134,10 @@ def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
 OLDEST_PROVIDER: dict[str, str] = dict(_MATRIX.get("oldest_provider_standard", {}))
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["provider-axis"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["provider-axis", "ci", "ci-matrix"])
 @nox.parametrize("airflow", list(OLDEST_PROVIDER), ids=list(OLDEST_PROVIDER))
 def oldest_provider(session: nox.Session, airflow: str) -> None:
-    """Behavioural tests with the oldest apache-airflow-providers-standard this Airflow installs with.
-
-    Not in CI yet: 3.0 (0.4.0) passes; 2.11 (0.2.0), 3.1, 3.2 and 3.3 (1.9.0) still fail (README says how).
+    """Behavioural tests with the oldest apache-airflow-providers-standard that runs with this Airflow.
 
     The drop-in subclasses whatever provider is installed; the parity suite's oracle is that provider's
     operator. What it lacks is declared (_registry.PROVIDER_PARAMETERS, difference older-provider-parameters).
@@ -256,7 +254,7 @@ CELERY_IDS = list(CELERY_MATRIX)
 # fresh clone; they join the ci-live stream once they have (about 20 min more there).
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery", "ci", "ci-live"])
 @nox.parametrize("airflow", CELERY_IDS, ids=CELERY_IDS)
 def celery(session: nox.Session, airflow: str) -> None:
     """Crash test on CeleryExecutor: Redis, PostgreSQL, a scheduler and two Celery workers, all real.
@@ -278,7 +276,7 @@ def celery(session: nox.Session, airflow: str) -> None:
     )
 
 
-@nox.session(python=False, tags=["celery"])
+@nox.session(python=False, tags=["celery", "ci", "ci-live"])
 def celery_table(session: nox.Session) -> None:
     """Print the crash test on Celery for every version from results/celery-*.json."""
     session.run(sys.executable, "scripts/celery_table.py", *session.posargs)

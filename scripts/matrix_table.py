@@ -1,5 +1,6 @@
 """Print the behavioural matrix from results/behaviour-<release>.json: a row per Airflow release, then
-scenario x release outcomes (consecutive patch releases with identical outcomes share a column).
+scenario x release outcomes (consecutive patch releases with identical outcomes share a column), then the
+provider axis from results/oldest-provider-<minor>.json (each minor with its oldest providers-standard).
 
     python scripts/matrix_table.py                 # table, then the not_applicable / failed reasons
     python scripts/matrix_table.py --markdown      # the same table as Markdown (for a PR or the docs)
@@ -23,7 +24,7 @@ BAD = {"failed", "skipped"}
 
 
 def _version_key(path: Path) -> tuple[int, ...]:
-    minor = path.stem.removeprefix("behaviour-")
+    minor = path.stem.rsplit("-", 1)[-1]  # behaviour-3.1.8, oldest-provider-3.1
     return tuple(int(part) for part in minor.split(".") if part.isdigit())
 
 
@@ -82,6 +83,30 @@ def _summary(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> list[
         crash = _crash_summary(release)
         rows.append([release, "-", "-", "-", "-", "-", f"no behavioural suite (declared): {why}; {crash}"])
     rows[1:] = sorted(rows[1:], key=lambda row: tuple(int(p) for p in row[0].split(".") if p.isdigit()))
+    return rows
+
+
+def _provider_axis(directory: Path) -> list[tuple[str, dict[str, Any]]]:
+    paths = sorted(directory.glob("oldest-provider-*.json"), key=_version_key)
+    return [(path.stem.removeprefix("oldest-provider-"), json.loads(path.read_text())) for path in paths]
+
+
+def _provider_rows(axis: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    """One row per minor run with its oldest providers-standard (the ``oldest_provider`` sessions)."""
+    rows = [["Airflow", "providers-standard", "passed", "n/a", "failed/skipped", "declared differences seen"]]
+    for minor, r in axis:
+        outcomes = [s.get("outcome") for s in r["scenarios"].values()]
+        declared = sorted({d for s in r["scenarios"].values() for d in s.get("declared") or []})
+        rows.append(
+            [
+                str(r.get("airflow") or minor),
+                str(r.get("provider_standard") or "?"),
+                str(outcomes.count("passed")),
+                str(outcomes.count("not_applicable")),
+                str(sum(o in BAD for o in outcomes)),
+                ", ".join(declared) or "-",
+            ]
+        )
     return rows
 
 
@@ -178,12 +203,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no behaviour-*.json in {str(args.directory)!r}; {hint}", file=sys.stderr)
         return 1
     print(table(results, args.markdown))
-    extra = notes(results)
+    axis = _provider_axis(args.directory)
+    if axis:
+        print()
+        print("Provider axis (`nox -t provider-axis`): each minor's last release, oldest providers-standard")
+        print("\n".join(_render(_provider_rows(axis), args.markdown)))
+    extra = notes(results + [(f"{m} (providers-standard)", r) for m, r in axis])
     if extra:
         print()
         print("\n".join(extra))
-    bad = any(s["outcome"] in BAD for _, r in results for s in r["scenarios"].values())
-    return 1 if bad or any(r.get("exitstatus") for _, r in results) else 0
+    everything = results + axis
+    bad = any(s["outcome"] in BAD for _, r in everything for s in r["scenarios"].values())
+    return 1 if bad or any(r.get("exitstatus") for _, r in everything) else 0
 
 
 if __name__ == "__main__":

@@ -156,8 +156,13 @@ def selection(airflow_db: dict[str, float]) -> Any:
 
     reset()  # detect the Airflow of this process, whatever ran before
     chosen = select_strategy()
+    from airflow.providers.standard import __version__ as provider_standard
+
     ResultRecorder.instance.meta.update(
-        airflow=airflow.__version__, strategy=chosen.name, package=compat.__name__
+        airflow=airflow.__version__,
+        strategy=chosen.name,
+        package=compat.__name__,
+        provider_standard=provider_standard,
     )
     return chosen
 
@@ -303,6 +308,7 @@ class ResultRecorder:
             "expected_airflow": os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW"),
             "strategy": self.meta.get("strategy"),
             "package": self.meta.get("package"),
+            "provider_standard": self.meta.get("provider_standard"),
             "python": sys.version.split()[0],
             "exitstatus": int(session.exitstatus),
             "duration_s": round(time.perf_counter() - self.start, 2),
