@@ -64,15 +64,12 @@ def _summary(results: list[tuple[str, dict[str, Any]]], markdown: bool) -> list[
     ]
     rows = [header]
     for release, r in results:
-        outcomes = [s.get("outcome") for s in r["scenarios"].values()]
-        declared = sorted({d for s in r["scenarios"].values() for d in s.get("declared") or []})
+        counts, declared = _counts(r)
         rows.append(
             [
                 str(r.get("airflow") or release),
                 str(r.get("strategy") or "?"),
-                str(outcomes.count("passed")),
-                str(outcomes.count("not_applicable")),
-                str(sum(o in BAD for o in outcomes)),
+                *counts,
                 str(len(declared)),
                 _fuzz(r),
             ]
@@ -95,19 +92,24 @@ def _provider_rows(axis: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
     """One row per minor run with its oldest providers-standard (the ``oldest_provider`` sessions)."""
     rows = [["Airflow", "providers-standard", "passed", "n/a", "failed/skipped", "declared differences seen"]]
     for minor, r in axis:
-        outcomes = [s.get("outcome") for s in r["scenarios"].values()]
-        declared = sorted({d for s in r["scenarios"].values() for d in s.get("declared") or []})
+        counts, declared = _counts(r)
         rows.append(
             [
                 str(r.get("airflow") or minor),
                 str(r.get("provider_standard") or "?"),
-                str(outcomes.count("passed")),
-                str(outcomes.count("not_applicable")),
-                str(sum(o in BAD for o in outcomes)),
+                *counts,
                 ", ".join(declared) or "-",
             ]
         )
     return rows
+
+
+def _counts(result: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(passed, n/a, failed or skipped) as strings, and the declared differences the scenarios showed."""
+    outcomes = [s.get("outcome") for s in result["scenarios"].values()]
+    declared = sorted({d for s in result["scenarios"].values() for d in s.get("declared") or []})
+    counts = [outcomes.count("passed"), outcomes.count("not_applicable"), sum(o in BAD for o in outcomes)]
+    return [str(n) for n in counts], declared
 
 
 def _declared(table: str) -> dict[str, str]:

@@ -13,16 +13,13 @@ PostgreSQL metadata database and result backend, and asyncpg, the driver Airflow
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from update_constraints import PROVIDER_STANDARD, PYTHON, TEST_REQUIREMENTS
+from update_constraints import PYTHON, TEST_REQUIREMENTS, _today, load_matrix, write_pins
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,46 +43,31 @@ CELERY_FIXES: list[tuple[str, str]] = [
 ]
 
 
-def base_constraints(minor: str, release: str) -> Path:
-    """The version's base pins: per-release file names first, then per-minor ones."""
-    for name in (f"airflow-{release}.txt", f"airflow-{minor}.txt"):
-        path = REPO / "constraints" / name
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"no base constraints for Airflow {release} under constraints/")
+def base_constraints(release: str) -> Path:
+    """The release's base pins (``constraints/airflow-<release>.txt``)."""
+    path = REPO / "constraints" / f"airflow-{release}.txt"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no base constraints for Airflow {release}: run scripts/update_constraints.py"
+        )
+    return path
 
 
 def compile_one(minor: str, out_dir: Path) -> Path:
     release = CELERY_AIRFLOW[minor]
-    base = base_constraints(minor, release)
-    requirements = [f"apache-airflow=={release}", PROVIDER_STANDARD, *TEST_REQUIREMENTS, *CELERY_REQUIREMENTS]
+    base = base_constraints(release)
+    provider = f"apache-airflow-providers-standard=={load_matrix().provider_standard}"
+    requirements = [f"apache-airflow=={release}", provider, *TEST_REQUIREMENTS, *CELERY_REQUIREMENTS]
     requirements += [req for req, _ in CELERY_FIXES]
-    out = out_dir / f"airflow-{release}.txt"
-    with tempfile.TemporaryDirectory() as tmp:
-        req_in = Path(tmp) / "requirements.in"
-        req_in.write_text("\n".join(requirements) + "\n")
-        compiled = Path(tmp) / "out.txt"
-        cmd = [
-            "uv", "pip", "compile", str(req_in),
-            "--constraint", str(base),
-            "--python-version", PYTHON,
-            "--output-file", str(compiled),
-            "--no-header", "--no-annotate", "--quiet",
-        ]  # fmt: skip
-        subprocess.run(cmd, check=True)
-        body = compiled.read_text()
     header = [
         f"# Pinned environment for the Celery crash test on Airflow {release} (Python {PYTHON}), generated",
-        "# by scripts/update_celery_constraints.py on "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d} with `uv pip compile` from:",
+        f"# by scripts/update_celery_constraints.py on {_today()} with `uv pip compile` from:",
         *(f"#   {req}" for req in requirements),
         f"# constrained by {base.relative_to(REPO)} (every package it pins keeps its version).",
         "# Fixes:",
         *(f"#   {req}: {reason}" for req, reason in CELERY_FIXES),
-        "# Do not edit by hand; rerun the script.",
     ]
-    out.write_text("\n".join(header) + "\n" + body)
-    return out
+    return write_pins(out_dir / f"airflow-{release}.txt", requirements, header, constraint=base)
 
 
 def main(argv: list[str] | None = None) -> int:
