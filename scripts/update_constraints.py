@@ -80,7 +80,7 @@ def compile_one(matrix: Matrix, release: str, out_dir: Path, provider_standard: 
 
 
 def write_pins(out: Path, requirements: list[str], header: list[str], constraint: Path | None = None) -> Path:
-    """Resolve ``requirements`` (under ``constraint``) with ``uv pip compile``; write them below ``header``."""
+    """Resolve ``requirements`` (under ``constraint``) with ``uv pip compile``, written below ``header``."""
     with tempfile.TemporaryDirectory() as tmp:
         req_in = Path(tmp) / "requirements.in"
         req_in.write_text("\n".join(requirements) + "\n")
