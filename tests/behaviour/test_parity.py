@@ -143,8 +143,11 @@ def scenarios() -> dict[str, Scenario]:
     s["wait_deferrable_succeeds"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT})
     s["wait_deferrable_fails"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT}, finish="failed")
     # Finished children: the 3.0 runner defers on deferrable=True even without wait_for_completion.
+    # Nothing waits, so the child is left as triggered (queued) on both sides, like the other fire-and-forget
+    # scenarios: finishing it raced with the parent's end (stock's child seen queued, the package's
+    # success, on 2.11.2 and 3.3.0 in CI, even with the extra finishing pass in _parity.observe).
     s["fire_and_forget_deferrable"] = Scenario(
-        {"logical_date": _d(), "deferrable": True, "poke_interval": POKE}
+        {"logical_date": _d(), "deferrable": True, "poke_interval": POKE}, finish=None
     )
     s["wait_execution_timeout_shorter_than_child"] = Scenario(
         {"logical_date": _d(), **WAIT, "execution_timeout": datetime.timedelta(seconds=1)},
