@@ -143,11 +143,13 @@ def scenarios() -> dict[str, Scenario]:
     s["wait_deferrable_succeeds"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT})
     s["wait_deferrable_fails"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT}, finish="failed")
     # Finished children: the 3.0 runner defers on deferrable=True even without wait_for_completion.
-    # Nothing waits, so the child is left as triggered (queued) on both sides, like the other fire-and-forget
-    # scenarios: finishing it raced with the parent's end (stock's child seen queued, the package's
-    # success, on 2.11.2 and 3.3.0 in CI, even with the extra finishing pass in _parity.observe).
+    # The 3.0.x runner defers on DagStateTrigger whenever deferrable=True, waiting or not, so the child
+    # must finish there; elsewhere nothing waits and the parent ends at once. Finishing the child as soon
+    # as it appeared raced with that end (stock's child seen queued, the package's success, on 2.11.2 and
+    # 3.3.0 in CI): the finisher now leaves it 5 s, far longer than a parent that does not wait lives, so
+    # the child stays as triggered on both sides there and is finished where the runner waits.
     s["fire_and_forget_deferrable"] = Scenario(
-        {"logical_date": _d(), "deferrable": True, "poke_interval": POKE}, finish=None
+        {"logical_date": _d(), "deferrable": True, "poke_interval": POKE}, finish_delay=5.0
     )
     s["wait_execution_timeout_shorter_than_child"] = Scenario(
         {"logical_date": _d(), **WAIT, "execution_timeout": datetime.timedelta(seconds=1)},
