@@ -29,6 +29,7 @@ KILL = {
     "doublekill": "task process (3.0: whole worker) in try 1, then in try 2",
     "childfail": "none: the child fails on its first run only",
     "clear": "none: the task is cleared after it succeeded",
+    "clearwait": "none: the task is cleared while it waits",
     "mapped": "mapped parent, 3 indices: 0 and 1 mid-wait (3.0: whole worker)",
 }
 
