@@ -250,8 +250,6 @@ def provider(session: nox.Session, airflow: str) -> None:
 # provider in constraints/celery/airflow-<release>.txt (scripts/update_celery_constraints.py).
 CELERY_MATRIX: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2"}
 CELERY_IDS = list(CELERY_MATRIX)
-# Not in CI yet: each session passed twice here (6 to 7 min each), but not yet in a run of .ci/run from a
-# fresh clone; they join the ci-live stream once they have (about 20 min more there).
 
 
 @nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery", "ci", "ci-live"])

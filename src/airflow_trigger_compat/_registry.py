@@ -248,6 +248,16 @@ class ProviderParameter(NamedTuple):
 #: one of these parameters the drop-in takes it itself (its runtime computes every value, reading each with
 #: a default) and warns ProviderParameterWarning; the stock operator of that provider refuses the DAG
 #: (TypeError: an unknown argument). Declared in _differences ("older-provider-parameters").
+PROVIDER_PARAMETERS: Mapping[str, ProviderParameter] = MappingProxyType(
+    {
+        "fail_when_dag_is_paused": ProviderParameter("1.1.0", "apache/airflow#48214"),
+        "openlineage_inject_parent_info": ProviderParameter("1.10.0", "apache/airflow#58672"),
+        "note": ProviderParameter("1.12.0", "apache/airflow#60810"),
+        "run_after": ProviderParameter("1.13.0", "apache/airflow#62259"),
+    }
+)
+
+
 class ProviderFix(NamedTuple):
     """A behaviour of the current standard operator that older providers-standard releases lack."""
 
@@ -303,16 +313,6 @@ def provider_attribute(operator: object, name: str) -> Any:
         if name not in PROVIDER_ATTRIBUTES:
             raise
         return getattr(operator, PROVIDER_ATTRIBUTES[name])
-
-
-PROVIDER_PARAMETERS: Mapping[str, ProviderParameter] = MappingProxyType(
-    {
-        "fail_when_dag_is_paused": ProviderParameter("1.1.0", "apache/airflow#48214"),
-        "openlineage_inject_parent_info": ProviderParameter("1.10.0", "apache/airflow#58672"),
-        "note": ProviderParameter("1.12.0", "apache/airflow#60810"),
-        "run_after": ProviderParameter("1.13.0", "apache/airflow#62259"),
-    }
-)
 
 
 def check_registry(entries: tuple[Entry, ...] = REGISTRY) -> None:

@@ -215,13 +215,6 @@ def observe(dag_id: str, operator: Any, scenario: Scenario, package_warning: typ
             seen.hung = True
         except Exception as exc:  # raised while the DAG was built: the operator's constructor
             construct_exc = exc
-    if not waits and scenario.finish in ("success", "failed") and not scenario.finish_delay:
-        # Fire-and-forget: the finisher thread stops with the parent, so whether it reached the new child
-        # first was a race (seen on 3.2.2: stock's child queued, the package's success). Finish new
-        # children once more here, the same way for both sides.
-        finisher = _harness.ChildFinisher({}, new_runs=scenario.finish)
-        finisher.existing = before
-        finisher.tick()
     end = datetime.datetime.now(datetime.timezone.utc)
     norm = Normalizer(start, end)
     seen.construct_error = ErrorSeen.of(construct_exc, norm)

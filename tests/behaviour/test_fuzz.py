@@ -336,6 +336,10 @@ def _covers(stock: dict[str, Any], package: dict[str, Any] | None) -> bool:
     return stock["message"] in package["message"]
 
 
+def _without_attribute(side: dict[str, Any], name: str) -> dict[str, Any]:
+    return {**side, "operator": {k: v for k, v in side["operator"].items() if k != name}}
+
+
 def compare(stock: dict[str, Any], package: dict[str, Any], kwargs: dict[str, Any]) -> str | None:
     """None when the package behaves as stock, or as the declared difference allows; else the problem."""
     if "json-string-conf" in STOCK_STALE_FIXES and isinstance(kwargs.get("conf"), str):
@@ -366,11 +370,10 @@ def compare(stock: dict[str, Any], package: dict[str, Any], kwargs: dict[str, An
     if stock["xcoms"] != package["xcoms"]:
         return f"different XComs: stock {stock['xcoms']}, package {package['xcoms']}"
     if "run-id-on-operator" in STOCK_STALE_FIXES:  # an older provider (declared: older-provider-fixes)
-        stock = {**stock, "operator": {k: v for k, v in stock["operator"].items() if k != "trigger_run_id"}}
-        package = {
-            **package,
-            "operator": {k: v for k, v in package["operator"].items() if k != "trigger_run_id"},
-        }
+        stock, package = (
+            _without_attribute(stock, "trigger_run_id"),
+            _without_attribute(package, "trigger_run_id"),
+        )
     if _normal(stock["operator"]) != _normal(package["operator"]):
         return f"different operator attributes: stock {stock['operator']}, package {package['operator']}"
     return None

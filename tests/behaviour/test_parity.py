@@ -142,7 +142,6 @@ def scenarios() -> dict[str, Scenario]:
     s["wait_child_deleted"] = Scenario({"logical_date": _d(), **WAIT}, finish="deleted", timeout=20)
     s["wait_deferrable_succeeds"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT})
     s["wait_deferrable_fails"] = Scenario({"logical_date": _d(), "deferrable": True, **WAIT}, finish="failed")
-    # Finished children: the 3.0 runner defers on deferrable=True even without wait_for_completion.
     # The 3.0.x runner defers on DagStateTrigger whenever deferrable=True, waiting or not, so the child
     # must finish there; elsewhere nothing waits and the parent ends at once. Finishing the child as soon
     # as it appeared raced with that end (stock's child seen queued, the package's success, on 2.11.2 and

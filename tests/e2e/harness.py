@@ -55,7 +55,7 @@ REPO = HERE.parent.parent
 DAGS_SRC = HERE / "dags"
 
 FINAL_DAGRUN_STATES = {"success", "failed"}
-#: Airflow 2.11's zombie detection interval (see Instance.build_env); the DAGs' E2E_AIRFLOW2_SLOW_RETRY.
+#: Airflow 2.11's zombie detection interval (see Instance.build_env); the DAG file's 2.11 children outlive it.
 ZOMBIE_DETECTION_INTERVAL_S = 20
 VARIANT_LABEL = {
     "stock": "stock provider operator",

@@ -214,8 +214,8 @@ def _child_seconds(kill: str) -> float:
 
 
 # Where the retry waits for a timeout: 3.0 (its supervisor fails a killed task process without retry, so
-# every kill there is a worker kill: the heartbeat timeout) and 2.11
-# (the zombie detection, every 20 s there: see the harness's ZOMBIE_DETECTION_INTERVAL_S).
+# every kill there is a worker kill: the heartbeat timeout) and 2.11 (the zombie detection, every 20 s
+# there: the harness's ZOMBIE_DETECTION_INTERVAL_S).
 if airflow.__version__.startswith("3.0."):
     _WORKERKILL_KINDS: tuple[str, ...] = ("workerkill", "doublekill", "mapped", "winafter")
 elif airflow.__version__.startswith("2."):
