@@ -49,7 +49,7 @@ def info(as_json: bool, out: TextIO) -> int:
     except TriggerCompatError as err:
         if as_json:
             out.write(json.dumps({"error": str(err), "airflow": err.airflow_version}, indent=2) + "\n")
-        print(f"{_PROG}: {err}", file=sys.stderr)
+        print(err if str(err).startswith(_PROG) else f"{_PROG}: {err}", file=sys.stderr)
         return 1
     default = next(e.strategy for e in REGISTRY if selection.version.release in e.airflow)
     row = f"registry row {selection.entry.airflow}: {selection.entry.upstream}"
