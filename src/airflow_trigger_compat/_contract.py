@@ -24,10 +24,6 @@ __all__ = [
     "wait_for_run",
 ]
 
-#: The error of a child run in ``failed_states``, as the 3.x runner words it (a port may word it as its
-#: Airflow's stock does: ``failed_state_message``).
-FAILED_STATE_MESSAGE = "{dag_id} failed with failed state {state}"
-
 #: The XCom key the standard operator (and the runner) push the child's run_id under.
 XCOM_RUN_ID = "trigger_run_id"
 
@@ -58,6 +54,9 @@ class TaskPort(Protocol):
 
     def paused(self, dag_id: str) -> NoReturn: ...
 
+    def child_failed(self, dag_id: str, state: str) -> NoReturn:
+        """The child run ended in ``failed_states``: fail the try (retries apply) as stock does here."""
+
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
         """A run this task cannot claim holds ``run_id``: skip or fail as stock does on this Airflow."""
 
@@ -66,7 +65,17 @@ class TaskPort(Protocol):
 
 
 class ParentKey(NamedTuple):
-    """The parent task instance, plus what tells a user's clear apart from a retry.
+    """The parent task instance, plus what tells its DAG run and a user's clear apart from a retry.
+
+    ``dag_run``: which DAG run holds the task, as the port can tell it. A DAG run deleted and created
+    again under the same run_id (the REST API, ``airflow dags test``, a re-run backfill) is another run,
+    and its task must trigger its own child. Airflow 2.11: the DagRun row's id (a row made later gets a
+    higher one; the old run's child was made after it, so SQLite cannot hand the id out again while that
+    child exists). Airflow 3.0-3.2: the run's ``start_date``, the only per-run value the Task SDK's
+    ``DagRun`` carries (it has no id): set when the scheduler starts the run, kept while it runs (a clear
+    resets it only for a finished run, which raises ``max_tries`` too); ``dag.test()`` sets it to the
+    logical date, so a run it recreates under the same date is not told apart
+    (``_differences``: ``durable-recreated-by-dag-test``).
 
     ``max_tries``: Airflow's ``clear_task_instances`` sets it to ``try_number + retries`` for every task it
     clears that is not running (2.11 and every 3.x), so it changes on each clear; a retry (a crash, a
@@ -77,6 +86,7 @@ class ParentKey(NamedTuple):
 
     dag_id: str
     run_id: str
+    dag_run: str
     task_id: str
     map_index: int
     max_tries: int
@@ -107,8 +117,17 @@ class AirflowPortBase:
     def paused(self, dag_id: str) -> NoReturn:
         raise load("DagIsPaused")(dag_id=dag_id)
 
+    def child_failed(self, dag_id: str, state: str) -> NoReturn:
+        # The 3.x task runner's words (_handle_trigger_dag_run): its log line, then its error.
+        self.log.error("DagRun finished with failed state.")
+        self.fail(f"{dag_id} failed with failed state {state}", retry=True)
+
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
         handle_existing_run(request, cast("TaskPort", self), run_id)  # the ports complete the protocol
+
+    def dag_run_identity(self) -> str:
+        """Tells apart two DAG runs that share a run_id (:class:`ParentKey`)."""
+        raise NotImplementedError
 
     def parent_key(self) -> ParentKey:
         ti = self.ti
@@ -116,6 +135,7 @@ class AirflowPortBase:
         return ParentKey(
             str(ti.dag_id),
             str(ti.run_id),
+            self.dag_run_identity(),
             str(ti.task_id),
             -1 if map_index is None else int(map_index),
             int(getattr(ti, "max_tries", 0) or 0),
@@ -160,8 +180,7 @@ def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
         state = port.dagrun_state(request.trigger_dag_id, run_id)
         # failed_states first, as the runner: a state in both lists fails the task.
         if state in request.failed_states:
-            template = getattr(port, "failed_state_message", FAILED_STATE_MESSAGE)
-            port.fail(template.format(dag_id=request.trigger_dag_id, state=state), retry=True)
+            port.child_failed(request.trigger_dag_id, str(state))
         if state in request.allowed_states:
             port.log.info("%s finished with allowed state %s", request.trigger_dag_id, state)
             return str(state)

@@ -7,8 +7,10 @@ be one of these rows, on the versions the row names; and a row whose scenario no
 the suite too. README's "Differences from the stock operator" table is generated from this tuple.
 
 Observation fields a row may name: ``construct_error`` (the operator cannot be built), ``children``
-(the child runs created, and their fields), ``tries`` (the parent's state after each try, and its final
-state), ``error`` (the exception a try ended with, checked by type: the package's must be an instance of
+(the child runs created, and their fields), ``runs`` (how many child runs, in which states: a row that
+changes only run_ids leaves it alone), ``log`` (the warning-and-above lines of the task log: a row that
+changes the tries changes their "Task failed" lines), ``tries`` (the parent's state after each try, and
+its final state), ``error`` (the exception a try ended with, checked by type: the package's must be an instance of
 stock's), ``xcoms``.
 """
 
@@ -54,7 +56,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "that names the argument, the value and the fix; the error is also stock's type (ValueError, "
         "TypeError, or stock's narrower type such as pendulum's ParserError)",
         reason="no retry can fix an argument, and a retry after the child was triggered triggers it again",
-        fields=frozenset({"tries", "children", "error", "xcoms"}),
+        fields=frozenset({"tries", "children", "error", "xcoms", "runs", "log"}),
         shown_by="test_parity.py, the invalid_* scenarios",
     ),
     Difference(
@@ -78,7 +80,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "timed-out try's retry reconnects to the same child run, never triggers a second one",
         reason="durable=True owns the wait in order to survive the worker; a timeout that bounds it is what "
         "execution_timeout means everywhere else, and the reconnect keeps it to one child run",
-        fields=frozenset({"tries", "error", "children"}),
+        fields=frozenset({"tries", "error", "children", "runs", "log"}),
         shown_by="test_parity.py::test_parity[durable_execution_timeout_shorter_than_child]",
     ),
     Difference(
@@ -88,7 +90,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         stock="the retry triggers a second child run",
         package="the retry reconnects to the child run the lost try triggered (one child run)",
         reason="the point of durable=True: a lost worker must not duplicate the child's work",
-        fields=frozenset({"children"}),
+        fields=frozenset({"children", "runs"}),
         shown_by="tests/e2e (nox -t e2e): the live crash test, real scheduler and SIGKILL; the durable "
         "seam tests in test_trigger_dagrun.py",
     ),
@@ -97,12 +99,26 @@ DIFFERENCES: tuple[Difference, ...] = (
         airflow=VersionRange((2, 11, 0), (3, 3, 0)),
         when="durable=True without trigger_run_id, logical_date or run_after (the run_id is generated)",
         stock="the child's run_id is manual__<now>, new on every try",
-        package="the child's run_id is manual__durable-<hash of the parent task instance, its clear and "
-        "the child DAG>-<n>, the same on every try of one clear (n counts fresh runs after a failed child)",
+        package="the child's run_id is manual__durable-<hash of the parent task instance, its DAG run, its "
+        "clear and the child DAG>-<n>, the same on every try of one clear (n counts fresh runs after a "
+        "failed child)",
         reason="with no task_state_store before Airflow 3.3, the run_id is what lets a retry find the run a "
         "lost try made: Airflow refuses a second run with it",
         fields=frozenset({"children", "xcoms"}),
         shown_by="test_trigger_dagrun.py, the durable seam tests (the parity scenarios fix the run_id)",
+    ),
+    Difference(
+        id="durable-recreated-by-dag-test",
+        airflow=VersionRange((3, 0, 0), (3, 3, 0)),
+        when="durable=True with a generated run_id, and dag.test() or `airflow dags test` runs the parent "
+        "again with the same logical date while the child run of the earlier run still exists",
+        stock="the recreated parent run triggers a new child run",
+        package="the recreated parent run reconnects to the earlier run's child (one child run)",
+        reason="the Task SDK shows a task no DAG run id; the run's start_date stands in for it, and "
+        "dag.test() sets start_date to the logical date, so both runs look the same. A run recreated "
+        "through the REST API, a backfill or the scheduler starts at a new time and triggers its own child",
+        fields=frozenset({"children", "runs", "xcoms"}),
+        shown_by="test_parity.py::test_parity[durable_recreated_parent_*]; tests/e2e, the recreate case",
     ),
     Difference(
         id="durable-failed-child-retries",
@@ -113,8 +129,22 @@ DIFFERENCES: tuple[Difference, ...] = (
         package="the wait runs in execute(), so the try fails and retries apply, as on 2.11 and 3.3 (the "
         "XComs are then the retry's)",
         reason="a retry that triggers a fresh child is what retries promise; 3.3's runner does the same",
-        fields=frozenset({"tries", "error", "xcoms"}),
+        fields=frozenset({"tries", "error", "xcoms", "runs", "log"}),
         shown_by="test_parity.py::test_parity[durable_wait_child_fails_with_retries]",
+    ),
+    Difference(
+        id="durable-failed-child-log",
+        airflow=VersionRange((3, 0, 0), (4, 0, 0)),
+        when="durable=True (below 3.3: with a generated run_id), wait_for_completion=True (not "
+        "deferrable), and the child run ends in failed_states",
+        stock='the task runner logs "DagRun finished with failed state." and ends the try',
+        package="the wait logs the same line, then ends the try by raising stock's error (\"<dag> failed "
+        'with failed state <state>"), which the task runner logs as "Task failed with exception"; on '
+        '3.3 the retry also logs ResumableJobMixin\'s "Prior job in terminal state, resubmitting fresh"',
+        reason="durable=True owns the wait to survive the worker, and an operator ends a try only by "
+        "raising; the error it raises is the one stock's runner reports",
+        fields=frozenset({"log"}),
+        shown_by="test_parity.py::test_parity[durable_generated_wait_child_fails_with_retries]",
     ),
     Difference(
         id="older-provider-parameters",
@@ -127,7 +157,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "release that added it, and applies it as the current provider does on this Airflow",
         reason="the package's runtime computes every value itself, so a DAG written for the current "
         "provider runs the same on an older one; the warning says the stock operator would refuse it",
-        fields=frozenset({"construct_error", "children", "tries", "error", "xcoms"}),
+        fields=frozenset({"construct_error", "children", "tries", "error", "xcoms", "runs", "log"}),
         shown_by="the oldest_provider(<minor>) sessions: test_parity.py scenarios that pass such a parameter",
     ),
     Difference(
@@ -145,7 +175,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "refuses fail_when_dag_is_paused before 3.2 at parse (NotImplementedError)",
         reason="the package implements the current provider's behaviour on every provider; mirroring "
         "an old provider's bugs would make a DAG behave differently after a provider upgrade",
-        fields=frozenset({"construct_error", "children", "tries", "error", "xcoms"}),
+        fields=frozenset({"construct_error", "children", "tries", "error", "xcoms", "runs", "log"}),
         shown_by="the oldest_provider(<minor>) sessions: the conf_json_string scenario, the link XCom",
     ),
     Difference(
@@ -161,7 +191,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         reason="Airflow records that clear as a retry (RESTARTING, max_tries unchanged), indistinguishable "
         "from a lost worker inside the task; to run the child again, clear after the wait ends (or mark "
         "the child run failed first)",
-        fields=frozenset({"children"}),
+        fields=frozenset({"children", "runs"}),
         shown_by='tests/e2e, the clearwait case (nox -s "e2e(3.3)" -- -k clearwait)',
     ),
 )

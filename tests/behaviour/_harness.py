@@ -334,6 +334,51 @@ def task_state(dag_id: str, run_id: str, key: str, task_id: str = TASK_ID) -> An
     return None if raw is None else json.loads(raw)
 
 
+@contextlib.contextmanager
+def task_log_warnings() -> Iterator[list[tuple[str, str]]]:
+    """Collect the warning-and-above lines the task log gets, as (level, message), while the block runs.
+
+    Airflow 2 logs through the stdlib ``airflow.task`` loggers; the 3.x task runner and operators log
+    through structlog, caught by a processor put first in its live chain (loggers already made share that
+    list, so a cached logger sees it too).
+    """
+    import logging
+
+    lines: list[tuple[str, str]] = []
+    levels = {"warning": "warning", "warn": "warning", "error": "error", "exception": "error"}
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING and record.name.startswith("airflow.task"):
+                lines.append((record.levelname.lower(), record.getMessage()))
+
+    def collect(logger: Any, method: str, event: Any) -> Any:
+        name = str(event.get("logger_name") or event.get("logger") or getattr(logger, "name", ""))
+        if method in levels and (name.startswith("task") or name.startswith("airflow.task")):
+            args = event.get("positional_args")
+            message = str(event.get("event"))
+            lines.append((levels[method], message % args if args else message))
+        return event
+
+    handler = Collect()
+    task_logger = logging.getLogger("airflow.task")
+    task_logger.addHandler(handler)
+    processors: list[Any] | None = None
+    try:
+        import structlog
+
+        processors = structlog.get_config()["processors"]
+        processors.insert(0, collect)
+    except ImportError:  # Airflow 2
+        pass
+    try:
+        yield lines
+    finally:
+        task_logger.removeHandler(handler)
+        if processors is not None:
+            processors.remove(collect)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Finishing the child, as the scheduler would
 # ---------------------------------------------------------------------------------------------------------
@@ -577,6 +622,7 @@ def run_parent(
     retries: int = 0,
     stop_after_first_try: bool = False,
     timeout: float = 60,
+    parent_date: datetime.datetime | None = None,
     **operator_kwargs: Any,
 ) -> ParentResult:
     """Build a one-task parent DAG, register it, run it with ``dag.test()`` and read back the outcome.
@@ -584,7 +630,8 @@ def run_parent(
     ``finish`` maps child run_ids to the state the watcher sets once that run exists unfinished. The
     watcher reads this very dict while the parent runs, so a seam wrapper may add a run_id it just saw
     triggered (a generated one, not known in advance). ``finish_new`` is the state for every other child
-    run created while the parent runs.
+    run created while the parent runs. ``parent_date`` (a new one by default) is the parent DAG run's
+    logical date: dag.test() deletes a run of this DAG with that date and creates it again, same run_id.
     """
     from airflow.models.dagrun import DagRun
 
@@ -608,7 +655,7 @@ def run_parent(
         deadline.running(),
         contextlib.suppress(_StopAfterFirstTry),
     ):
-        dag.test(**{date_kw: unique_date()})
+        dag.test(**{date_kw: parent_date or unique_date()})
     duration = time.perf_counter() - start
     run_id = _parent_run_id(DagRun, dag_id)
     state, try_number = _parent_ti(dag_id, run_id)

@@ -6,9 +6,11 @@ created again). One :class:`Observation` per side records what a DAG author or a
 
 * ``construct_error``: the operator could not be built (type and message);
 * ``children``: every child run created (run_id, state, conf, logical_date, run_after, note);
+* ``runs``: how many child runs, in which states (a declared change of run_ids leaves it comparable);
 * ``tries``: the parent's state after each try, then its final state;
 * ``error``: per try, the exception it ended with (type chain and message);
 * ``xcoms``: the parent's ``trigger_run_id`` and "Triggered DAG" link XComs;
+* ``log``: the warning-and-above lines of the parent's task log (level and message);
 * ``hung``: the parent did not finish within the scenario's bound.
 
 Values that depend on the moment a side ran ("now" in a generated run_id or logical_date, the random
@@ -40,7 +42,7 @@ _SUFFIX = re.compile(r"(\+\d{2}:\d{2}|<now>)_[A-Za-z0-9]{8}\b")
 #: How far from a side's run a date may be and still be "now" (seconds).
 _SLACK = 5.0
 
-FIELDS = ("construct_error", "children", "tries", "error", "xcoms", "hung")
+FIELDS = ("construct_error", "children", "runs", "tries", "error", "xcoms", "log", "hung")
 
 
 class Fresh:
@@ -78,9 +80,11 @@ class ErrorSeen:
 class Observation:
     construct_error: ErrorSeen | None = None
     children: tuple[tuple[Any, ...], ...] = ()
+    runs: tuple[str, ...] = ()
     tries: tuple[str | None, ...] = ()
     error: tuple[ErrorSeen | None, ...] = ()
     xcoms: tuple[tuple[str, Any], ...] = ()
+    log: tuple[tuple[str, str], ...] = ()
     hung: bool = False
     #: The package's warnings (not compared: stock has none of its own).
     warnings: tuple[str, ...] = ()
@@ -89,9 +93,11 @@ class Observation:
         return {
             "construct_error": None if self.construct_error is None else str(self.construct_error),
             "children": [list(map(str, c)) for c in self.children],
+            "runs": list(self.runs),
             "tries": list(self.tries),
             "error": [None if e is None else str(e) for e in self.error],
             "xcoms": [list(map(str, x)) for x in self.xcoms],
+            "log": [list(line) for line in self.log],
             "hung": self.hung,
             "warnings": list(self.warnings),
         }
@@ -149,6 +155,9 @@ class Scenario:
     warns: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
     #: Where stock itself never finishes (an upstream bug the package must not hide or add to).
     stock_hangs: Callable[[Any], bool] = lambda selection: False
+    #: Run the parent a second time under the same run_id: dag.test() deletes its DAG run and creates it
+    #: again, leaving the first run's child runs; the observation covers both runs, the tries the second's.
+    recreate: bool = False
 
     def expected(self, selection: Any) -> set[str]:
         return {name for name, where in self.expect if where(selection)}
@@ -198,19 +207,21 @@ def observe(dag_id: str, operator: Any, scenario: Scenario, package_warning: typ
     seen = Observation()
     result = None
     construct_exc: Exception | None = None
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _harness.task_log_warnings() as log:
         warnings.simplefilter("always", package_warning)
         try:
-            result = _harness.run_parent(
-                dag_id,
-                operator,
-                finish=existing if waits else None,
-                finish_new=scenario.finish,
-                finish_delay=scenario.finish_delay,
-                retries=scenario.retries,
-                timeout=scenario.timeout,
-                **kwargs,
-            )
+            for parent_date in [_harness.unique_date()] * (2 if scenario.recreate else 1):
+                result = _harness.run_parent(
+                    dag_id,
+                    operator,
+                    finish=existing if waits else None,
+                    finish_new=scenario.finish,
+                    finish_delay=scenario.finish_delay,
+                    retries=scenario.retries,
+                    timeout=scenario.timeout,
+                    parent_date=parent_date,
+                    **kwargs,
+                )
         except _harness.ParentTimeout:
             seen.hung = True
         except Exception as exc:  # raised while the DAG was built: the operator's constructor
@@ -220,6 +231,8 @@ def observe(dag_id: str, operator: Any, scenario: Scenario, package_warning: typ
     seen.construct_error = ErrorSeen.of(construct_exc, norm)
     created = [c for c in _harness.child_runs() if c.run_id not in before]
     seen.children = _child_rows(norm, created)
+    seen.runs = tuple(sorted(c.state for c in created))
+    seen.log = tuple((level, norm.text(message).replace(dag_id, "<parent>")) for level, message in log)
     seen.warnings = tuple(
         sorted({w.category.__name__ for w in caught if issubclass(w.category, package_warning)})
     )
@@ -244,7 +257,7 @@ def differing(stock: Observation, package: Observation) -> dict[str, tuple[Any, 
         same = stock.construct_error is not None and stock.construct_error.covers(package.construct_error)
         return {} if same else {"construct_error": (stock.construct_error, package.construct_error)}
     found: dict[str, tuple[Any, Any]] = {}
-    for name in ("children", "tries", "xcoms", "hung"):
+    for name in ("children", "runs", "tries", "xcoms", "log", "hung"):
         if getattr(stock, name) != getattr(package, name):
             found[name] = (getattr(stock, name), getattr(package, name))
     errors_match = len(stock.error) == len(package.error) and all(

@@ -264,6 +264,22 @@ def scenarios() -> dict[str, Scenario]:
         ),
         warns=(),
     )
+    # The parent's DAG run deleted and created again under the same run_id (dag.test() does both): the new
+    # run triggers its own child, as stock's does; the earlier run's child is never adopted.
+    recreated_by_dag_test = ("durable-recreated-by-dag-test", lambda sel: sel.name == "runner_exception")
+    s["durable_recreated_parent_waits"] = Scenario(
+        dict(WAIT),
+        package_kwargs=DURABLE,
+        recreate=True,
+        expect=(("durable-derived-run-id", below_3_3), recreated_by_dag_test),
+    )
+    s["durable_recreated_parent_fire_and_forget"] = Scenario(
+        {},
+        package_kwargs=DURABLE,
+        finish=None,
+        recreate=True,
+        expect=(("durable-derived-run-id", below_3_3), recreated_by_dag_test),
+    )
     date = _d()
     s["durable_exists_fails"] = Scenario(
         {"trigger_run_id": "child_dexists", "logical_date": date},

@@ -109,8 +109,15 @@ class FakePort:
     """An in-memory Airflow: DAG runs by run_id, pushed XComs, a state script for polls."""
 
     def __init__(
-        self, *, existing: dict[str, str] | None = None, paused: bool = False, max_tries: int = 1
+        self,
+        *,
+        existing: dict[str, str] | None = None,
+        paused: bool = False,
+        max_tries: int = 1,
+        dag_run: str = "id=1",
     ) -> None:
+        #: Which DAG run holds the parent task: one recreated under the same run_id is another.
+        self.dag_run = dag_run
         #: The parent task instance's max_tries: a user's clear raises it.
         self.max_tries = max_tries
         #: Runs another party owns (a fixed run_id that collides with someone else's).
@@ -166,11 +173,14 @@ class FakePort:
     def paused(self, dag_id: str) -> NoReturn:
         raise Paused(dag_id)
 
+    def child_failed(self, dag_id: str, state: str) -> NoReturn:
+        self.fail(f"{dag_id} failed with failed state {state}", retry=True)
+
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
         handle_existing_run(request, self, run_id)
 
     def parent_key(self) -> ParentKey:
-        return ParentKey("parent", "manual__run", "trigger", -1, self.max_tries)
+        return ParentKey("parent", "manual__run", self.dag_run, "trigger", -1, self.max_tries)
 
 
 class FakeStore:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 import airflow_trigger_compat
 from airflow_trigger_compat._differences import DIFFERENCES, Difference, differences_on
 from airflow_trigger_compat._registry import REGISTRY, VersionRange
 
-FIELDS = frozenset({"construct_error", "children", "tries", "error", "xcoms"})
+sys.path.insert(0, str(Path(__file__).parents[1] / "behaviour"))
+from _parity import FIELDS  # noqa: E402  (the fields the behavioural suite observes; imports no Airflow)
+
+sys.path.pop(0)
 
 
 def test_there_are_differences_and_they_are_public() -> None:
@@ -41,7 +47,7 @@ def test_every_row_is_complete(difference: Difference) -> None:
 def test_fields_are_observation_fields(difference: Difference) -> None:
     assert isinstance(difference.fields, frozenset)
     assert difference.fields, difference.id
-    assert difference.fields <= FIELDS, difference.fields - FIELDS
+    assert difference.fields <= set(FIELDS), difference.fields - set(FIELDS)
 
 
 @pytest.mark.parametrize("difference", DIFFERENCES, ids=lambda d: d.id)
@@ -51,55 +57,12 @@ def test_versions_are_within_the_supported_range(difference: Difference) -> None
     assert difference.airflow.high <= REGISTRY[0].airflow.high
 
 
-@pytest.mark.parametrize(
-    ("release", "expected"),
-    [
-        (
-            (2, 11, 0),
-            {
-                "invalid-input-fails-early",
-                "empty-trigger-dag-id-at-parse",
-                "durable-reconnects-after-a-lost-worker",
-                "durable-derived-run-id",
-                "durable-clear-while-waiting-reconnects",
-                "older-provider-parameters",
-                "older-provider-fixes",
-            },
-        ),
-        (
-            (3, 2, 2),
-            {
-                "invalid-input-fails-early",
-                "empty-trigger-dag-id-at-parse",
-                "durable-timeout-bounds-the-wait",
-                "durable-reconnects-after-a-lost-worker",
-                "durable-derived-run-id",
-                "durable-failed-child-retries",
-                "durable-clear-while-waiting-reconnects",
-                "older-provider-parameters",
-                "older-provider-fixes",
-            },
-        ),
-        (
-            (3, 3, 0),
-            {
-                "invalid-input-fails-early",
-                "empty-trigger-dag-id-at-parse",
-                "durable-timeout-bounds-the-wait",
-                "durable-reconnects-after-a-lost-worker",
-                "durable-clear-while-waiting-reconnects",
-                "older-provider-parameters",
-                "older-provider-fixes",
-            },
-        ),
-        ((2, 10, 5), set()),
-        ((4, 0, 0), set()),
-    ],
-)
-def test_differences_on_filters_by_version(release: tuple[int, int, int], expected: set[str]) -> None:
-    found = differences_on(release)
-    assert {d.id for d in found} == expected
-    assert [d for d in DIFFERENCES if d in found] == list(found)  # in declaration order
+@pytest.mark.parametrize("difference", DIFFERENCES, ids=lambda d: d.id)
+def test_differences_on_starts_and_ends_with_each_row(difference: Difference) -> None:
+    low, high = difference.airflow.low, difference.airflow.high
+    assert difference in differences_on(low)
+    assert difference not in differences_on((low[0], low[1], low[2] - 1))  # just below its range
+    assert difference not in differences_on(high)
 
 
 def test_differences_on_agrees_with_each_rows_range() -> None:

@@ -356,6 +356,16 @@ def test_without_store_a_clear_derives_a_new_run_id() -> None:
     )
 
 
+def test_without_store_a_recreated_parent_run_derives_a_new_run_id() -> None:
+    # The parent DAG run was deleted and created again under the same run_id: its child is not ours.
+    old = derived_run_id(FakePort(dag_run="id=1").parent_key(), "child", 1)
+    port = FakePort(existing={old: "running"}, dag_run="id=7")
+    port.script = ["success"]
+    bare(port)
+    new = derived_run_id(port.parent_key(), "child", 1)
+    assert new != old and port.triggered == [(new, False)] and port.xcoms == [new]
+
+
 def test_without_store_a_failed_child_fails_the_try_with_retries() -> None:
     port = FakePort()
     port.script = ["failed"]

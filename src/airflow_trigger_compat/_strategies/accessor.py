@@ -33,6 +33,11 @@ class SupervisorPort(AirflowPortBase):
         self.ti = context.get("task_instance") or context.get("ti")
         self.log = operator.log
 
+    def dag_run_identity(self) -> str:
+        # The Task SDK's DagRun has no id (_contract.ParentKey says why start_date stands in for it).
+        start_date = self.context["dag_run"].start_date
+        return f"started={start_date.isoformat() if start_date else None}"
+
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         # Looked up on the module each call: it is the seam tests use to crash in the right place.
         return _accessor.trigger_dag_run(

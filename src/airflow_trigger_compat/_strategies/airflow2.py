@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 from .. import _orm
 from .._airflow import load
 from .._contract import AirflowPortBase
-from .._request import TriggerRequest, check_aware, check_conf_shape
+from .._request import _NOTSET, TriggerRequest, _is_notset, check_aware, check_conf_shape
 
 __all__ = ["OrmPort", "check", "execute"]
 
@@ -77,12 +77,14 @@ def _trigger(operator: Any, request: TriggerRequest) -> Any:
 class OrmPort(AirflowPortBase):
     """:class:`.._contract.TaskPort` over Airflow 2's ORM, with stock 2.11's errors."""
 
-    failed_state_message = "{dag_id} failed with failed states {state}"  # stock _trigger_dag_af_2's words
-
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         self.operator = operator
         self.ti = context["task_instance"]
+        self.dag_run = context["dag_run"]
         self.log = operator.log
+
+    def dag_run_identity(self) -> str:
+        return f"id={self.dag_run.id}"  # the ORM row: a DagRun recreated under the same run_id is a new row
 
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         # Looked up on the module each call: it is the seam tests use to crash in the right place.
@@ -109,6 +111,9 @@ class OrmPort(AirflowPortBase):
     def push_link(self, run_id: str) -> None:
         pass  # Airflow 2's TriggerDagRunLink reads the trigger_run_id XCom
 
+    def child_failed(self, dag_id: str, state: str) -> NoReturn:
+        raise load("AirflowException")(f"{dag_id} failed with failed states {state}")  # stock 2.11's words
+
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
         # As stock 2.11: skip, or re-raise DagRunAlreadyExists (retries apply).
         error = _orm.already_exists_error(self.ti)
@@ -121,14 +126,27 @@ class OrmPort(AirflowPortBase):
         raise error
 
 
+def log_ignored_parameters(operator: Any) -> None:
+    """Stock's ``_trigger_dag_af_2`` names in the task log what Airflow 2 ignores, given even as None."""
+    ignored = [] if _is_notset(getattr(operator, "run_after", _NOTSET)) else ["run_after"]
+    if getattr(operator, "note", None) is not None:
+        ignored.append("note")
+    if ignored:
+        operator.log.warning(
+            "The following parameters are not supported in Airflow 2.x and will be ignored: %s",
+            ", ".join(ignored),
+        )
+
+
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> None:
+    if request.fail_when_dag_is_paused:
+        _check_not_paused(request.trigger_dag_id)
+    log_ignored_parameters(operator)  # as stock: after the paused check, before the trigger
     if request.durable_without_store:
         from .._durable import run_durable
 
         run_durable(request, OrmPort(operator, context), context)
         return
-    if request.fail_when_dag_is_paused:
-        _check_not_paused(request.trigger_dag_id)
     dag_run = _trigger(operator, request)
     context["task_instance"].xcom_push(key=XCOM_RUN_ID, value=dag_run.run_id)
     if not request.wait_for_completion:
