@@ -30,6 +30,7 @@ KILL = {
     "childfail": "none: the child fails on its first run only",
     "clear": "none: the task is cleared after it succeeded",
     "clearwait": "none: the task is cleared while it waits",
+    "recreate": "none: the parent run is deleted and triggered again",
     "mapped": "mapped parent, 3 indices: 0 and 1 mid-wait (3.0: whole worker)",
 }
 

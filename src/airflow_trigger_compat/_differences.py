@@ -10,8 +10,8 @@ Observation fields a row may name: ``construct_error`` (the operator cannot be b
 (the child runs created, and their fields), ``runs`` (how many child runs, in which states: a row that
 changes only run_ids leaves it alone), ``log`` (the warning-and-above lines of the task log: a row that
 changes the tries changes their "Task failed" lines), ``tries`` (the parent's state after each try, and
-its final state), ``error`` (the exception a try ended with, checked by type: the package's must be an instance of
-stock's), ``xcoms``.
+its final state), ``error`` (the exception a try ended with, checked by type: the package's must be an
+instance of stock's), ``xcoms``.
 """
 
 from __future__ import annotations
@@ -46,15 +46,18 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         id="invalid-input-fails-early",
         airflow=_EVERY_VERSION,
-        when="an argument the trigger cannot work with: conf that is not a JSON object (3.x: or has a "
-        "key that is not a string), a date of the wrong type, unparseable or naive, a negative or "
-        "non-number poke_interval for a synchronous wait, a trigger_run_id Airflow refuses, an empty "
-        "trigger_dag_id, a non-string note (3.2+)",
+        when="an argument the trigger cannot work with: conf that is not a JSON object (3.2+: or has a "
+        "key that is not a string; before 3.2 Airflow refuses that key before execute(), for both), a date "
+        "of the wrong type, unparseable or naive, a negative or non-number poke_interval for a "
+        "synchronous wait, a trigger_run_id Airflow refuses, an empty trigger_dag_id, a non-string note "
+        "(3.2+)",
         stock="fails once execute() or the trigger reaches the value, sometimes after the child run was "
         "created, often with a message that does not name the argument; retries apply and repeat it",
         package="fails before any child run exists, without retries (AirflowFailException), with a message "
         "that names the argument, the value and the fix; the error is also stock's type (ValueError, "
-        "TypeError, or stock's narrower type such as pendulum's ParserError)",
+        "TypeError, or stock's narrower type such as pendulum's ParserError). 3.0-3.2, for what the task "
+        "runner's trigger payload refuses (conf's shape, a naive date): the message is logged and the "
+        "runner refuses the payload as it refuses stock's (no retry, the link naming the run_id)",
         reason="no retry can fix an argument, and a retry after the child was triggered triggers it again",
         fields=frozenset({"tries", "children", "error", "xcoms", "runs", "log"}),
         shown_by="test_parity.py, the invalid_* scenarios",
@@ -121,6 +124,21 @@ DIFFERENCES: tuple[Difference, ...] = (
         shown_by="test_parity.py::test_parity[durable_recreated_parent_*]; tests/e2e, the recreate case",
     ),
     Difference(
+        id="durable-trigger-error-retries",
+        airflow=VersionRange((3, 0, 0), (3, 3, 0)),
+        when="durable=True with a generated run_id, and the trigger itself fails (trigger_dag_id names no "
+        "DAG, the API refuses the run)",
+        stock="the 3.0-3.2 task runner lets the API's error escape its handler: the task fails at once, "
+        "without retries or callbacks, and its Triggered DAG link names the run_id",
+        package="the trigger runs in execute(), so its error fails the try and retries and callbacks apply, "
+        "as on 2.11 and 3.3; the link names no run",
+        reason="durable=True triggers in execute() to own the child's run_id; an error there is a task "
+        "error like any other, and a transient one (the API briefly unavailable) deserves the retries "
+        "the DAG asked for, which 3.3's runner also gives",
+        fields=frozenset({"tries", "error", "xcoms", "log"}),
+        shown_by="test_parity.py::test_parity[durable_generated_trigger_dag_missing]",
+    ),
+    Difference(
         id="durable-failed-child-retries",
         airflow=VersionRange((3, 0, 0), (3, 3, 0)),
         when="durable=True with a generated run_id, wait_for_completion=True (not deferrable), retries, and "
@@ -133,18 +151,19 @@ DIFFERENCES: tuple[Difference, ...] = (
         shown_by="test_parity.py::test_parity[durable_wait_child_fails_with_retries]",
     ),
     Difference(
-        id="durable-failed-child-log",
+        id="durable-try-ends-by-raising",
         airflow=VersionRange((3, 0, 0), (4, 0, 0)),
-        when="durable=True (below 3.3: with a generated run_id), wait_for_completion=True (not "
-        "deferrable), and the child run ends in failed_states",
-        stock='the task runner logs "DagRun finished with failed state." and ends the try',
-        package="the wait logs the same line, then ends the try by raising stock's error (\"<dag> failed "
-        'with failed state <state>"), which the task runner logs as "Task failed with exception"; on '
-        '3.3 the retry also logs ResumableJobMixin\'s "Prior job in terminal state, resubmitting fresh"',
-        reason="durable=True owns the wait to survive the worker, and an operator ends a try only by "
-        "raising; the error it raises is the one stock's runner reports",
+        when="durable=True takes the operator's own path (3.3: not deferrable; 3.0-3.2: also a generated "
+        "run_id) and a try fails on the child: it ends in failed_states, or a retry finds the run_id taken",
+        stock='the task runner logs its line ("DagRun finished with failed state.", "Dag Run already '
+        'exists, marking task as failed.") and ends the try',
+        package="the operator logs the same line and ends the try by raising stock's error, which the task "
+        'runner logs as "Task failed with exception"; on 3.3 a retry after a failed child also logs '
+        'ResumableJobMixin\'s "Prior job in terminal state, resubmitting fresh"',
+        reason="durable=True owns the trigger and the wait to survive the worker, and an operator ends a "
+        "try only by raising",
         fields=frozenset({"log"}),
-        shown_by="test_parity.py::test_parity[durable_generated_wait_child_fails_with_retries]",
+        shown_by="test_parity.py::test_parity[durable_*fails*] on 3.3; 3.0-3.2: durable-failed-child-retries",
     ),
     Difference(
         id="older-provider-parameters",

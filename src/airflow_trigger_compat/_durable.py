@@ -166,6 +166,7 @@ class DagRunJob:
             return request.run_id, request.reset_dag_run  # fresh run_id after a failed prior run
         if request.reset_dag_run:
             return prior_id, True
+        self.log.error("Dag Run already exists, marking task as failed.")  # as the runner, on a retry
         self.port.fail(
             f"DAG run {prior_id!r} of {request.trigger_dag_id!r}, triggered by a previous try, ended "
             f"{status!r}, and its run_id is fixed, so no fresh run can be triggered. Set reset_dag_run=True "

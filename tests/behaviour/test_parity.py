@@ -223,6 +223,14 @@ def scenarios() -> dict[str, Scenario]:
     s["conf_nan"] = Scenario({"conf": {"x": float("nan")}, "logical_date": _d()}, finish=None, retries=1)
     for name, kwargs in bad.items():
         s[f"invalid_{name}"] = Scenario(kwargs, retries=1, expect=((INVALID, everywhere),), timeout=20)
+    # A conf key that is not a string: before 3.2 Airflow refuses it before execute() runs, for both
+    # operators alike (the rendered fields' JSON); from 3.2 it reaches the trigger and the package refuses it.
+    s["invalid_conf_non_string_key"] = Scenario(
+        {"conf": {1: "a"}, "logical_date": _d()},
+        retries=1,
+        timeout=20,
+        expect=((INVALID, lambda sel: sel.version.release >= (3, 2, 0)),),
+    )
 
     # A DAG that does not exist (yet): retried, as with stock, since the DAG processor may not have parsed it.
     s["trigger_dag_id_unknown"] = Scenario({"trigger_dag_id": "no_such_dag"}, retries=1, timeout=20)
@@ -231,6 +239,7 @@ def scenarios() -> dict[str, Scenario]:
     # Below 3.3 (no task_state_store) durable=True needs a generated run_id: with a fixed one (these
     # scenarios fix it, to compare children) it warns and runs as stock.
     durable_unavailable = (("DurableUnavailableWarning", lambda sel: sel.name != "accessor"),)
+    raises_on_3_3 = ("durable-try-ends-by-raising", lambda sel: sel.name == "accessor")
     s["durable_wait_child_succeeds"] = Scenario(
         {"logical_date": _d(), **WAIT}, package_kwargs=DURABLE, warns=durable_unavailable
     )
@@ -245,6 +254,7 @@ def scenarios() -> dict[str, Scenario]:
         package_kwargs=DURABLE,
         finish="failed",
         retries=1,
+        expect=(raises_on_3_3,),
         warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
     )
     # A generated run_id: durable on every version; below 3.3 the run_id is derived from the parent.
@@ -259,6 +269,7 @@ def scenarios() -> dict[str, Scenario]:
         retries=1,
         # 3.0-3.2: the durable wait is the operator's own, so retries apply where stock's runner ignores them.
         expect=(
+            raises_on_3_3,
             ("durable-derived-run-id", below_3_3),
             ("durable-failed-child-retries", lacks("retry_on_failed_child")),
         ),
@@ -267,6 +278,13 @@ def scenarios() -> dict[str, Scenario]:
     # The parent's DAG run deleted and created again under the same run_id (dag.test() does both): the new
     # run triggers its own child, as stock's does; the earlier run's child is never adopted.
     recreated_by_dag_test = ("durable-recreated-by-dag-test", lambda sel: sel.name == "runner_exception")
+    s["durable_generated_trigger_dag_missing"] = Scenario(
+        {"trigger_dag_id": "compat_missing"},
+        package_kwargs=DURABLE,
+        retries=1,
+        finish=None,
+        expect=(("durable-trigger-error-retries", lambda sel: sel.name == "runner_exception"),),
+    )
     s["durable_recreated_parent_waits"] = Scenario(
         dict(WAIT),
         package_kwargs=DURABLE,
@@ -285,6 +303,7 @@ def scenarios() -> dict[str, Scenario]:
         {"trigger_run_id": "child_dexists", "logical_date": date},
         package_kwargs=DURABLE,
         existing=_existing("child_dexists", date),
+        expect=(raises_on_3_3,),
         warns=durable_unavailable,
     )
     date = _d()

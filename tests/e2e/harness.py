@@ -72,6 +72,7 @@ KILL_LABEL = {
     "clear": "none: task cleared after success",
     "mapped": "mapped parent: indices 0 and 1 mid-wait",
     "clearwait": "none: task cleared while it waits",
+    "recreate": "none: parent run deleted, triggered again",
 }
 
 
@@ -623,7 +624,8 @@ def case_ids(minor: str, repeats: int, shim: bool, variants: list[str] | None = 
         cases.append("stock__workerkill__1")
     # clearwait: not on 3.0, where a task cleared while running (RESTARTING) did not start its next try
     # within 300 s, with stock as with the shim (seen on 3.0.6).
-    kinds = ("doublekill", "childfail", "clear", "mapped") + (() if version == (3, 0) else ("clearwait",))
+    kinds = ("doublekill", "childfail", "clear", "recreate", "mapped")
+    kinds += () if version == (3, 0) else ("clearwait",)
     cases += [f"stock__{k}__1" for k in kinds]
     if shim:
         cases.append(f"shim_nodur__{retry_kill}__1")
@@ -843,12 +845,6 @@ class CaseRunner:
             if out.returncode != 0:
                 raise RuntimeError(f"{r.case}: airflow tasks clear failed: {out.stderr[-2000:]}")
             return
-        import urllib.error
-        import urllib.request
-
-        base = self.inst.env["AIRFLOW__API__BASE_URL"]
-        with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as resp:
-            token = json.loads(resp.read())["access_token"]
         body = {
             "dry_run": False,
             "task_ids": ["trigger"],
@@ -856,25 +852,59 @@ class CaseRunner:
             "only_failed": False,
             "reset_dag_runs": True,
         }
+        cleared = self._rest("POST", f"/api/v2/dags/{r.parent_dag_id}/clearTaskInstances", body)
+        if not cleared.get("task_instances"):
+            raise RuntimeError(f"{r.case}: the REST API cleared nothing: {cleared}")
+
+    def _recreate(self) -> None:
+        """Delete the parent's DAG run (REST API on 3.x, the ORM on 2.11), then trigger the same run_id."""
+        r = self.res
+        if self.inst.is_airflow2:
+            code = (
+                "import sys\n"
+                "from airflow.models.dagrun import DagRun\n"
+                "from airflow.utils.session import create_session\n"
+                "with create_session() as session:\n"
+                "    session.query(DagRun).filter_by(dag_id=sys.argv[1], run_id=sys.argv[2]).delete()\n"
+            )
+            out = subprocess.run(
+                [self.inst.python, "-c", code, r.parent_dag_id, r.parent_run_id],
+                env=self.inst.env, capture_output=True, text=True,
+            )  # fmt: skip
+            if out.returncode != 0:
+                raise RuntimeError(f"{r.case}: deleting the parent run failed: {out.stderr[-2000:]}")
+        else:
+            self._rest("DELETE", f"/api/v2/dags/{r.parent_dag_id}/dagRuns/{r.parent_run_id}")
+        self.inst.trigger([(r.parent_dag_id, r.parent_run_id)])
+
+    def _rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call Airflow 3's REST API as a user would; retried on a 5xx (SQLite busy under the other cases)."""
+        import urllib.error
+        import urllib.request
+
+        base = self.inst.env["AIRFLOW__API__BASE_URL"]
+        with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as resp:
+            token = json.loads(resp.read())["access_token"]
         request = urllib.request.Request(
-            f"{base}/api/v2/dags/{r.parent_dag_id}/clearTaskInstances",
-            data=json.dumps(body).encode(),
+            f"{base}{path}",
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            method="POST",
+            method=method,
         )
         for attempt in range(6):
             try:
                 with urllib.request.urlopen(request, timeout=30) as resp:
-                    cleared = json.loads(resp.read())
-                break
-            except urllib.error.HTTPError as err:  # SQLite busy under the other cases' writes: retry
+                    text = resp.read()
+                    return json.loads(text) if text else None
+            except urllib.error.HTTPError as err:
                 detail = err.read()[:300]
                 if err.code < 500 or attempt == 5:
-                    raise RuntimeError(f"{r.case}: clear failed: HTTP {err.code} {detail!r}") from err
-                log(f"{r.case}: clear answered HTTP {err.code} {detail!r}; retrying")
+                    raise RuntimeError(
+                        f"{self.res.case}: {method} {path}: HTTP {err.code} {detail!r}"
+                    ) from err
+                log(f"{self.res.case}: {method} {path} answered HTTP {err.code} {detail!r}; retrying")
                 time.sleep(1.0)
-        if not cleared.get("task_instances"):
-            raise RuntimeError(f"{r.case}: the REST API cleared nothing: {cleared}")
+        raise AssertionError("unreachable")
 
     def _run_without_kill(self, deadline: float) -> float:
         """childfail and clear(wait): no kill; returns the wall time the measured phase started."""
@@ -918,9 +948,14 @@ class CaseRunner:
             ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
             raise RuntimeError(f"{r.case}: the parent run ended {first} before the clear: {ti}")
         r.child_runs_at_kill = len(self._children())
+        t_wall = time.time()
+        if r.kill == "recreate":
+            self._recreate()
+            log(f"{r.case}: deleted the parent run and triggered it again (child runs so far: "
+                f"{r.child_runs_at_kill})")  # fmt: skip
+            return t_wall
         r.max_tries_before_clear = self._max_tries()
         r.clear_number_before = self._clear_number()
-        t_wall = time.time()
         self._clear()
         log(f"{r.case}: cleared the task after success (child runs so far: {r.child_runs_at_kill})")
         self._wait(
@@ -955,7 +990,7 @@ class CaseRunner:
         try:
             if r.kill == "mapped":
                 t_kill, t_kill_wall, kids = self._mapped_kill(deadline)
-            elif r.kill in ("childfail", "clear", "clearwait"):
+            elif r.kill in ("childfail", "clear", "clearwait", "recreate"):
                 t_kill_wall = self._run_without_kill(deadline)
                 t_kill = time.monotonic()
                 kids = [] if r.kill == "childfail" else self._children()
@@ -1014,6 +1049,10 @@ class CaseRunner:
                 r.outcome = (
                     f"{r.child_runs} child runs after a clear mid-wait (max_tries {r.max_tries_before_clear} "
                     f"-> {r.max_tries_after_clear})"
+                )
+            elif r.kill == "recreate":
+                r.outcome = f"{r.child_runs} child runs: " + (
+                    "the recreated parent run triggered its own child" if r.child_runs == 2 else "unexpected"
                 )
             elif r.kill in ("childfail", "clear"):
                 r.outcome = f"{r.child_runs} child runs: " + (

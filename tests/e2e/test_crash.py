@@ -19,6 +19,8 @@ Expected, and asserted:
   ``durable-clear-while-waiting-reconnects``) on 2.11 and 3.3, where the clear keeps ``max_tries``, and
   triggers a second child as stock on 3.1 and 3.2, where it raises it;
 * a task cleared (REST API; the CLI on 2.11) after it succeeded triggers again: 2 child runs, as stock;
+* a parent run that succeeded, deleted (REST API; the ORM on 2.11) and triggered again under the same
+  run_id: the new run triggers its own child (2 child runs, the new run's try 1), as stock;
 * Airflow 3.0 with only the task process killed: no retry at all (its supervisor's own behaviour).
 
 Only the cases of the selected tests run (``-k durable``: the durable cases alone). The table is printed
@@ -90,6 +92,8 @@ def expected(variant: str, kill: str) -> tuple[str, int, int]:
         return ("success", 2, 2)
     if kill == "clear":
         return ("success", 2, 2)  # the cleared task triggers a fresh child, durable or not
+    if kill == "recreate":
+        return ("success", 1, 2)  # the recreated run's task triggers its own child, durable or not
     if kill == "childfail":
         if variant != "shim_durable" and (3, 0) <= VERSION < (3, 3):
             return ("failed", 1, 1)  # the 3.0-3.2 runner fails the parent without retry

@@ -12,7 +12,7 @@ from airflow_trigger_compat._differences import DIFFERENCES, Difference, differe
 from airflow_trigger_compat._registry import REGISTRY, VersionRange
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "behaviour"))
-from _parity import FIELDS  # noqa: E402  (the fields the behavioural suite observes; imports no Airflow)
+from _parity import FIELDS  # (the fields the behavioural suite observes; imports no Airflow)
 
 sys.path.pop(0)
 

@@ -188,13 +188,12 @@ def test_push_link_needs_the_url_builder(
         ({"run_after": NAIVE}, "run_after=.* is a naive datetime"),
     ],
 )
-@pytest.mark.parametrize("strategy", [runner_exception, accessor])
-def test_airflow_3_strategies_refuse_what_the_trigger_payload_refuses(
-    strategy: types.ModuleType, overrides: dict[str, Any], message: str
-) -> None:
+def test_airflow_3_refuses_what_the_trigger_payload_refuses(overrides: dict[str, Any], message: str) -> None:
     request = request_for("3.3.2", **overrides)
     with pytest.raises(TriggerArgumentError, match=message):
-        strategy.check(request)
+        runner_exception.check_payload(request)
+    assert accessor.check is runner_exception.check_payload  # 3.3: refused before execute()
+    runner_exception.check(request)  # 3.0-3.2: the runner refuses it, after execute() logs why
 
 
 @pytest.mark.parametrize(
@@ -212,8 +211,7 @@ def test_airflow_3_strategies_refuse_what_the_trigger_payload_refuses(
     ],
 )
 def test_airflow_3_strategies_pass_what_the_payload_takes(overrides: dict[str, Any]) -> None:
-    runner_exception.check(request_for("3.3.2", **overrides))
-    accessor.check(request_for("3.3.2", **overrides))
+    runner_exception.check_payload(request_for("3.3.2", **overrides))
 
 
 @pytest.mark.parametrize(
@@ -250,7 +248,7 @@ def test_airflow2_does_not_check_the_run_after_it_drops() -> None:
 def paths(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     taken: list[tuple[str, Any]] = []
     monkeypatch.setattr(
-        runner_exception, "execute", lambda op, ctx, req: taken.append(("runner_exception", req))
+        runner_exception, "raise_for_runner", lambda op, ctx, req: taken.append(("runner_exception", req))
     )
     monkeypatch.setattr(_durable, "run_durable", lambda req, port, ctx: taken.append(("durable", port)))
     return taken
@@ -277,6 +275,18 @@ def test_accessor_takes_the_durable_path_only_for_durable(
     if path == "durable":
         assert isinstance(arg, accessor.SupervisorPort)
         assert (arg.operator, arg.context, arg.ti) == (operator, context, context["ti"])
+
+
+def test_a_payload_the_3_0_runner_refuses_is_logged_then_handed_to_it(fake_airflow: types.ModuleType) -> None:
+    # 3.0-3.2: the runner refuses it as it refuses stock's (no retry, the link kept); the log says why.
+    operator = _operator()
+    operator.log = _Log()
+    with pytest.raises(fake_airflow.DagRunTriggerException) as raised:
+        runner_exception.execute(operator, {"ti": Ti()}, request_for("3.1.8", conf=[1, 2], durable=True))
+    assert raised.value.kwargs["conf"] == [1, 2]
+    assert operator.log.lines == [
+        "conf=[1, 2] must be a dict (a JSON object), got list; the DAG run's conf is a JSON object."
+    ]
 
 
 def test_supervisor_port_delegates(fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -394,8 +404,7 @@ def test_supported_flags_do_not_warn(version: str, overrides: dict, recwarn: pyt
     assert not recwarn.list
 
 
-@pytest.mark.parametrize("strategy", [runner_exception, accessor])
-def test_a_none_conf_key_is_refused_like_any_other_non_string_key(strategy: types.ModuleType) -> None:
+def test_a_none_conf_key_is_refused_like_any_other_non_string_key() -> None:
     request = request_for("3.3.2", conf={None: 1})  # json.dumps accepts it: {"null": 1}
     with pytest.raises(TriggerArgumentError, match=r"conf key None \(NoneType\) must be a string"):
-        strategy.check(request)
+        runner_exception.check_payload(request)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SupervisorPort", "check", "execute", "execute_durable"]
 
-check = runner_exception.check  # the same TriggerDagRun payload either way
+check = runner_exception.check_payload  # 3.3's runner retries a refused payload: refuse it before
 
 
 class SupervisorPort(AirflowPortBase):
@@ -62,9 +62,9 @@ class SupervisorPort(AirflowPortBase):
 
 
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:
-    if not request.durable or (request.deferrable and request.wait_for_completion):
-        return runner_exception.execute(operator, context, request)
-    return execute_durable(operator, context, request)
+    if request.durable and not (request.deferrable and request.wait_for_completion):
+        return execute_durable(operator, context, request)
+    runner_exception.raise_for_runner(operator, context, request)
 
 
 def execute_durable(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from .._airflow import load
+from .._errors import TriggerArgumentError
 from .._request import TriggerRequest, check_aware, check_conf_shape
 
-__all__ = ["check", "execute", "push_link", "runner_kwargs"]
+__all__ = ["check", "check_payload", "execute", "push_link", "raise_for_runner", "runner_kwargs"]
 
 
 @functools.cache
@@ -31,7 +32,11 @@ def _accepted(exception_type: Any) -> frozenset[str]:
 
 
 def check(request: TriggerRequest) -> None:
-    """What the runner's ``TriggerDagRun`` payload refuses (a pydantic model): refused before it is sent."""
+    """Nothing before ``execute()``: the 3.0-3.2 runner refuses a bad payload itself (see :func:`execute`)."""
+
+
+def check_payload(request: TriggerRequest) -> None:
+    """What the runner's ``TriggerDagRun`` payload refuses (a pydantic model)."""
     check_conf_shape(request.conf, falsy_means_none=False, str_keys=True)  # conf: dict[str, Any] | None
     check_aware("logical_date", request.logical_date)  # AwareDatetime | None
     check_aware("run_after", request.run_after)
@@ -79,10 +84,23 @@ def push_link(operator: Any, context: Mapping[str, Any], run_id: str) -> None:
 
 
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any:
+    try:
+        check_payload(request)
+    except TriggerArgumentError as err:
+        # The 3.0-3.2 runner refuses this payload before anything is sent, and its error escapes
+        # _handle_trigger_dag_run: the task fails at once, without retries, its link naming the run_id.
+        # Say what is wrong and how to fix it, then let the runner refuse it as it refuses stock's.
+        operator.log.error("%s", err)
+        raise_for_runner(operator, context, request)
     if request.durable_without_store:
         from .accessor import execute_durable
 
         return execute_durable(operator, context, request)
+    raise_for_runner(operator, context, request)
+
+
+def raise_for_runner(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> NoReturn:
+    """The standard operator's ``_trigger_dag_af_3``: the task runner triggers and waits."""
     if request.fail_when_dag_is_paused and context["ti"].get_dag(request.trigger_dag_id).is_paused:
         raise load("DagIsPaused")(dag_id=request.trigger_dag_id)
     push_link(operator, context, request.run_id)

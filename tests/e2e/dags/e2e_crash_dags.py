@@ -18,6 +18,8 @@ Case ids: ``<variant>__<kill>__<n>``
              ``clearwait``    no kill: the harness clears the task while it waits on its child
              ``clear``        no kill: once the parent succeeded the harness clears its task (REST API on
                               3.x, the CLI on 2.11) and the rerun triggers again
+             ``recreate``     no kill: once the parent succeeded the harness deletes its DAG run and
+                              triggers it again under the same run_id; the new run triggers its own child
 The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the package,
 e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``, e.g. that provider's own
 operator) point the shim cases elsewhere; ``nox -s "provider(3.3)"`` sets both.
