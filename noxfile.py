@@ -329,3 +329,12 @@ def celery(session: nox.Session, airflow: str) -> None:
 def celery_table(session: nox.Session) -> None:
     """Print the crash test on Celery for every version from results/celery-*.json."""
     session.run(sys.executable, "scripts/celery_table.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def policy(session: nox.Session) -> None:
+    """Refresh the policy report's data (_policy.json: provider sdist, unit-test trace, results) and chart."""
+    # matplotlib draws docs/policy-timeline.svg here only: it is never a dependency of the package.
+    session.install("-e", ".", "pytest>=8", "matplotlib==3.11.2")
+    session.run("python", "scripts/update_policy_data.py", *session.posargs)
+    session.run("python", "scripts/policy_chart.py")
