@@ -59,10 +59,19 @@ def constraints(airflow: str) -> str:
 FUZZ = ["hypothesis==6.155.2", "sortedcontainers==2.4.0"]
 
 
-@nox.session(python=PYTHON, tags=["unit", "ci", "ci-matrix"])
+#: The Pythons the package is tested on (pyproject's classifiers). CI's machine has only PYTHON, so CI runs
+#: unit(3.11); `nox -s unit` runs all four (uv fetches a missing interpreter where it can download one).
+UNIT_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+@nox.session
+@nox.parametrize(
+    "python",
+    [nox.param(p, id=p, tags=["unit", *(["ci", "ci-matrix"] if p == PYTHON else [])]) for p in UNIT_PYTHONS],
+)
 def unit(session: nox.Session) -> None:
     """Unit tests: no Airflow installed."""
-    session.install("-e", ".", "pytest>=8")
+    session.install("-e", ".", "pytest>=8", "tomli>=2; python_version < '3.11'")  # tomli: test_tox on 3.10
     session.run("pytest", "tests/unit", *session.posargs)
 
 
@@ -114,6 +123,48 @@ def tests(session: nox.Session, airflow: str) -> None:
             "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/behaviour-{airflow}.json",
         },
     )
+
+
+# Which registry row the newest Airflow falls in, and whether that row still holds (tests(next)).
+_NEXT_VERDICT = """
+import sys, tomllib
+from importlib.metadata import version
+from airflow_trigger_compat._registry import REGISTRY
+from airflow_trigger_compat._version import parse_airflow_version
+found = parse_airflow_version(version("apache-airflow"))
+known = tomllib.load(open("constraints/releases.toml", "rb"))["releases"]
+row = next((e for e in REGISTRY if found.release in e.airflow), None)
+passed = sys.argv[1] == "passed"
+where = f"registry row {row.airflow} ({row.strategy})" if row else "no registry row"
+if found.raw in known:
+    print(f"Airflow {found.raw}: already in constraints/releases.toml, {where}; the registry needs no row.")
+elif row is None:
+    print(f"Airflow {found.raw}: no registry row covers it: the registry needs a row (docs/maintainers.md).")
+elif passed:
+    print(f"Airflow {found.raw}: {where} covers it and the behavioural suite passed: the registry needs no "
+          "row; add the release to constraints/releases.toml once it is final.")
+else:
+    print(f"Airflow {found.raw}: {where} covers it but the behavioural suite failed: the registry needs a "
+          "row or a feature gap for it (docs/maintainers.md), unless the failure is in the release itself.")
+"""
+
+
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=False, name="tests(next)")
+def tests_next(session: nox.Session) -> None:
+    """Behavioural tests on the newest apache-airflow, pre-releases included, unpinned: a new row needed?"""
+    # Unpinned, so a fresh environment every time. Pre-releases for Airflow and its standard provider
+    # (the explicit ".dev0" floors), and for anything else only where nothing final resolves.
+    session.env["UV_PRERELEASE"] = "if-necessary-or-explicit"
+    wanted = Path(session.create_tmp()).resolve() / "next.txt"
+    wanted.write_text("apache-airflow>=2.11.0.dev0\napache-airflow-providers-standard>=0.0.1.dev0\n")
+    outcome = "passed"
+    try:
+        _behaviour_suite(session, str(wanted), {"AIRFLOW_TRIGGER_COMPAT_RESULTS": "results/next.json"})
+    except nox.command.CommandFailed:
+        outcome = "failed"
+    session.run("python", "-c", _NEXT_VERDICT, outcome)
+    if outcome == "failed":
+        session.error("the behavioural suite failed on the newest Airflow (above)")
 
 
 def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> None:
@@ -191,7 +242,7 @@ def crash_table(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
 def demo(session: nox.Session) -> None:
-    """Watch it: Airflow 3.3, a durable parent's worker SIGKILLed mid-wait, the retry reconnects."""
+    """Watch it: Airflow 3.3, a stock and a durable parent's worker SIGKILLed mid-wait: 2 child runs vs 1."""
     _install_pinned(session, "3.3")
     session.run("python", "tests/e2e/demo.py", *session.posargs, env={"E2E_DATABASE": "sqlite"})
 
@@ -278,3 +329,12 @@ def celery(session: nox.Session, airflow: str) -> None:
 def celery_table(session: nox.Session) -> None:
     """Print the crash test on Celery for every version from results/celery-*.json."""
     session.run(sys.executable, "scripts/celery_table.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def policy(session: nox.Session) -> None:
+    """Refresh the policy report's data (_policy.json: provider sdist, unit-test trace, results) and chart."""
+    # matplotlib draws docs/policy-timeline.svg here only: it is never a dependency of the package.
+    session.install("-e", ".", "pytest>=8", "matplotlib==3.11.2")
+    session.run("python", "scripts/update_policy_data.py", *session.posargs)
+    session.run("python", "scripts/policy_chart.py")

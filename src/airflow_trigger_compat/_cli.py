@@ -1,7 +1,8 @@
 """``python -m airflow_trigger_compat`` (console script ``airflow-trigger-compat``).
 
 * ``info``: the Airflow found here, the strategy chosen and why, the features available.
-* ``policy [--min-airflow X.Y]``: what raising a provider's minimum Airflow would do (see :mod:`._policy`).
+* ``policy [--min-airflow X.Y] [--as-of DATE]``: when Airflow's rule allows raising the provider's minimum
+  Airflow, and what each minimum removes (see :mod:`._policy`).
 * ``registry``: the version table as Markdown (the README embeds it).
 * ``differences``: the declared differences from the standard operator as Markdown (README embeds it).
 * ``vendor --into DIR [--package NAME]`` / ``vendor --check DIR``: copy the runtime into a provider,
@@ -15,6 +16,7 @@ impossible forced strategy), or ``vendor`` failed or found drift, the message sa
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._errors import TriggerCompatError
-from ._policy import PACKAGE_DIR, PolicyReport, candidate_minimums, load_results, parse_minimum, policy
+from ._policy import candidate_minimums, load_data, parse_minimum, policy
+from ._policy import markdown as policy_markdown
 from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, resolve
 from ._vendoring import VendorError, check, vendor
 from ._version import installed_airflow_version
@@ -148,121 +151,20 @@ def differences_markdown() -> str:
 # -- policy --------------------------------------------------------------------------------------------
 
 
-def _default_root() -> Path:
-    # A source checkout (src layout) answers for its own tests and results; otherwise the working directory.
-    root = PACKAGE_DIR.parents[1]
-    return (
-        root if (root / "pyproject.toml").is_file() and (root / "src") == PACKAGE_DIR.parent else Path.cwd()
-    )
-
-
-def _strategies_cell(r: PolicyReport) -> str:
-    names = [f"{s} (module kept)" if s in r.kept_strategies else s for s in r.dead_strategies]
-    return ", ".join(names) or "-"
-
-
-def _summary_table(reports: Sequence[PolicyReport]) -> list[str]:
-    lines = [
-        "| Minimum | Drops | Strategies no longer selected | Code lines | Test lines | Newly everywhere "
-        "| Still missing somewhere |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in reports:
-        lines.append(
-            f"| {r.minimum} | {r.dropped_versions or '-'} | {_strategies_cell(r)} | {r.code_lines} "
-            f"| {'n/a' if r.test_lines is None else r.test_lines} | {', '.join(r.features_gained) or '-'} "
-            f"| {', '.join(r.features_still_missing) or '-'} |"
-        )
-    return lines
-
-
-def _details(r: PolicyReport) -> list[str]:
-    lines = [f"### Airflow >= {r.minimum}", ""]
-    if not r.dropped_versions:
-        return [*lines, "The current minimum: nothing is dropped.", ""]
-    lines.append(f"Drops Airflow `{r.dropped_versions}`.")
-    for name in r.dead_strategies:
-        if name in r.kept_strategies:
-            lines.append(
-                f"- Strategy `{name}` is no longer selected, but its module stays: imported by "
-                f"{', '.join(f'`{m}`' for m in r.kept_strategies[name])}."
-            )
-        else:
-            lines.append(f"- Strategy `{name}` is dead.")
-    if r.dead_modules:
-        lines.append(
-            f"- Code that goes with it: {r.code_lines} lines in "
-            + ", ".join(f"`{m}` ({n})" for m, n in r.dead_modules.items())
-            + "."
-        )
-    if r.test_lines is None:
-        lines.append(
-            "- Tests: no unit tests found to attribute (run from a source checkout, or pass --root)."
-        )
-    else:
-        lines.append(f"- Unit-test lines that go with it: {r.test_lines}" + (":" if r.test_items else "."))
-        lines += [f"  - {item}" for item in r.test_items]
-    lines += [f"- Release check that becomes constant: `{check}`" for check in r.version_checks]
-    for feature, gone in r.features_gained.items():
-        why = "; ".join(f"{reason} ({', '.join(f'`{w}`' for w in where)})" for reason, where in gone.items())
-        lines.append(f"- `{feature}` becomes available everywhere. Gone: {why}.")
-    for feature, where in r.features_still_missing.items():
-        lines.append(f"- `{feature}` is still missing on {', '.join(f'`{w}`' for w in where)}.")
-    lines += [
-        "",
-        "Users on the dropped versions keep the last provider release that supports them, and lose:",
-    ]
-    for lost in r.users_lose:
-        passed = lost["scenarios_passed"]
-        verified = f"; verified there by {len(passed)} passing behavioural scenarios" if passed else ""
-        lines.append(
-            f"- Airflow `{lost['airflow']}`: the `{lost['strategy']}` path ({lost['how']}), with "
-            f"{', '.join(lost['features'])}{verified}."
-        )
-    lines.append("")
-    return lines
-
-
-def _matrix_table(r: PolicyReport) -> list[str]:
-    if not r.matrix:
-        return ["No behavioural results found (results/behaviour-<minor>.json; run `nox -t matrix`).", ""]
-    outcomes = sorted({o for m in r.matrix for o in m["outcomes"]})
-    lines = [
-        f"Behavioural results for the versions kept by Airflow >= {r.minimum}:",
-        "",
-        "| Minor | Airflow | Strategy | " + " | ".join(outcomes) + " | Note |",
-        "|" + "---|" * (4 + len(outcomes)),
-    ]
-    for m in r.matrix:
-        note = m["problem"] or ""
-        if m["strategy"] and m["registry_strategy"] and m["strategy"] != m["registry_strategy"]:
-            note = f"ran {m['strategy']!r}, registry says {m['registry_strategy']!r}. {note}".strip()
-        counts = " | ".join(str(m["outcomes"].get(o, 0)) for o in outcomes)
-        lines.append(f"| {m['minor']} | {m['airflow'] or '?'} | {m['strategy'] or '?'} | {counts} | {note} |")
-    return [*lines, ""]
-
-
-def run_policy(minimum: str | None, root: Path, as_json: bool, out: TextIO) -> int:
-    results = load_results(root / "results")
+def run_policy(minimum: str | None, as_of: str | None, as_json: bool, out: TextIO) -> int:
     try:
-        minimums = [parse_minimum(minimum)] if minimum else candidate_minimums(results)
+        minimums = [parse_minimum(minimum)] if minimum else candidate_minimums()
+        day = datetime.date.fromisoformat(as_of) if as_of else datetime.date.today()
     except ValueError as err:
         choices = ", ".join(f"{m[0]}.{m[1]}" for m in candidate_minimums())
-        print(f"{_PROG} policy: {err}; try one of {choices}.", file=sys.stderr)
+        print(f"{_PROG} policy: {err}; try one of {choices}, and --as-of YYYY-MM-DD.", file=sys.stderr)
         return 2
-    tests_dir = root / "tests" / "unit"
-    reports = [policy(m, tests_dir=tests_dir, results=results) for m in minimums]
+    data = load_data()
+    reports = [policy(m, day, data) for m in minimums]
     if as_json:
         out.write(json.dumps([r.as_json() for r in reports], indent=2) + "\n")
-        return 0
-    lines = ["## Raising the minimum Airflow", "", *_summary_table(reports), ""]
-    for r in reports:
-        lines += _details(r)
-    lines += _matrix_table(reports[-1] if minimum else reports[0])
-    lines.append(
-        "Figures are counted from the registry, the package source and its unit tests; rules in `_policy.py`."
-    )
-    out.write("\n".join(lines) + "\n")
+    else:
+        out.write(policy_markdown(reports, data))
     return 0
 
 
@@ -299,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     policy_parser.add_argument("--json", action="store_true", help="machine-readable output")
     policy_parser.add_argument(
-        "--root", type=Path, default=None, help="checkout with tests/unit and results/ (default: detected)"
+        "--as-of", metavar="YYYY-MM-DD", help="the day the rule is applied on (default: today)"
     )
     registry_parser = commands.add_parser("registry", help="the version table as Markdown")
     registry_parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -329,7 +231,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.command == "info":
         return info(args.json, out)
     if args.command == "policy":
-        return run_policy(args.min_airflow, args.root or _default_root(), args.json, out)
+        return run_policy(args.min_airflow, args.as_of, args.json, out)
     if args.command == "registry":
         out.write(json.dumps(registry_json(), indent=2) + "\n" if args.json else registry_markdown())
         return 0

@@ -1,74 +1,118 @@
-"""What raising a provider's minimum Airflow would do, computed from the registry and the code itself.
+"""When Airflow's rule lets the provider raise its minimum Airflow, and what each minimum would remove.
 
-No figure here is typed in; each comes from one of three places:
+Every figure comes from data, each source named in the report:
 
-* **The registry** (``REGISTRY``, ``STRATEGIES``): which rows a minimum drops, which strategies no row
-  selects any more, which features then have no gap left on any remaining row.
-* **The source** (:func:`dead_code`). Lines are non-blank, non-comment lines (docstrings count). The
-  code that goes with a set of strategies is their modules plus every package module only they import:
-  reachable through relative imports (including imports inside functions) from a dropped strategy
-  module, and reachable neither from the package's entry points (``__init__``, ``__main__``) nor from a
-  strategy that is still selected. A dropped strategy whose module a live one still imports stays.
-* **The unit tests** (:func:`dead_tests`). A test counts toward the dead code when
+* **The rule** (Airflow's PROVIDERS.rst, "Upgrading Minimum supported version of Airflow"): providers
+  raise their minimum Airflow to the next MINOR once 12 months have passed since the first release of the
+  current minimum's MINOR. A minimum is allowed once every minor it drops has had its 12 months
+  (:func:`allowed_from`), so the order is by version, not by date: 2.11.0 came out after 3.0.0.
+* **The provider**: version-gated branches (``AIRFLOW_V_3_0_PLUS`` and its siblings), the functions only
+  they call, and tests that a minimum always skips, counted with :func:`provider_figures` over the
+  apache-airflow-providers-standard sdist by ``scripts/update_policy_data.py``.
+* **This package**: strategies no row selects any more, and the modules only they import, from the
+  registry and the import graph (:func:`dead_code`); functions and unit tests from a trace of the unit
+  tests, which records the registry rows each test resolved and the package functions it ran
+  (:func:`traced`).
+* **The evidence**: the behavioural results summarised per release; a release without one shows its
+  registry row and declared differences instead, labelled as such.
 
-  1. its file mirrors a dead module (``test_durable.py`` for ``_durable.py``): the whole file;
-  2. a test function uses a name imported from a dead module, or names one in a string
-     (``monkeypatch.setattr("pkg._accessor.f", ...)``): that function, decorators included;
-  3. a test function's release literals (full ``"2.11.2"``-style strings, decorators included) all lie
-     in the supported range and below the new minimum: that function. A function that also names an
-     unsupported release tests the range check itself, so it stays.
-
-Shared modules may also branch on the release (``version.release < (3, 0, 0)``); such comparisons
-that every remaining version decides the same way are listed (``version_checks``), not counted.
-
-Behavioural results (``results/behaviour-<release>.json``) are read defensively: a missing or malformed
-file is reported as such, never guessed at.
+The provider figures, the trace, the evidence and the first-release dates (constraints/releases.toml) are
+shipped in ``_policy.json``, so an installed copy needs neither the network nor a checkout.
 """
 
 from __future__ import annotations
 
 import ast
+import calendar
+import datetime
 import functools
 import io
 import itertools
 import json
 import re
 import tokenize
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._registry import REGISTRY, STRATEGIES, SUPPORTED, Entry, Feature, Release, VersionRange
+from ._registry import REGISTRY, STRATEGIES, SUPPORTED, Feature, Release, VersionRange
 
 __all__ = [
-    "MatrixResult",
+    "DATA_FILE",
     "PolicyReport",
+    "add_months",
+    "allowed_from",
     "candidate_minimums",
     "code_lines",
     "dead_code",
-    "dead_tests",
     "import_graph",
-    "load_results",
+    "load_data",
     "parse_minimum",
     "policy",
-    "version_checks",
+    "provider_figures",
+    "settled",
+    "traced",
 ]
 
 #: The modules a user (or Airflow) imports directly; everything else is reached from them or a strategy.
 ENTRY_POINTS = ("__init__.py", "__main__.py")
 PACKAGE_DIR = Path(__file__).parent
-_RELEASE_LITERAL = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:(?:a|b|rc|\.dev|\.post|\+)[\w.]*)?$")
+#: Written by scripts/update_policy_data.py.
+DATA_FILE = PACKAGE_DIR / "_policy.json"
+#: Months a minor keeps its place as the providers' minimum (PROVIDERS.rst).
+SUPPORT_MONTHS = 12
 _SKIP_TOKENS = frozenset(
     {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
 )
 
 
+def _fmt(release: Release) -> str:
+    return f"{release[0]}.{release[1]}" if release[2] == 0 else ".".join(map(str, release))
+
+
+def _release(value: str) -> Release:
+    major, minor, micro = [*(int(p) for p in re.findall(r"\d+", value)[:3]), 0, 0, 0][:3]
+    return major, minor, micro
+
+
+@functools.cache
+def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
+    """The shipped figures (``_policy.json``)."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+# -- the rule ------------------------------------------------------------------------------------------
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """``day`` plus calendar months; a day the target month lacks becomes its last day.
+
+    >>> add_months(datetime.date(2024, 2, 29), 12)
+    datetime.date(2025, 2, 28)
+    """
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def allowed_from(
+    minimum: Release, current: Release, first_release: Mapping[str, datetime.date]
+) -> tuple[datetime.date, str] | None:
+    """The first day the rule allows requiring ``minimum`` instead of ``current``, and the dropped minor
+    that sets it (the one released last); ``None`` when nothing is dropped."""
+    dropped = [m for m in first_release if current <= _release(m) < minimum]
+    if not dropped:
+        return None
+    last = max(dropped, key=lambda m: first_release[m])
+    return add_months(first_release[last], SUPPORT_MONTHS), last
+
+
 # -- counting ------------------------------------------------------------------------------------------
 
 
-def code_lines(text: str, lines: range | None = None) -> int:
-    """Count non-blank, non-comment lines of ``text`` (1-based ``lines`` limits the count to a span).
+def code_lines(text: str, lines: Iterable[int] | None = None) -> int:
+    """Count non-blank, non-comment lines of ``text`` (1-based ``lines`` limits the count to those).
 
     >>> code_lines('x = 1  # one\\n\\n# note\\ny = 2\\n')
     2
@@ -81,16 +125,173 @@ def code_lines(text: str, lines: range | None = None) -> int:
     return len(seen if lines is None else seen & set(lines))
 
 
-def _read(path: Path) -> tuple[str, ast.Module]:
-    stat = path.stat()
-    return _parse(str(path), stat.st_mtime_ns, stat.st_size)
+# -- the provider: version flags -----------------------------------------------------------------------
+
+#: ``AIRFLOW_V_3_1_PLUS`` (>= 3.1.0), ``AIRFLOW_V_3_1_3_PLUS`` (>= 3.1.3), ``AIRFLOW_V_3_0_1`` (== 3.0.1).
+_FLAG = re.compile(r"AIRFLOW_V_(\d+)_(\d+)(?:_(\d+))?(_PLUS)?")
 
 
-@functools.lru_cache(maxsize=256)
-def _parse(path: str, mtime_ns: int, size: int) -> tuple[str, ast.Module]:
-    # Keyed on the file's stat, so an edited file is read again (the report follows the code).
-    text = Path(path).read_text(encoding="utf-8")
-    return text, ast.parse(text, filename=path)
+def _flag(name: str, minimum: Release) -> bool | None:
+    match = _FLAG.fullmatch(name)
+    if not match:
+        return None
+    release = (int(match[1]), int(match[2]), int(match[3] or 0))
+    if match[4]:
+        return True if minimum >= release else None
+    return False if minimum > release else None
+
+
+def settled(test: ast.expr, minimum: Release) -> bool | None:
+    """What ``test`` is on every Airflow >= ``minimum``, when its version flags decide it; else ``None``.
+
+    >>> settled(ast.parse("x and not AIRFLOW_V_3_2_PLUS", mode="eval").body, (3, 2, 0))
+    False
+    """
+    if isinstance(test, ast.Name):
+        return _flag(test.id, minimum)
+    if isinstance(test, ast.Attribute):
+        return _flag(test.attr, minimum)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        value = settled(test.operand, minimum)
+        return None if value is None else not value
+    if isinstance(test, ast.BoolOp):
+        values = [settled(v, minimum) for v in test.values]
+        decisive = isinstance(test.op, ast.Or)  # True decides an `or`, False an `and`
+        if decisive in values:
+            return decisive
+        return None if None in values else not decisive
+    return None
+
+
+def _start(node: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _skipif(decorator: ast.expr) -> ast.expr | None:
+    """The condition of ``@pytest.mark.skipif(condition, ...)``."""
+    call = decorator if isinstance(decorator, ast.Call) else None
+    if call and isinstance(call.func, ast.Attribute) and call.func.attr == "skipif" and call.args:
+        return call.args[0]
+    return None
+
+
+def _gated(tree: ast.Module, minimum: Release) -> tuple[set[int], int]:
+    """The lines no Airflow >= ``minimum`` runs (branches, code after a settled early return, tests it
+    always skips), and how many branches, skip markers and conditional expressions it settles."""
+    dead: set[int] = set()
+    sites = 0
+
+    def drop(nodes: Iterable[ast.stmt]) -> None:
+        for node in nodes:
+            dead.update(range(_start(node), (node.end_lineno or node.lineno) + 1))
+
+    def block(stmts: list[Any]) -> None:
+        nonlocal sites
+        for i, node in enumerate(stmts):
+            if isinstance(node, ast.If) and (value := settled(node.test, minimum)) is not None:
+                sites += 1
+                live, gone = (node.body, node.orelse) if value else (node.orelse, node.body)
+                drop(gone)
+                block(live)
+                if live and isinstance(live[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+                    drop(stmts[i + 1 :])  # `if AIRFLOW_V_3_0_PLUS: return ...` ends the block
+                    return
+                continue
+            skips = [settled(c, minimum) for d in getattr(node, "decorator_list", []) if (c := _skipif(d))]
+            sites += sum(s is not None for s in skips)
+            if True in skips:
+                drop([node])
+                continue
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                block(getattr(node, field, None) or [])
+
+    block(tree.body)
+    sites += sum(
+        isinstance(n, ast.IfExp) and n.lineno not in dead and settled(n.test, minimum) is not None
+        for n in ast.walk(tree)
+    )
+    return dead, sites
+
+
+def _private_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.name.startswith("_")
+        and not n.name.startswith("__")
+    ]
+
+
+def _uses(tree: ast.Module) -> dict[str, list[int]]:
+    """Name -> the lines a bare name or an attribute of that name appears on."""
+    found: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            name = node.id if isinstance(node, ast.Name) else node.attr
+            found.setdefault(name, []).append(node.lineno)
+    return found
+
+
+class Gated(NamedTuple):
+    """What a minimum removes from a group of provider files."""
+
+    lines: int  # code lines no Airflow >= the minimum runs
+    total: int  # code lines of the group
+    sites: int  # branches, skip markers and conditional expressions the minimum settles
+    files: dict[str, int]  # file -> its lines counted above (files with none left out)
+    functions: list[str]  # private functions only called from those lines
+
+
+def provider_figures(
+    sources: Mapping[str, str], minimum: Release, groups: Mapping[str, str]
+) -> dict[str, Gated]:
+    """Per group (a name -> a regular expression searched in each path; a path goes to the first that
+    matches), what ``minimum`` removes from the provider's ``sources`` (path -> text).
+
+    A private function counts when every use of its name, in every file, is in dead lines or in itself;
+    found repeatedly, so a helper of a dead helper counts too.
+    """
+    trees = {path: ast.parse(text, filename=path) for path, text in sources.items()}
+    gated = {path: _gated(tree, minimum) for path, tree in trees.items()}
+    dead = {path: lines for path, (lines, _) in gated.items()}
+    uses = {path: _uses(tree) for path, tree in trees.items()}
+    functions: dict[str, list[str]] = {path: [] for path in trees}
+    changed = True
+    while changed:
+        changed = False
+        for path, tree in trees.items():
+            for func in _private_functions(tree):
+                own = range(_start(func), (func.end_lineno or func.lineno) + 1)
+                if func.lineno in dead[path]:
+                    continue
+                others = [
+                    (p, line)
+                    for p in trees
+                    for line in uses[p].get(func.name, [])
+                    if p != path or line not in own
+                ]
+                if others and all(line in dead[p] for p, line in others):
+                    dead[path].update(own)
+                    functions[path].append(func.name)
+                    changed = True
+    group = {path: next((n for n, g in groups.items() if re.search(g, path)), None) for path in trees}
+    result: dict[str, Gated] = {}
+    for name in groups:
+        paths = [p for p in trees if group[p] == name]
+        per_file = {p: code_lines(sources[p], dead[p]) for p in paths}
+        result[name] = Gated(
+            lines=sum(per_file.values()),
+            total=sum(code_lines(sources[p]) for p in paths),
+            sites=sum(gated[p][1] for p in paths),
+            files={p: n for p, n in sorted(per_file.items()) if n},
+            functions=sorted(f"{p}::{f}" for p in paths for f in functions[p]),
+        )
+    return result
+
+
+# -- this package: strategies and modules, from the registry -------------------------------------------
 
 
 def _modules(package_dir: Path) -> dict[str, Path]:
@@ -116,7 +317,7 @@ def import_graph(package_dir: Path) -> dict[str, set[str]]:
     for name, path in known.items():
         here = name.split("/")[:-1]
         edges: set[str] = set()
-        for node in ast.walk(_read(path)[1]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             if not isinstance(node, ast.ImportFrom) or node.level == 0:
                 continue
             base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
@@ -160,222 +361,69 @@ class DeadCode(NamedTuple):
 
 
 def dead_code(dropped: Iterable[str], package_dir: Path = PACKAGE_DIR) -> DeadCode:
-    """The modules (with their code lines) that only the ``dropped`` strategies use."""
+    """The modules (with their code lines) that only the ``dropped`` strategies import."""
     dropped = set(dropped)
     graph = import_graph(package_dir)
-    live_roots = [*ENTRY_POINTS, *(_strategy_module(s) for s in STRATEGIES if s not in dropped)]
-    live = _reachable(graph, live_roots)
+    live = _reachable(graph, [*ENTRY_POINTS, *(_strategy_module(s) for s in STRATEGIES if s not in dropped)])
     dead = _reachable(graph, (_strategy_module(s) for s in dropped)) - live
     kept = {
         s: sorted(m for m in live if _strategy_module(s) in graph[m])
         for s in dropped
         if _strategy_module(s) in live
     }
-    modules = {m: code_lines(_read(package_dir / m)[0]) for m in sorted(dead)}
+    modules = {m: code_lines((package_dir / m).read_text(encoding="utf-8")) for m in sorted(dead)}
     return DeadCode(modules, kept)
 
 
-def version_checks(minimum: Release, package_dir: Path = PACKAGE_DIR, skip: Iterable[str] = ()) -> list[str]:
-    """Release comparisons in the package (``release < (3, 0, 0)``) that every version from ``minimum``
-    on decides the same way, but the current range does not: branches a minimum bump makes dead."""
-    lowest, skip = REGISTRY[-1].airflow.low, set(skip)
-    found = []
-    for name, path in _modules(package_dir).items():
-        if name in skip:
-            continue
-        text, tree = _read(path)
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Compare):
-                continue
-            for operand in (node.left, *node.comparators):
-                release = _release_tuple(operand)
-                if release is not None and lowest < release <= minimum:
-                    found.append(f"{name}:{node.lineno}: {ast.get_source_segment(text, node)}")
-                    break
-    return found
+# -- this package: functions and unit tests, from the trace --------------------------------------------
 
 
-def _release_tuple(node: ast.expr) -> Release | None:
-    if not isinstance(node, ast.Tuple) or not 2 <= len(node.elts) <= 3:
-        return None
-    parts = [e.value for e in node.elts if isinstance(e, ast.Constant) and type(e.value) is int]
-    return (parts[0], parts[1], parts[2] if len(parts) == 3 else 0) if len(parts) == len(node.elts) else None
+class Traced(NamedTuple):
+    """What the unit-test trace attributes to a minimum."""
+
+    #: package function ("_durable.py:run_without_store") -> code lines: run only by the tests below
+    functions: dict[str, int]
+    #: test -> why it goes ("every case" or "3 of 8 cases")
+    tests: dict[str, str]
+    #: code lines of the tests all of whose cases go
+    test_lines: int
 
 
-# -- tests ---------------------------------------------------------------------------------------------
+def traced(minimum: Release, trace: Mapping[str, Any], skip_modules: Iterable[str] = ()) -> Traced:
+    """Attribute the traced unit tests and the package functions they ran to ``minimum``.
+
+    A test case goes with the minimum when every registry row it resolved lies below it; a case that
+    resolved none is version-independent and stays. A function goes when only cases that go ran it and
+    either a kept case ran its caller without reaching it (``run_durable`` on 3.3 never calls
+    ``run_without_store``), or all its callers go. A function only tests call is left alone: the unit tests
+    may simply not run it on the kept versions. Functions of ``skip_modules`` (counted as whole modules)
+    go, and are not listed.
+    """
+    below = {str(e.airflow) for e in REGISTRY if e.airflow.high <= minimum}
+    ran_live: set[int] = set()
+    ran_dead: set[int] = set()
+    tests: dict[str, str] = {}
+    lines = 0
+    for name, test in trace["tests"].items():
+        gone = [bool(rows and set(rows) <= below) for rows, _ in test["cases"]]
+        for (_, ran), goes in zip(test["cases"], gone, strict=True):
+            (ran_dead if goes else ran_live).update(ran)
+        if all(gone):
+            tests[name] = "every case" if len(gone) > 1 else "its one case"
+            lines += test["lines"]
+        elif any(gone):
+            tests[name] = f"{sum(gone)} of {len(gone)} cases"
+    table, skip = trace["functions"], set(skip_modules)
+    dead: set[int] = {i for i, f in enumerate(table) if f["name"].split(":")[0] in skip}
+    candidates = ran_dead - ran_live
+    dead |= {i for i in candidates if set(table[i]["callers"]) & ran_live}
+    while grown := {i for i in candidates - dead if table[i]["callers"] and set(table[i]["callers"]) <= dead}:
+        dead |= grown
+    listed = sorted(i for i in dead if table[i]["name"].split(":")[0] not in skip)
+    return Traced({table[i]["name"]: table[i]["lines"] for i in listed}, tests, lines)
 
 
-class TestLines(NamedTuple):
-    """Unit-test lines attributable to dead modules or dropped versions, and why (one item per rule hit)."""
-
-    lines: int
-    items: list[str]
-
-
-def _module_of(dotted: str, package: str, known: Mapping[str, Path]) -> str | None:
-    parts = dotted.split(".")
-    if parts[0] != package or len(parts) < 2:
-        return None
-    for end in range(len(parts), 1, -1):  # "pkg._accessor.trigger_dag_run" -> _accessor.py
-        found = _resolve(parts[1:end], known)
-        if found:
-            return found
-    return None
-
-
-def _release_literals(node: ast.AST) -> list[Release]:
-    found = []
-    for child in ast.walk(node):
-        if isinstance(child, ast.Constant) and isinstance(child.value, str):
-            match = _RELEASE_LITERAL.match(child.value)
-            if match:
-                found.append((int(match[1]), int(match[2]), int(match[3])))
-    return found
-
-
-def _test_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    found = []
-    for node in tree.body:
-        bodies = node.body if isinstance(node, ast.ClassDef) and node.name.startswith("Test") else [node]
-        found += [f for f in bodies if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    return [f for f in found if f.name.startswith("test")]
-
-
-def _mirrored(test_file: str, known: Mapping[str, Path]) -> str | None:
-    stem = test_file.removeprefix("test_").removesuffix(".py")
-    return next((m for m in (f"_{stem}.py", f"{stem}.py", f"_strategies/{stem}.py") if m in known), None)
-
-
-def dead_tests(
-    dead_modules: Iterable[str],
-    minimum: Release,
-    tests_dir: Path,
-    package_dir: Path = PACKAGE_DIR,
-    package: str = "airflow_trigger_compat",
-) -> TestLines:
-    """Unit-test lines that go with ``dead_modules`` or with versions below ``minimum`` (rules above)."""
-    dead = set(dead_modules)
-    known = _modules(package_dir)
-    total, items = 0, []
-    for path in sorted(tests_dir.glob("test_*.py")):
-        text, tree = _read(path)
-        if _mirrored(path.name, known) in dead:
-            total += code_lines(text)
-            items.append(f"{path.name} (mirrors {_mirrored(path.name, known)})")
-            continue
-        # Names bound by an import from a dead module, anywhere in the file.
-        tainted: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if _module_of(node.module, package, known) in dead:
-                    tainted.update(a.asname or a.name for a in node.names)
-                else:
-                    tainted.update(
-                        a.asname or a.name
-                        for a in node.names
-                        if _module_of(f"{node.module}.{a.name}", package, known) in dead
-                    )
-            elif isinstance(node, ast.Import):
-                tainted.update(
-                    a.asname or a.name
-                    for a in node.names
-                    if a.asname and _module_of(a.name, package, known) in dead
-                )
-        for func in _test_functions(tree):
-            start = min([func.lineno, *(d.lineno for d in func.decorator_list)])
-            span = range(start, (func.end_lineno or func.lineno) + 1)
-            why = _why_dead(func, tainted, dead, minimum, package, known)
-            if why:
-                total += code_lines(text, span)
-                items.append(f"{path.name}::{func.name} ({why})")
-    return TestLines(total, items)
-
-
-def _why_dead(
-    func: ast.AST,
-    tainted: set[str],
-    dead: set[str],
-    minimum: Release,
-    package: str,
-    known: Mapping[str, Path],
-) -> str | None:
-    for node in ast.walk(func):
-        if isinstance(node, ast.Name) and node.id in tainted:
-            return f"uses {node.id}"
-        if (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and _module_of(node.value, package, known) in dead
-        ):
-            return f"names {node.value}"
-    releases = _release_literals(func)
-    if releases and all(r in SUPPORTED and r < minimum for r in releases):
-        return f"only Airflow {', '.join(sorted({_fmt(r) for r in releases}))}"
-    return None
-
-
-# -- behavioural results -------------------------------------------------------------------------------
-
-
-class MatrixResult(NamedTuple):
-    """One ``results/behaviour-<release>.json``, summarised; ``problem`` says why it could not be read."""
-
-    minor: str
-    airflow: str | None
-    strategy: str | None
-    outcomes: dict[str, int]
-    passed: list[str]
-    problem: str | None = None
-
-
-def _scenarios(raw: Any) -> dict[str, str]:
-    """Scenario -> outcome, from ``{name: {"outcome": ...}}``, ``{name: outcome}`` or a list of
-    ``{"name": ..., "outcome": ...}``; anything else has no scenarios."""
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(raw, Mapping):
-        items = raw.items()
-    elif isinstance(raw, list):
-        items = [(s.get("name", s.get("id", str(i))), s) for i, s in enumerate(raw) if isinstance(s, Mapping)]
-    else:
-        return {}
-    return {str(k): str(v.get("outcome", "unknown") if isinstance(v, Mapping) else v) for k, v in items}
-
-
-def load_results(results_dir: Path) -> dict[str, MatrixResult]:
-    """Read every ``behaviour-<release>.json`` (or ``-<minor>``) under ``results_dir`` (none: none)."""
-    found: dict[str, MatrixResult] = {}
-    for path in sorted(results_dir.glob("behaviour-*.json")) if results_dir.is_dir() else []:
-        minor = path.stem.removeprefix("behaviour-")
-        if not re.fullmatch(r"\d+\.\d+(\.\d+)?", minor):  # a release ("3.1.8") or a minor ("3.1")
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, Mapping):
-                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-        except (OSError, ValueError) as err:
-            found[minor] = MatrixResult(minor, None, None, {}, [], f"unreadable {path.name}: {err}")
-            continue
-        scenarios = _scenarios(data.get("scenarios"))
-        found[minor] = MatrixResult(
-            minor,
-            _str_or_none(data.get("airflow", data.get("version"))),
-            _str_or_none(data.get("strategy")),
-            dict(sorted(Counter(scenarios.values()).items())),
-            sorted(name for name, outcome in scenarios.items() if outcome == "passed"),
-            None if scenarios else f"{path.name} lists no scenarios",
-        )
-    return found
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-# -- the policy ----------------------------------------------------------------------------------------
-
-
-def _fmt(release: Release) -> str:
-    return f"{release[0]}.{release[1]}" if release[2] == 0 else ".".join(map(str, release))
+# -- the report ----------------------------------------------------------------------------------------
 
 
 def parse_minimum(value: str) -> Release:
@@ -389,128 +437,284 @@ def parse_minimum(value: str) -> Release:
     return release
 
 
-def _minor(value: str) -> Release | None:
-    try:
-        return parse_minimum(value)
-    except ValueError:
-        return None
-
-
-def candidate_minimums(extra: Iterable[str] = ()) -> list[Release]:
-    """Every minor from the oldest supported to the newest row: row starts, the minors between them
-    within one major, and any minor that has results (``extra``)."""
+def candidate_minimums() -> list[Release]:
+    """Every minor from the oldest supported to the newest row: row starts, and the minors between two
+    rows of one major."""
     lows = sorted({e.airflow.low[:2] for e in REGISTRY})
     minors = set(lows)
     for (major, minor), (next_major, next_minor) in itertools.pairwise(lows):
         if major == next_major:
             minors.update((major, m) for m in range(minor, next_minor))
-    for value in extra:
-        release = _minor(value)
-        if release is not None and release <= REGISTRY[0].airflow.low:
-            minors.add(release[:2])
     return [(major, minor, 0) for major, minor in sorted(minors)]
 
 
-def _rows_from(minimum: Release) -> list[Entry]:
-    return [e for e in REGISTRY if e.airflow.high > minimum]
-
-
-def _everywhere(rows: Iterable[Entry]) -> set[Feature]:
+def _everywhere(rows: Iterable[Any]) -> set[Feature]:
     rows = list(rows)
     return {f for f in Feature if all(e.supports(f) for e in rows)}
 
 
+def _evidence(row: VersionRange, evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """The measured behavioural results of the releases in ``row``; without any, the declared
+    differences from the standard operator there (labelled: nothing measured is shipped for it)."""
+    measured = {r: e for r, e in evidence["releases"].items() if _release(r) in row}
+    if measured:
+        return {"measured": measured}
+    from ._differences import DIFFERENCES
+
+    return {"measured": {}, "declared_differences": sorted(d.id for d in DIFFERENCES if row.low in d.airflow)}
+
+
 class PolicyReport(NamedTuple):
-    """What requiring Airflow >= ``minimum`` would do."""
+    """Requiring Airflow >= ``minimum``: when the rule allows it, and what it removes."""
 
     minimum: str
+    as_of: str
     dropped_versions: str | None
+    allowed_from: str | None
+    limited_by: str | None  # the dropped minor, released last, whose 12 months set allowed_from
+    allowed: bool
+    provider: dict[str, Any]
     dead_strategies: list[str]
     kept_strategies: dict[str, list[str]]
     dead_modules: dict[str, int]
     code_lines: int
-    test_lines: int | None
-    test_items: list[str]
-    version_checks: list[str]
+    dead_functions: dict[str, int]
+    test_lines: int
+    test_items: dict[str, str]
     features_gained: dict[str, dict[str, list[str]]]
     features_everywhere: list[str]
     features_still_missing: dict[str, list[str]]
     users_lose: list[dict[str, Any]]
-    matrix: list[dict[str, Any]]
 
     def as_json(self) -> dict[str, Any]:
         return self._asdict()
 
 
 def policy(
-    minimum: Release,
-    *,
-    package_dir: Path = PACKAGE_DIR,
-    tests_dir: Path | None = None,
-    results: Mapping[str, MatrixResult] | None = None,
+    minimum: Release, as_of: datetime.date, data: Mapping[str, Any], package_dir: Path = PACKAGE_DIR
 ) -> PolicyReport:
-    """The consequences of requiring Airflow >= ``minimum`` (see the module docstring for the rules)."""
-    rows = _rows_from(minimum)
-    lowest = REGISTRY[-1].airflow.low
+    """What requiring Airflow >= ``minimum`` does, and whether the rule allows it on ``as_of``."""
+    provider = data["provider"]
+    first = {m: datetime.date.fromisoformat(d) for m, d in data["first_release"].items()}
+    rule = allowed_from(minimum, _release(provider["requires_airflow"]), first)
+    rows = [e for e in REGISTRY if e.airflow.high > minimum]
     dropped_rows = [e for e in REGISTRY if e.airflow.low < minimum]
-    live = {e.strategy for e in rows}
-    dropped = sorted({e.strategy for e in dropped_rows} - live)
+    dropped = sorted({e.strategy for e in dropped_rows} - {e.strategy for e in rows})
     code = dead_code(dropped, package_dir)
-    tests = (
-        dead_tests(code.modules, minimum, tests_dir, package_dir)
-        if tests_dir is not None and tests_dir.is_dir()
-        else None
-    )
+    trace = traced(minimum, data["trace"], code.modules)
     before, after = _everywhere(REGISTRY), _everywhere(rows)
     gained: dict[str, dict[str, list[str]]] = {}
     for feature in (f for f in Feature if f in after - before):
         for entry in (e for e in dropped_rows if feature in e.gaps):  # reason -> the ranges it applied to
             gained.setdefault(str(feature), {}).setdefault(entry.gaps[feature], []).append(str(entry.airflow))
-    missing = {str(f): [str(e.airflow) for e in rows if not e.supports(f)] for f in Feature if f not in after}
-    results = results or {}
     users_lose = []
-    for entry in dropped_rows:
+    for entry in reversed(dropped_rows):
         cut = VersionRange(entry.airflow.low, min(entry.airflow.high, minimum))
-        here = [r for m, r in results.items() if _minor(m) in cut]
         users_lose.append(
             {
                 "airflow": str(cut),
                 "strategy": entry.strategy,
                 "how": STRATEGIES[entry.strategy].summary,
-                "features": sorted(map(str, entry.features)),
-                "scenarios_passed": sorted({name for r in here for name in r.passed}),
+                "gaps": {str(f): reason for f, reason in entry.gaps.items()},
+                **_evidence(cut, data["evidence"]),
             }
         )
-    matrix = []
-    for minor in sorted(results, key=lambda m: _minor(m) or (0, 0, 0)):
-        release = _minor(minor)
-        if release is None or release[:2] < minimum[:2]:
-            continue
-        result = results[minor]
-        row = next((e for e in REGISTRY if release in e.airflow), None)
-        matrix.append(
-            {
-                "minor": minor,
-                "airflow": result.airflow,
-                "strategy": result.strategy,
-                "registry_strategy": row.strategy if row else None,
-                "outcomes": result.outcomes,
-                "problem": result.problem,
-            }
-        )
+    figures = provider["minimums"].get(_fmt(minimum)) if dropped_rows else None
     return PolicyReport(
         minimum=_fmt(minimum),
-        dropped_versions=str(VersionRange(lowest, minimum)) if minimum > lowest else None,
+        as_of=as_of.isoformat(),
+        dropped_versions=str(VersionRange(SUPPORTED.low, minimum)) if dropped_rows else None,
+        allowed_from=rule[0].isoformat() if rule else None,
+        limited_by=rule[1] if rule else None,
+        allowed=rule is None or as_of >= rule[0],
+        provider={k: provider[k] for k in ("distribution", "version", "requires_airflow")}
+        | {"removes": figures},
         dead_strategies=dropped,
         kept_strategies=code.kept,
         dead_modules=code.modules,
         code_lines=code.lines,
-        test_lines=None if tests is None else tests.lines,
-        test_items=[] if tests is None else tests.items,
-        version_checks=version_checks(minimum, package_dir, skip=code.modules) if minimum > lowest else [],
+        dead_functions=trace.functions,
+        test_lines=trace.test_lines,
+        test_items=trace.tests,
         features_gained=gained,
         features_everywhere=sorted(map(str, after)),
-        features_still_missing=missing,
+        features_still_missing={
+            str(f): [str(e.airflow) for e in rows if not e.supports(f)] for f in Feature if f not in after
+        },
         users_lose=users_lose,
-        matrix=matrix,
     )
+
+
+# -- Markdown, for the dev list ------------------------------------------------------------------------
+
+#: How many names a Markdown list shows before "and N more" (the JSON has them all).
+_SHOWN = 8
+
+
+def _names(items: Iterable[str]) -> str:
+    items = list(items)
+    shown = ", ".join(f"`{i}`" for i in items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def _pair(removes: Mapping[str, Any] | None, code: str, tests: str) -> str:
+    return "-" if not removes else f"{removes[code]['lines']} + {removes[tests]['lines']} lines"
+
+
+def _status(r: PolicyReport) -> str:
+    if r.allowed_from is None:
+        return "current minimum"
+    days = (datetime.date.fromisoformat(r.as_of) - datetime.date.fromisoformat(r.allowed_from)).days
+    return f"allowed for {days} days" if r.allowed else f"not yet: {-days} days to go"
+
+
+def _provider_lines(r: PolicyReport) -> list[str]:
+    removes = r.provider["removes"]
+    if removes is None:
+        return []
+    lines = [f"In the provider ({r.provider['distribution']} {r.provider['version']}, its sdist):"]
+    for name, g in removes.items():
+        lines.append(
+            f"- {name}: {g['lines']} of {g['total']} code lines, in {g['sites']} version checks it settles"
+        )
+        if len(g["files"]) > 1:
+            lines[-1] += f", across {len(g['files'])} files: " + _names(
+                f"{p} ({n})" for p, n in g["files"].items()
+            )
+        if g["functions"]:
+            lines.append(f"  - functions only those lines call: {_names(g['functions'])}")
+    return lines
+
+
+def _package_lines(r: PolicyReport) -> list[str]:
+    lines = ["In this package:"]
+    for name in r.dead_strategies:
+        if name in r.kept_strategies:
+            lines.append(
+                f"- Strategy `{name}` is no longer selected; its module stays, imported by "
+                f"{_names(r.kept_strategies[name])}."
+            )
+        else:
+            lines.append(f"- Strategy `{name}` is dead.")
+    if r.dead_modules:
+        lines.append(
+            f"- Modules only it uses: {r.code_lines} lines in "
+            + _names(f"{m} ({n})" for m, n in r.dead_modules.items())
+            + "."
+        )
+    if r.dead_functions:
+        total = sum(r.dead_functions.values())
+        lines.append(
+            f"- Functions in live modules that only the dropped versions' tests run: {total} lines in "
+            + _names(f"{f} ({n})" for f, n in r.dead_functions.items())
+            + "."
+        )
+    whole = [t for t, why in r.test_items.items() if "of" not in why]
+    part = [f"{t} ({why})" for t, why in r.test_items.items() if "of" in why]
+    lines.append(
+        f"- Unit tests that only exercise the dropped versions: {r.test_lines} lines in {len(whole)} tests"
+        + (f": {_names(whole)}" if whole else "")
+    )
+    if part:
+        lines.append(f"- Parametrised tests that lose cases: {_names(part)}")
+    for feature in r.features_gained:
+        lines.append(f"- `{feature}` becomes available on every supported version.")
+    for feature, where in r.features_still_missing.items():
+        lines.append(f"- `{feature}` is still missing on {_names(where)}.")
+    return lines
+
+
+def _users_lines(r: PolicyReport) -> list[str]:
+    lines = [
+        "Users on the dropped versions keep the provider releases they have, and get no new ones. "
+        "Today they run:"
+    ]
+    for lost in r.users_lose:
+        text = f"- Airflow `{lost['airflow']}`: the `{lost['strategy']}` path"
+        if lost["gaps"]:
+            text += f" (declared gaps: {', '.join(f'`{g}`' for g in lost['gaps'])})"
+        measured = [
+            f"{release}: {m['outcomes'].get('passed', 0)} of {sum(m['outcomes'].values())} scenarios "
+            f"passed ({m['measured']})"
+            for release, m in lost["measured"].items()
+        ]
+        if measured:
+            text += "; behavioural suite " + "; ".join(measured)
+        else:
+            text += (
+                "; no behavioural result shipped for it (from the registry: declared differences "
+                + _names(lost["declared_differences"])
+                + ")"
+            )
+        lines.append(text + ".")
+    return lines
+
+
+def markdown(reports: list[PolicyReport], data: Mapping[str, Any]) -> str:
+    """The report as a dev-list post: the rule with its dates, a table, then each minimum in detail."""
+    provider, first = data["provider"], data["first_release"]
+    as_of = reports[0].as_of
+    floor = _release(provider["requires_airflow"])
+    dates = {m: datetime.date.fromisoformat(d) for m, d in first.items()}
+    rule = {_fmt(m): allowed_from(m, floor, dates) for m in candidate_minimums() if m >= floor}
+    allowed = [(m, d) for m, d in rule.items() if d is None or d[0].isoformat() <= as_of]
+    upcoming = next(((m, d) for m, d in rule.items() if d is not None and d[0].isoformat() > as_of), None)
+    lines = [
+        f"## Raising the minimum Airflow of {provider['distribution']}: where the rule stands on {as_of}",
+        "",
+        'Airflow\'s PROVIDERS.rst ("Upgrading Minimum supported version of Airflow"): providers raise their '
+        "minimum Airflow to the next MINOR once 12 months have passed since the first release of the current "
+        "minimum's MINOR (it notes that the policy was written for Airflow 2 and is not yet final for "
+        "Airflow 3). "
+        "A minimum is allowed once every minor it drops has had its 12 months, so the order is by version, "
+        "not by date. First releases: "
+        + ", ".join(f"{m}.0 {d}" for m, d in sorted(first.items(), key=lambda i: i[1]))
+        + ".",
+        "",
+        f"{provider['distribution']} {provider['version']} requires "
+        f"`apache-airflow{provider['requires_airflow']}`. "
+        f"On {as_of} the rule allows `>={allowed[-1][0]}`"
+        + (f" (since {allowed[-1][1][0]})" if allowed[-1][1] else "")
+        + (f"; `>={upcoming[0]}` from {upcoming[1][0]}." if upcoming and upcoming[1] else "."),
+        "",
+        "Lines are code lines a minimum makes dead (code + tests); details below.",
+        "",
+        f"| Minimum | Drops | Allowed from | On {as_of} | Provider operator | Rest of the provider "
+        "| This package |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        removes = r.provider["removes"]
+        own = r.code_lines + sum(r.dead_functions.values())
+        since = f"{r.allowed_from} ({r.limited_by} + 12 months)" if r.allowed_from else "-"
+        lines.append(
+            f"| {r.minimum} | {r.dropped_versions or '-'} | {since} | {_status(r)} "
+            f"| {_pair(removes, 'operator', 'operator tests')} "
+            f"| {_pair(removes, 'rest of the provider', 'rest of the tests')} "
+            f"| {own} + {r.test_lines} lines |"
+        )
+    for r in reports:
+        lines += ["", f"### Airflow >= {r.minimum}", ""]
+        if r.dropped_versions is None:
+            lines.append("The current minimum: nothing is dropped.")
+            continue
+        lines += [
+            f"Drops Airflow `{r.dropped_versions}`. Allowed from {r.allowed_from}: 12 months after "
+            f"{r.limited_by}.0 ({first[r.limited_by]}), the last of the dropped minors to come out.",
+            "",
+            *_provider_lines(r),
+            "",
+            *_package_lines(r),
+            "",
+            *_users_lines(r),
+        ]
+    trace, evidence = data["trace"], data["evidence"]
+    lines += [
+        "",
+        "Sources: first releases are upload dates on the package index; provider figures are counted from "
+        f"the {provider['distribution']} {provider['version']} sdist (sha256 {provider['sha256'][:12]}) by "
+        "its `AIRFLOW_V_*` flags; this package's from its registry, its import graph and a trace of its unit "
+        f"tests at {trace['commit'][:12]}; behavioural results {evidence['source']}. Generated by "
+        f"`python -m airflow_trigger_compat policy --as-of {as_of}`.",
+    ]
+    return "\n".join(lines) + "\n"

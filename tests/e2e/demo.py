@@ -1,22 +1,25 @@
-"""Demo: a worker crash mid-wait with ``durable=True``, watched live (``nox -s demo``).
+"""Demo: what ``durable=True`` saves when a worker dies mid-wait, watched live (``nox -s demo``).
 
-Starts Airflow 3.3 (SQLite, LocalExecutor: api-server, scheduler, dag-processor), triggers a parent
-whose ``airflow_trigger_compat.TriggerDagRunOperator(durable=True, wait_for_completion=True)`` waits on
-a child that sleeps, SIGKILLs the parent's task process while it waits, and prints the state every
-couple of seconds until the parent run finishes: the retry reconnects to the same child run, so the
-child DAG has one run. Everything started is stopped at the end (also on Ctrl-C).
+Starts Airflow 3.3 (SQLite, LocalExecutor: api-server, scheduler, dag-processor) and triggers two parents
+side by side, each waiting (``wait_for_completion=True``, ``retries=1``) on its own child run that
+sleeps: one with the stock ``TriggerDagRunOperator`` of apache-airflow-providers-standard, one with
+``airflow_trigger_compat.TriggerDagRunOperator(durable=True)``. Each waiting task process is SIGKILLed
+the same way, by the crash test's own code (``harness.CaseRunner``, case ``midwait``: a few seconds
+after its child run appeared). The stock retry triggers a second child run and waits for it; the durable
+retry reconnects to the child run that is still running. It prints each state change and ends with a
+table: child runs, tries, and the time from the trigger to the parent run's end. Everything started is
+stopped by PID at the end (also on failure or Ctrl-C).
 
-    python tests/e2e/demo.py [--child-sleep 20] [--also-stock]
-
-``--also-stock`` runs the stock provider operator next to it, killed the same way, for contrast.
+    python tests/e2e/demo.py [--child-sleep 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
+import importlib.metadata
+import importlib.util
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,96 +27,110 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness
 
+#: case id (tests/e2e/dags: <variant>__<kill>__<n>) -> how the table names it
+CASES = {
+    "stock__midwait__1": "stock TriggerDagRunOperator",
+    "shim_durable__midwait__1": "airflow_trigger_compat, durable=True",
+}
 DURABLE = "shim_durable__midwait__1"
 STOCK = "stock__midwait__1"
+#: the whole demo gives up after this long
+TIMEOUT_S = 240.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="durable=True crash demo on Airflow 3.3")
-    p.add_argument("--child-sleep", type=int, default=20)
-    p.add_argument("--every", type=float, default=2.0, help="seconds between status lines")
-    p.add_argument("--also-stock", action="store_true", help="run the stock operator alongside, for contrast")
+    p = argparse.ArgumentParser(description="durable=True vs the stock operator: a worker crash mid-wait")
+    p.add_argument("--child-sleep", type=int, default=20, help="seconds each child run sleeps")
     a = p.parse_args(argv)
 
-    version = harness.airflow_version(sys.executable)
-    if not harness.shim_installed(sys.executable):
-        print("airflow_trigger_compat is not installed in this environment", file=sys.stderr)
+    # From metadata, in this process: importing Airflow in a subprocess (harness.airflow_version) costs
+    # seconds the demo's 90 s budget does not have.
+    version = importlib.metadata.version("apache-airflow")
+    if importlib.util.find_spec(harness.SHIM_PACKAGE) is None:
+        print(f"{harness.SHIM_PACKAGE} is not installed in this environment", file=sys.stderr)
         return 2
-    cases = [DURABLE] + ([STOCK] if a.also_stock else [])
+    cases = list(CASES)
     print(f"Airflow {version}: starting api-server, scheduler, dag-processor (SQLite, LocalExecutor) ...")
-    with harness.running_airflow("3.3", cases, extra_env={"E2E_CHILD_SLEEP": str(a.child_sleep)}) as inst:
-        db = inst.db
-        assert db is not None and inst.procs is not None
-        print(f"ready in {inst.timings['startup_total_s']} s (AIRFLOW_HOME={inst.home})\n")
+    extra_env = {"E2E_CHILD_SLEEP": str(a.child_sleep)}
+    with harness.running_airflow("3.3", cases, extra_env=extra_env) as inst:
+        db, procs = inst.db, inst.procs
+        assert db is not None and procs is not None
+        print(f"ready in {inst.timings['startup_total_s']} s\n")
         stamp = time.strftime("%H%M%S")
-        runs = {c: (f"e2e_parent__{c}", f"demo__{c}__{stamp}") for c in cases}
-        inst.trigger(list(runs.values()))
-        t0 = time.monotonic()
-        killed: dict[str, float] = {}
-        seen_child: dict[str, float] = {}
-        done: dict[str, str] = {}
-        while len(done) < len(cases):
-            now = time.monotonic() - t0
-            for case, (dag_id, run_id) in runs.items():
-                label = "durable=True" if case == DURABLE else "stock       "
-                dr_state = db.dagrun_state(dag_id, run_id) or "(none)"
-                ti = db.ti(dag_id, run_id) or {}
-                kids = db.child_runs(f"e2e_child__{case}")
-                kid_states = ",".join(k["state"] for k in kids) or "-"
-                print(
-                    f"[t={now:5.1f}s] {label} parent run={dr_state:<8} task={ti.get('state') or '-':<13} "
-                    f"try={ti.get('try_number') or 0} pid={ti.get('pid') or '-':<7} | child runs={len(kids)} "
-                    f"({kid_states})",
-                    flush=True,
-                )
-                if kids and case not in seen_child:
-                    seen_child[case] = now
-                if (
-                    case not in killed
-                    and case in seen_child
-                    and now - seen_child[case] >= 3
-                    and ti.get("state") == "running"
-                    and ti.get("try_number") == 1
-                    and ti.get("pid")
-                    and inst.procs.is_ours(int(ti["pid"]))
-                ):
-                    os.kill(int(ti["pid"]), signal.SIGKILL)
-                    killed[case] = now
-                    print(f">>> SIGKILL {label.strip()} task process pid={ti['pid']} while it waits")
-                if dr_state in harness.FINAL_DAGRUN_STATES and case not in done:
-                    done[case] = dr_state
-            if now > 300:
-                print("timed out", file=sys.stderr)
-                return 1
-            time.sleep(a.every)
+        runners = {c: harness.CaseRunner(inst, c, f"demo__{c}__{stamp}", timeout=TIMEOUT_S) for c in cases}
+        results: dict[str, harness.CaseResult] = {}
 
-        print()
-        ok = True
-        for case, (dag_id, run_id) in runs.items():
-            kids = db.child_runs(f"e2e_child__{case}")
-            ti = db.ti(dag_id, run_id) or {}
-            verdict = {1: "one child run: the retry reconnected", 2: "TWO child runs: the retry re-triggered"}
-            print(
-                f"{case}: parent {done[case]} on try {ti.get('try_number')}; "
-                f"{verdict.get(len(kids), f'{len(kids)} child runs')}: {[k['run_id'] for k in kids]}"
-            )
-            if case == DURABLE:
-                ok = ok and done[case] == "success" and len(kids) == 1
-                log_file = (
-                    inst.home
-                    / "logs"
-                    / f"dag_id={dag_id}"
-                    / f"run_id={run_id}"
-                    / "task_id=trigger"
-                    / "attempt=2.log"
-                )
-                if log_file.exists():
-                    for line in log_file.read_text(errors="replace").splitlines():
-                        if "Reconnecting" in line or "Waiting for" in line:
-                            print(f"  try 2 log: {line[:220]}")
-                            break
+        def work(case: str) -> None:
+            results[case] = runners[case].run()
+
+        inst.trigger([(r.res.parent_dag_id, r.res.parent_run_id) for r in runners.values()])
+        t0 = time.monotonic()
+        print(f"triggered both parents; each child run sleeps {a.child_sleep} s\n")
+        threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in cases]
+        for th in threads:
+            th.start()
+        last: dict[str, tuple[object, ...]] = {}
+        finished: dict[str, float] = {}
+
+        def observe() -> None:
+            """Print each parent's change of state; note when its run ended."""
+            now = time.monotonic() - t0
+            for case, runner in runners.items():
+                r = runner.res
+                run_state = db.dagrun_state(r.parent_dag_id, r.parent_run_id)
+                ti = db.ti(r.parent_dag_id, r.parent_run_id) or {}
+                kids = db.child_runs(runner.child_dag_id)
+                if run_state in harness.FINAL_DAGRUN_STATES and case not in finished:
+                    finished[case] = now
+                seen = (run_state, ti.get("state"), ti.get("try_number"), tuple(k["state"] for k in kids))
+                if seen != last.get(case):
+                    last[case] = seen
+                    print(
+                        f"[t={now:5.1f}s] {CASES[case]:<37} parent run {run_state or '-':<8} "
+                        f"task {ti.get('state') or '-':<13} try {ti.get('try_number') or 0} | "
+                        f"child runs: {len(kids)} ({', '.join(k['state'] for k in kids) or '-'})",
+                        flush=True,
+                    )
+
+        while any(th.is_alive() for th in threads):
+            procs.snapshot()  # every task process known to be ours before a runner kills it
+            observe()
+            time.sleep(0.5)
+        observe()  # a runner returns once it saw its parent run end: this pass sees it too
         print("\nstopping Airflow ...")
-    print("all Airflow processes stopped")
+    print("all Airflow processes stopped\n")
+    return report(results, finished, a.child_sleep)
+
+
+def report(results: dict[str, harness.CaseResult], finished: dict[str, float], child_sleep: int) -> int:
+    """The comparison table; exit status 0 when the durable parent succeeded with one child run."""
+    print(f"A worker SIGKILLed while its parent waited on a {child_sleep} s child run (Airflow 3.3):\n")
+    print("| operator | child runs | parent run | tries | trigger to parent run's end |")
+    print("|---|---|---|---|---|")
+    for case, name in CASES.items():
+        r = results.get(case)
+        if r is None:
+            print(f"| {name} | - | - | - | - |")
+            continue
+        took = f"{finished[case]:.0f} s" if case in finished else "-"
+        print(f"| {name} | {r.child_runs} | {r.parent_state} | {r.try_number} | {took} |")
+    print()
+    durable, stock = results.get(DURABLE), results.get(STOCK)
+    for r in (stock, durable):
+        if r is not None and r.error:
+            print(f"{CASES[r.case]}: {r.error}")
+    if durable is not None and durable.durable_decision:
+        print(
+            f"durable=True, try 2: {durable.durable_decision}, {durable.kill_to_reconnect_s} s after the kill"
+        )
+    if stock is not None and stock.kill_to_new_child_s is not None:
+        print(f"stock, try 2: a new child run {stock.kill_to_new_child_s} s after the kill")
+    ok = durable is not None and durable.parent_state == "success" and durable.child_runs == 1
+    if ok and stock is not None and stock.child_runs == 2 and DURABLE in finished and STOCK in finished:
+        saved = finished[STOCK] - finished[DURABLE]
+        print(
+            f"durable=True saved a child run ({child_sleep} s of its work) and finished {saved:.0f} s sooner"
+        )
     return 0 if ok else 1
 
 

@@ -1,196 +1,277 @@
-"""The policy report's figures come from the registry and the code, and follow the code when it changes."""
+"""The policy report: the rule's date arithmetic, the provider's version flags, and the attribution of this
+package's code and unit tests, each checked on inputs whose answer is worked out by hand."""
 
 from __future__ import annotations
 
 import ast
+import datetime
 import json
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-import airflow_trigger_compat
 from airflow_trigger_compat._policy import (
+    DATA_FILE,
     PACKAGE_DIR,
+    add_months,
+    allowed_from,
     candidate_minimums,
-    code_lines,
     dead_code,
-    dead_tests,
     import_graph,
-    load_results,
-    parse_minimum,
+    load_data,
+    markdown,
     policy,
-    version_checks,
+    provider_figures,
+    settled,
+    traced,
 )
-from airflow_trigger_compat._registry import REGISTRY, STRATEGIES, Feature
+from airflow_trigger_compat._registry import REGISTRY, STRATEGIES
 
-UNIT_TESTS = Path(__file__).parent
-
-
-def test_code_lines_skip_blanks_and_comments_but_count_docstrings() -> None:
-    text = '"""Doc."""\n\n# a comment\nx = (\n    1,  # trailing\n)\n\n    \n'
-    assert code_lines(text) == 4
-    assert code_lines(text, range(4, 5)) == 1
+D = datetime.date
+FIRST = {"2.11": D(2025, 5, 20), "3.0": D(2025, 4, 22), "3.1": D(2025, 9, 25), "3.2": D(2026, 4, 7)}
+RELEASES_TOML = Path(__file__).parents[2] / "constraints" / "releases.toml"
 
 
-def test_import_graph_sees_relative_imports_inside_functions_and_submodule_imports() -> None:
-    graph = import_graph(PACKAGE_DIR)
-    assert "_durable.py" in graph["_strategies/accessor.py"]  # imported inside execute()
-    assert "_strategies/runner_exception.py" in graph["_strategies/accessor.py"]  # `from . import x`
-    assert "_accessor.py" in graph["_strategies/accessor.py"]  # `from .. import _accessor`
-    assert "_operator.py" in graph["__init__.py"]  # the lazy __getattr__ import
+# -- the rule ------------------------------------------------------------------------------------------
 
 
-def test_candidates_span_the_registry_minor_by_minor() -> None:
-    minimums = candidate_minimums()
-    assert minimums[0] == REGISTRY[-1].airflow.low
-    assert minimums[-1] == REGISTRY[0].airflow.low
-    assert (3, 1, 0) in minimums  # between two rows of one major
-    assert minimums == sorted(set(minimums))
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (D(2025, 5, 20), 12, D(2026, 5, 20)),
+        (D(2025, 11, 30), 3, D(2026, 2, 28)),  # across a year end, into a short month
+        (D(2025, 12, 15), 1, D(2026, 1, 15)),
+        (D(2024, 2, 29), 12, D(2025, 2, 28)),  # a leap day a year on
+        (D(2023, 3, 31), 11, D(2024, 2, 29)),  # into a leap February
+        (D(2024, 2, 29), 48, D(2028, 2, 29)),
+    ],
+)
+def test_add_months(day: D, months: int, expected: D) -> None:
+    assert add_months(day, months) == expected
 
 
-@pytest.mark.parametrize("value", ["3", "three.two", "2.10", "4.0"])
-def test_parse_minimum_rejects_what_is_not_a_supported_minor(value: str) -> None:
-    with pytest.raises(ValueError, match="min-airflow"):
-        parse_minimum(value)
+def test_a_minimum_waits_for_every_minor_it_drops() -> None:
+    # PROVIDERS.rst's own example: 3.0.0 came out before 2.11.0, so providers go straight from 2.11 to 3.1
+    # once 2.11 has had its 12 months (20 May 2026), although 3.0's ran out in April.
+    assert allowed_from((3, 1, 0), (2, 11, 0), FIRST) == (D(2026, 5, 20), "2.11")
+    assert allowed_from((3, 0, 0), (2, 11, 0), FIRST) == (D(2026, 5, 20), "2.11")
+    assert allowed_from((3, 1, 0), (3, 0, 0), FIRST) == (D(2026, 4, 22), "3.0")
+    assert allowed_from((3, 3, 0), (2, 11, 0), FIRST) == (D(2027, 4, 7), "3.2")
+    assert allowed_from((2, 11, 0), (2, 11, 0), FIRST) is None
 
 
-def test_current_minimum_changes_nothing() -> None:
-    report = policy(REGISTRY[-1].airflow.low, tests_dir=UNIT_TESTS)
-    assert report.dropped_versions is None
-    assert (report.dead_strategies, report.code_lines, report.test_lines, report.features_gained) == (
-        [],
-        0,
-        0,
-        {},
-    )
-
-
-def test_each_minimum_follows_the_registry() -> None:
-    for minimum in candidate_minimums():
-        report = policy(minimum, tests_dir=UNIT_TESTS)
-        remaining = [e for e in REGISTRY if e.airflow.high > minimum]
-        assert set(report.dead_strategies).isdisjoint(e.strategy for e in remaining)
-        for feature in report.features_everywhere:
-            assert all(e.supports(Feature(feature)) for e in remaining)
-        for feature, where in report.features_still_missing.items():
-            assert where == [str(e.airflow) for e in remaining if not e.supports(Feature(feature))]
-
-
-def test_dead_strategy_lines_are_its_module_and_the_modules_only_it_uses() -> None:
-    airflow2 = dead_code(["airflow2"])
-    module = PACKAGE_DIR / "_strategies" / f"{STRATEGIES['airflow2'].module}.py"
-    # airflow2 and the ORM seam only its durable port uses.
-    assert airflow2.modules == {
-        "_strategies/airflow2.py": code_lines(module.read_text()),
-        "_orm.py": code_lines((PACKAGE_DIR / "_orm.py").read_text()),
+def _data(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "first_release": {m: d.isoformat() for m, d in FIRST.items()},
+        "provider": {
+            "distribution": "apache-airflow-providers-standard",
+            "version": "1.21.0",
+            "requires_airflow": ">=2.11.0",
+            "sha256": "0" * 64,
+            "minimums": {},
+        },
+        "trace": {"commit": "0" * 40, "tests": {}, "functions": []},
+        "evidence": {"source": "none", "releases": {}},
     }
-    # runner_exception's durable path is accessor's, so neither can go alone.
-    accessor = dead_code(["accessor"])
-    assert accessor.modules == {}
-    assert accessor.kept == {"accessor": ["_strategies/runner_exception.py"]}
+    return data | overrides
 
 
-def test_a_strategy_a_live_one_imports_is_kept_not_counted() -> None:
-    code = dead_code(["runner_exception"])
-    assert code.modules == {}
-    assert code.kept == {"runner_exception": ["_strategies/accessor.py"]}
+@pytest.mark.parametrize(("as_of", "allowed"), [(D(2026, 9, 24), False), (D(2026, 9, 25), True)])
+def test_the_rule_allows_a_minimum_from_its_day_on(as_of: D, allowed: bool) -> None:
+    report = policy((3, 2, 0), as_of, _data())
+    assert (report.allowed_from, report.limited_by, report.allowed) == ("2026-09-25", "3.1", allowed)
 
 
-def test_release_checks_that_a_minimum_settles_are_listed(tmp_path: Path) -> None:
-    package = tmp_path / "pkg"
-    shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    (package / "_probe.py").write_text("def f(v):\n    return v.release < (3, 1, 0) or v.release >= (3, 3)\n")
-    assert not [c for c in version_checks((3, 0, 0), package) if c.startswith("_probe.py")]
-    settled = [c for c in version_checks((3, 1, 0), package) if c.startswith("_probe.py")]
-    assert settled == ["_probe.py:2: v.release < (3, 1, 0)"]
+def test_the_provider_minimum_is_where_the_rule_starts() -> None:
+    data = _data()
+    data["provider"]["requires_airflow"] = ">=3.0.0"  # 2.11 already dropped: only 3.0's date counts
+    assert policy((3, 1, 0), D(2026, 5, 1), data).allowed_from == "2026-04-22"
 
 
-def _copy(tmp_path: Path) -> tuple[Path, Path]:
-    package, tests = tmp_path / "airflow_trigger_compat", tmp_path / "tests"
-    shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(UNIT_TESTS, tests, ignore=shutil.ignore_patterns("__pycache__"))
-    return package, tests
+# -- the provider: version flags -----------------------------------------------------------------------
 
 
-def test_figures_follow_the_code(tmp_path: Path) -> None:
-    package, tests = _copy(tmp_path)
-    before = policy((3, 0, 0), package_dir=package, tests_dir=tests)
-
-    strategy = package / "_strategies" / "airflow2.py"
-    strategy.write_text(strategy.read_text() + "\nEXTRA = 1  # one more line of code\n\n# and a comment\n")
-    (tests / "test_airflow2.py").write_text("def test_mirrors_the_module():\n    assert True\n")
-    (tests / "test_more.py").write_text(
-        "from airflow_trigger_compat._strategies.airflow2 import OrmPort\n\n\n"
-        "def test_uses_it():\n    assert OrmPort\n\n\n"
-        "def test_other():\n    assert True\n"
-    )
-    after = policy((3, 0, 0), package_dir=package, tests_dir=tests)
-
-    assert after.code_lines == before.code_lines + 1
-    assert after.test_lines == before.test_lines + 2 + 2
-    assert "test_airflow2.py (mirrors _strategies/airflow2.py)" in after.test_items
-    assert "test_more.py::test_uses_it (uses OrmPort)" in after.test_items
+def _expr(text: str) -> ast.expr:
+    return ast.parse(text, mode="eval").body
 
 
-def test_test_rules_release_literals(tmp_path: Path) -> None:
-    (tmp_path / "test_x.py").write_text(
-        "import pytest\n\n\n"
-        '@pytest.mark.parametrize("v", ["2.11.2", "3.0.6"])\n'
-        "def test_old(v):\n    assert v\n\n\n"
-        'def test_mixed():\n    assert "2.11.2" and "3.3.2"\n\n\n'
-        'def test_range_check():\n    assert "2.10.5" and "2.11.0"\n\n\n'
-        'def test_message():\n    assert "2.11" in ">=2.11"\n'
-    )
-    found = dead_tests([], (3, 1, 0), tmp_path)
-    assert found.items == ["test_x.py::test_old (only Airflow 2.11.2, 3.0.6)"]
-    assert found.lines == 3
+@pytest.mark.parametrize(
+    ("test", "minimum", "expected"),
+    [
+        ("AIRFLOW_V_3_0_PLUS", (3, 0, 0), True),
+        ("AIRFLOW_V_3_0_PLUS", (2, 11, 0), None),
+        ("not AIRFLOW_V_3_0_PLUS", (3, 1, 0), False),
+        ("version_compat.AIRFLOW_V_3_2_PLUS", (3, 2, 0), True),
+        ("AIRFLOW_V_3_1_3_PLUS", (3, 1, 0), None),  # a patch-level flag: 3.1.0 to 3.1.2 lack it
+        ("AIRFLOW_V_3_1_3_PLUS", (3, 2, 0), True),
+        ("AIRFLOW_V_3_0_1", (3, 0, 0), None),  # exactly 3.0.1
+        ("AIRFLOW_V_3_0_1", (3, 1, 0), False),
+        ("paused and AIRFLOW_V_3_0_PLUS", (3, 0, 0), None),
+        ("paused and AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_2_PLUS", (3, 2, 0), False),
+        ("paused or AIRFLOW_V_3_0_PLUS", (3, 0, 0), True),
+        ("not (AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_2_PLUS)", (3, 0, 0), None),
+        ("AIRFLOW_HOME", (3, 3, 0), None),
+    ],
+)
+def test_settled(test: str, minimum: tuple[int, int, int], expected: bool | None) -> None:
+    assert settled(_expr(test), minimum) is expected
 
 
-def test_results_are_read_defensively(tmp_path: Path) -> None:
-    (tmp_path / "behaviour-3.3.json").write_text(
-        json.dumps(
-            {
-                "airflow": "3.3.2",
-                "strategy": "accessor",
-                "scenarios": {"a": {"outcome": "passed"}, "b": {"outcome": "not_applicable"}, "c": "failed"},
-            }
-        )
-    )
-    (tmp_path / "behaviour-3.2.json").write_text("{not json")
-    (tmp_path / "behaviour-3.1.json").write_text(
-        json.dumps({"version": "3.1.8", "scenarios": [{"name": "a", "outcome": "passed"}]})
-    )
-    (tmp_path / "behaviour-3.1.0.json").write_text(
-        json.dumps({"airflow": "3.1.0", "scenarios": {"a": {"outcome": "passed"}}})
-    )
-    (tmp_path / "behaviour-latest.json").write_text("{}")
-    results = load_results(tmp_path)
-    assert sorted(results) == ["3.1", "3.1.0", "3.2", "3.3"]
-    assert results["3.3"].outcomes == {"failed": 1, "not_applicable": 1, "passed": 1}
-    assert results["3.3"].passed == ["a"]
-    assert results["3.2"].problem and "unreadable" in results["3.2"].problem
-    assert results["3.1"].airflow == "3.1.8"
-    assert load_results(tmp_path / "missing") == {}
+OPERATOR = """\
+class Operator:
+    def execute(self, context):
+        if AIRFLOW_V_3_0_PLUS:
+            self._af_3(context)
+        else:
+            self._af_2(context)
 
-    report = policy((3, 2, 0), results=results)
-    assert [m["minor"] for m in report.matrix] == ["3.2", "3.3"]
-    rows = {m["minor"]: m["airflow"] for m in policy((3, 0, 0), results=results).matrix}
-    assert (rows["3.1.0"], rows["3.1"]) == ("3.1.0", "3.1.8")  # a release's results, beside a minor's
-    lost = {u["airflow"]: u for u in report.users_lose}
-    assert lost[">=3.0.3,<3.2"]["scenarios_passed"] == ["a"]  # 3.1.8 and 3.1.0 ran there
-    assert lost[">=3.0,<3.0.3"]["scenarios_passed"] == []
+    def _af_3(self, context):
+        return 3
+
+    def _af_2(self, context):
+        return _orm_helper(context)
+
+    def link(self):
+        if AIRFLOW_V_3_0_PLUS:
+            return "new"
+        query = "old"
+        return query
+
+
+def _orm_helper(context):
+    return context
+
+
+def _shared():
+    return 1
+
+
+x = 1 if AIRFLOW_V_3_0_PLUS else _shared()
+y = _shared()
+"""
+
+TESTS = """\
+import pytest
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 2 only")
+def test_af2():
+    assert True
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 3 only")
+def test_af3():
+    assert True
+"""
+
+
+def test_provider_figures_count_branches_helpers_and_skipped_tests() -> None:
+    sources = {"operators/trigger_dagrun.py": OPERATOR, "tests/test_trigger_dagrun.py": TESTS}
+    groups = {"operator": "^operators/", "tests": "^tests/"}
+    figures = provider_figures(sources, (3, 0, 0), groups)
+    operator, tests = figures["operator"], figures["tests"]
+    # else branch (2 lines: `else:` is not counted, its body is 1), _af_2 (2), _orm_helper (2) and the two
+    # lines after link's settled early return; _shared stays (y uses it).
+    assert operator.functions == [
+        "operators/trigger_dagrun.py::_af_2",
+        "operators/trigger_dagrun.py::_orm_helper",
+    ]
+    assert operator.lines == 1 + 2 + 2 + 2
+    assert operator.sites == 3  # two ifs and a conditional expression
+    assert (tests.lines, tests.sites) == (3, 2)  # test_af2 with its decorator; test_af3's marker goes
+    assert provider_figures(sources, (2, 11, 0), groups)["operator"].lines == 0
+
+
+# -- this package: the registry and the trace ----------------------------------------------------------
+
+
+def test_dead_modules_are_imported_by_no_live_module() -> None:
+    graph = import_graph(PACKAGE_DIR)
+    for minimum in candidate_minimums():
+        live = {e.strategy for e in REGISTRY if e.airflow.high > minimum}
+        code = dead_code(set(STRATEGIES) - live)
+        for module in code.modules:
+            importers = {m for m, imports in graph.items() if module in imports}
+            assert importers <= set(code.modules), (minimum, module, importers)
+        for strategy, importers in code.kept.items():  # kept: a live module still imports it
+            assert importers and f"_strategies/{STRATEGIES[strategy].module}.py" not in code.modules
+
+
+def _row(low: tuple[int, int, int]) -> str:
+    return str(next(e.airflow for e in REGISTRY if e.airflow.low == low))
+
+
+def test_tests_and_functions_are_attributed_by_the_rows_they_resolved() -> None:
+    af2, af30, af33 = _row((2, 11, 0)), _row((3, 0, 0)), _row((3, 3, 0))
+    trace = {
+        "functions": [
+            {"name": "_durable.py:run", "lines": 5, "callers": []},  # 0: every case
+            {"name": "_durable.py:without_store", "lines": 20, "callers": [0]},  # 1: old cases only
+            {"name": "_durable.py:helper", "lines": 4, "callers": [1]},  # 2: only without_store calls it
+            {"name": "_execute.py:entry", "lines": 9, "callers": []},  # 3: old cases, called by tests only
+            {"name": "_orm.py:trigger", "lines": 10, "callers": [3]},  # 4: a module the minimum drops
+            {"name": "_version.py:parse", "lines": 5, "callers": []},  # 5: a case that resolved no row
+        ],
+        "tests": {
+            "test_a.py::test_old": {"lines": 7, "cases": [[[af2], [0, 1, 2, 3, 4]], [[af30], [0, 1, 2, 5]]]},
+            "test_a.py::test_new": {"lines": 9, "cases": [[[af2, af33], [0]]]},
+            "test_a.py::test_param": {"lines": 4, "cases": [[[af2], [0]], [[af33], [0]]]},
+            "test_b.py::test_no_row": {"lines": 3, "cases": [[[], [5]]]},
+        },
+    }
+    found = traced((3, 1, 0), trace, skip_modules={"_orm.py"})
+    # run goes on kept versions without reaching without_store; helper goes with it; entry is only
+    # called by tests, so the trace cannot say whether kept versions need it.
+    assert found.functions == {"_durable.py:without_store": 20, "_durable.py:helper": 4}
+    assert found.tests == {"test_a.py::test_old": "every case", "test_a.py::test_param": "1 of 2 cases"}
+    assert found.test_lines == 7
+    # Below 3.0 only the 2.11 cases go, and without_store still runs in test_old's 3.0 case.
+    at_3_0 = traced((3, 0, 0), trace)
+    assert at_3_0.tests == {"test_a.py::test_old": "1 of 2 cases", "test_a.py::test_param": "1 of 2 cases"}
+    assert (at_3_0.functions, at_3_0.test_lines) == ({}, 0)
+
+
+# -- the shipped data and the report -------------------------------------------------------------------
+
+
+def test_the_shipped_dates_and_provider_are_those_of_releases_toml() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    matrix = tomllib.loads(RELEASES_TOML.read_text())
+    data = json.loads(DATA_FILE.read_text())
+    assert data["first_release"] == matrix["first_release"]
+    assert data["provider"]["version"] == matrix["provider_standard"]
+
+
+def test_the_report_for_3_3_removes_what_only_older_versions_run() -> None:
+    data = load_data()
+    report = policy((3, 3, 0), D(2026, 12, 2), data)
+    assert not report.allowed and report.allowed_from == "2027-04-07"
+    assert set(report.dead_strategies) == {"airflow2", "runner_exception"}
+    operator = report.provider["removes"]["operator"]
+    assert operator["lines"] > 0 and any("_trigger_dag_af_2" in f for f in operator["functions"])
+    assert report.users_lose[0]["airflow"] == str(REGISTRY[-1].airflow)  # oldest first
+
+
+def test_every_dropped_version_has_evidence_or_its_declared_differences() -> None:
+    for minimum in candidate_minimums()[1:]:
+        for lost in policy(minimum, D(2026, 12, 2), load_data()).users_lose:
+            assert lost["measured"] or lost["declared_differences"], lost
+
+
+def test_markdown_names_the_rule_the_dates_and_the_command() -> None:
+    data = load_data()
+    reports = [policy(m, D(2026, 12, 2), data) for m in candidate_minimums()]
+    text = markdown(reports, data)
+    assert "12 months" in text and "2.11.0 2025-05-20" in text
+    assert "On 2026-12-02 the rule allows `>=3.2` (since 2026-09-25); `>=3.3` from 2027-04-07." in text
+    assert "`python -m airflow_trigger_compat policy --as-of 2026-12-02`" in text
+    assert "n/a" not in text
+    assert json.loads(json.dumps([r.as_json() for r in reports]))
 
 
 def test_policy_module_imports_nothing_from_airflow() -> None:
-    for name in ("_policy.py", "_cli.py", "__main__.py"):
-        tree = ast.parse((PACKAGE_DIR / name).read_text())
-        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
-        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        assert not [m for m in imported if m.split(".")[0] == "airflow"], name
-
-
-def test_report_is_json_serialisable() -> None:
-    report = policy((3, 3, 0), tests_dir=UNIT_TESTS)
-    assert json.loads(json.dumps(report.as_json()))["minimum"] == "3.3"
-    assert airflow_trigger_compat.__version__
+    tree = ast.parse((PACKAGE_DIR / "_policy.py").read_text())
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.split(".")[0] == "airflow"]
