@@ -5,8 +5,9 @@
   Airflow, and what each minimum removes (see :mod:`._policy`).
 * ``registry``: the version table as Markdown (the README embeds it).
 * ``differences``: the declared differences from the standard operator as Markdown (README embeds it).
-* ``vendor --into DIR [--package NAME]`` / ``vendor --check DIR``: copy the runtime into a provider,
-  stamped; check a copy for drift (see :mod:`._vendoring`).
+* ``vendor --into DIR [--package NAME] [--host NAME]`` / ``vendor --check DIR`` / ``vendor --outdated
+  DIR``: copy the runtime into a provider, stamped; check a copy against its stamp; say whether the
+  installed package would write another copy (see :mod:`._vendoring`).
 
 Exit codes: 0 done; 1 this environment cannot run the operator (no Airflow, an unsupported one, or an
 impossible forced strategy), or ``vendor`` failed or found drift, the message says why and what to do;
@@ -24,12 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._errors import TriggerCompatError
 from ._policy import candidate_minimums, load_data, parse_minimum, policy
 from ._policy import markdown as policy_markdown
-from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, resolve
-from ._vendoring import VendorError, check, vendor
-from ._version import installed_airflow_version
+from ._runtime._errors import TriggerCompatError
+from ._runtime._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, resolve
+from ._runtime._version import AirflowVersion, airflow_version, parse_airflow_version
+from ._vendoring import VendorError, check, outdated, vendor
 
 __all__ = ["main", "registry_markdown"]
 
@@ -43,6 +44,28 @@ def _version() -> str:
 
 
 # -- info ----------------------------------------------------------------------------------------------
+
+#: Where ``import airflow`` comes from, newest layout first: Airflow 3 ships the ``airflow`` package in
+#: apache-airflow-core (apache-airflow is a meta-package over it); Airflow 2 ships it in apache-airflow.
+_DISTRIBUTIONS = ("apache-airflow-core", "apache-airflow")
+
+
+def installed_airflow_version() -> AirflowVersion | None:
+    """The installed Airflow's version from its distribution metadata, without importing Airflow.
+
+    Importing Airflow takes seconds and creates ``$AIRFLOW_HOME`` (``~/airflow``) with a config file;
+    reading the metadata does neither, so ``info`` answers at once. Falls back to the import where no
+    distribution is installed (a source checkout on ``sys.path``). Inside a task, routing keeps using
+    :func:`airflow_version`: the module that actually runs is the one that counts there.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    for distribution in _DISTRIBUTIONS:
+        try:
+            return parse_airflow_version(version(distribution))
+        except PackageNotFoundError:
+            continue
+    return airflow_version()
 
 
 def info(as_json: bool, out: TextIO) -> int:
@@ -171,12 +194,14 @@ def run_policy(minimum: str | None, as_of: str | None, as_json: bool, out: TextI
 # -- vendor --------------------------------------------------------------------------------------------
 
 
-def run_vendor(into: Path | None, package: str | None, check_dir: Path | None, out: TextIO) -> int:
+def run_vendor(args: argparse.Namespace, out: TextIO) -> int:
+    into = args.into
     try:
-        if check_dir is not None:
-            return check(check_dir, out)
-        assert into is not None  # argparse: one of --into / --check
-        target = vendor(into, package)
+        if args.check is not None:
+            return check(args.check, out)
+        if args.outdated is not None:
+            return outdated(args.outdated, out)
+        target = vendor(into, args.package, args.host)
     except VendorError as err:
         print(f"{_PROG} vendor: {err}", file=sys.stderr)
         return 1
@@ -210,15 +235,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     vendor_parser = commands.add_parser(
         "vendor",
-        help="copy the runtime into a provider, stamped (--into), or check a copy for drift (--check)",
+        help="copy the runtime into a provider, stamped (--into); check a copy (--check, --outdated)",
     )
     where = vendor_parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--into", type=Path, metavar="DIR", help="the host's _vendor directory")
-    where.add_argument("--check", type=Path, metavar="DIR", help="exit 1 with a diff if the copy drifted")
+    where.add_argument("--check", type=Path, metavar="DIR", help="exit 1 if a file differs from the stamp")
+    where.add_argument(
+        "--outdated", type=Path, metavar="DIR", help="exit 1 with a diff if the installed package is newer"
+    )
     vendor_parser.add_argument(
         "--package",
         metavar="DOTTED.NAME",
-        help="the copy's import name (default: from the __init__.py files above DIR)",
+        help="the copy's import name, checked against where --into puts it",
+    )
+    vendor_parser.add_argument(
+        "--host",
+        metavar="NAME",
+        help="who ships the copy, named in upgrade hints (default: the host package)",
     )
     return parser
 
@@ -239,8 +272,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         out.write(differences_markdown())
         return 0
     if args.command == "vendor":
-        if args.check and args.package:
-            parser.error("vendor --check reads the package name from the stamp; drop --package")
-        return run_vendor(args.into, args.package, args.check, out)
+        if args.into is None and (args.package or args.host):
+            parser.error("--package and --host go with --into; a copy's stamp has them")
+        return run_vendor(args, out)
     parser.print_help(sys.stderr)
     return 2

@@ -16,13 +16,87 @@ instance of stock's), ``xcoms``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
-from ._registry import VersionRange
+from ._runtime._registry import VersionRange
 
-__all__ = ["DIFFERENCES", "Difference", "differences_on"]
+__all__ = [
+    "DIFFERENCES",
+    "PROVIDER_FIXES",
+    "PROVIDER_PARAMETERS",
+    "Difference",
+    "ProviderFix",
+    "ProviderParameter",
+    "differences_on",
+]
 
 _EVERY_VERSION = VersionRange((2, 11, 0), (4, 0, 0))
+
+
+class ProviderParameter(NamedTuple):
+    """A parameter of the current standard operator that older apache-airflow-providers-standard lack."""
+
+    since: str  # the first providers-standard release whose TriggerDagRunOperator takes it
+    upstream: str
+
+
+#: The drop-in subclasses whatever providers-standard is installed; Airflow 3 lets users keep an older one
+#: (apache-airflow-core 3.0.6 accepts 0.4.0, 3.1.8-3.3.2 accept 1.9.0). Where the installed operator lacks
+#: one of these parameters the drop-in takes it itself (its runtime computes every value, reading each with
+#: a default) and warns ProviderParameterWarning; the stock operator of that provider refuses the DAG
+#: (TypeError: an unknown argument). Declared in _differences ("older-provider-parameters").
+PROVIDER_PARAMETERS: Mapping[str, ProviderParameter] = MappingProxyType(
+    {
+        "fail_when_dag_is_paused": ProviderParameter("1.1.0", "apache/airflow#48214"),
+        "openlineage_inject_parent_info": ProviderParameter("1.10.0", "apache/airflow#58672"),
+        "note": ProviderParameter("1.12.0", "apache/airflow#60810"),
+        "run_after": ProviderParameter("1.13.0", "apache/airflow#62259"),
+    }
+)
+
+
+class ProviderFix(NamedTuple):
+    """A behaviour of the current standard operator that older providers-standard releases lack."""
+
+    since: str  # the first providers-standard release with it
+    upstream: str
+    what: str
+
+
+#: The package behaves as the current provider on every installed provider, so with an older one it does
+#: these where that provider's stock operator does not (declared: "older-provider-fixes").
+PROVIDER_FIXES: Mapping[str, ProviderFix] = MappingProxyType(
+    {
+        "json-string-conf": ProviderFix(
+            "1.10.0", "apache/airflow#57214", "a conf given as a JSON string is parsed into a dict"
+        ),
+        "run-id-on-operator": ProviderFix(
+            "1.10.0",
+            "providers-standard 1.10.0",
+            "execute() keeps the run_id it triggers in operator.trigger_run_id",
+        ),
+        "paused-flag-refused-before-3-2": ProviderFix(
+            "1.9.1",
+            "providers-standard 1.9.1",
+            "Airflow 3.0 and 3.1: fail_when_dag_is_paused=True is refused at parse with NotImplementedError "
+            "(1.9.0 accepted it and read DagModel through the ORM in execute(), which a 3.x worker forbids)",
+        ),
+        "conf-error-message": ProviderFix(
+            "1.20.0",
+            "providers-standard 1.20.0",
+            "the error for a conf that is not JSON-serialisable names the conf in its message (before: "
+            "ValueError('conf parameter should be JSON Serializable %s', conf), a tuple as message)",
+        ),
+        "link-xcom-at-trigger": ProviderFix(
+            "1.15.0",
+            "apache/airflow#67327",
+            "Airflow 3: the Triggered DAG link XCom is pushed when the run is triggered, so the button "
+            "shows while the child is queued or running",
+        ),
+    }
+)
 
 
 class Difference(NamedTuple):
@@ -170,7 +244,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         airflow=_EVERY_VERSION,
         when="the installed apache-airflow-providers-standard predates a parameter of the current one "
         "(fail_when_dag_is_paused: 1.1.0, openlineage_inject_parent_info: 1.10.0, note: 1.12.0, run_after: "
-        "1.13.0; see _registry.PROVIDER_PARAMETERS) and the DAG passes it",
+        "1.13.0; see PROVIDER_PARAMETERS) and the DAG passes it",
         stock="that provider's operator refuses the DAG: TypeError (an unknown argument) at parse",
         package="the operator takes the parameter, warns ProviderParameterWarning naming the provider "
         "release that added it, and applies it as the current provider does on this Airflow",
@@ -183,7 +257,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         id="older-provider-fixes",
         airflow=_EVERY_VERSION,
         when="the installed apache-airflow-providers-standard predates a fix of the current one "
-        "(_registry.PROVIDER_FIXES: a JSON-string conf parsed, and the triggered run_id kept in "
+        "(PROVIDER_FIXES: a JSON-string conf parsed, and the triggered run_id kept in "
         "operator.trigger_run_id, from 1.10.0; on Airflow 3 the Triggered DAG link XCom pushed at the "
         "trigger from 1.15.0; the non-JSON-serialisable conf error's message formatted from 1.20.0; on "
         "Airflow 3.0 and 3.1 fail_when_dag_is_paused=True refused at parse from 1.9.1)",

@@ -13,10 +13,10 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import (
     TriggerDagRunOperator as _StandardTriggerDagRunOperator,
 )
+from typing_extensions import override
 
-from ._errors import ProviderParameterWarning
-from ._execute import check_arguments, execute_trigger
-from ._registry import PROVIDER_PARAMETERS
+from ._differences import PROVIDER_PARAMETERS
+from ._runtime import ProviderParameterWarning, check_arguments, execute_trigger
 
 __all__ = ["TriggerDagRunOperator"]
 
@@ -66,5 +66,6 @@ class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[mis
             setattr(self, name, value)
         self.durable = durable
 
+    @override
     def execute(self, context: Any) -> Any:
         return execute_trigger(self, context)

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._registry import REGISTRY, STRATEGIES, SUPPORTED, Feature, Release, VersionRange
+from ._runtime._registry import REGISTRY, STRATEGIES, SUPPORTED, Feature, Release, VersionRange
 
 __all__ = [
     "DATA_FILE",
@@ -54,11 +54,12 @@ __all__ = [
     "traced",
 ]
 
+#: What a minimum can remove code from: the runtime, what a provider vendors.
+PACKAGE_DIR = Path(__file__).parent / "_runtime"
 #: The modules a user (or Airflow) imports directly; everything else is reached from them or a strategy.
-ENTRY_POINTS = ("__init__.py", "__main__.py")
-PACKAGE_DIR = Path(__file__).parent
+ENTRY_POINTS = ("__init__.py",)
 #: Written by scripts/update_policy_data.py.
-DATA_FILE = PACKAGE_DIR / "_policy.json"
+DATA_FILE = Path(__file__).parent / "_policy.json"
 #: Months a minor keeps its place as the providers' minimum (PROVIDERS.rst).
 SUPPORT_MONTHS = 12
 _SKIP_TOKENS = frozenset(
@@ -311,14 +312,24 @@ def _resolve(target: list[str], known: Mapping[str, Path]) -> str | None:
 
 
 def import_graph(package_dir: Path) -> dict[str, set[str]]:
-    """For each module, the package modules it imports with a relative import (anywhere in the file)."""
+    """For each module, the package modules it imports with a relative import (anywhere in the file but
+    under ``if TYPE_CHECKING:``, which only type checkers run)."""
     known = _modules(package_dir)
     graph: dict[str, set[str]] = {}
     for name, path in known.items():
         here = name.split("/")[:-1]
         edges: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0 or id(node) in typing_only:
                 continue
             base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
             target = [*base, *(node.module.split(".") if node.module else [])]
@@ -345,7 +356,7 @@ def _reachable(graph: Mapping[str, set[str]], starts: Iterable[str]) -> set[str]
 
 
 def _strategy_module(name: str) -> str:
-    return f"_strategies/{STRATEGIES[name].module}.py"
+    return f"_strategies/{STRATEGIES[name].name}.py"
 
 
 class DeadCode(NamedTuple):

@@ -1,21 +1,24 @@
-"""The package under test, and every name the behavioural suite takes from it.
+"""The runtime under test, and every name the behavioural suite takes from it.
 
-By default that is the installed ``airflow_trigger_compat`` and its drop-in operator. The ``vendored``
-nox session points both elsewhere, so the same suite drives a copy vendored into a provider:
+By default that is the installed ``airflow_trigger_compat``'s runtime and its drop-in operator. The
+``provider`` nox sessions point both elsewhere, so the same suite drives a copy vendored into a provider:
 
-* ``AIRFLOW_TRIGGER_COMPAT_PACKAGE``: the package to import, e.g.
-  ``fake_provider._vendor.airflow_trigger_compat``.
+* ``AIRFLOW_TRIGGER_COMPAT_PACKAGE``: the runtime to import, e.g.
+  ``airflow.providers.standard._vendor.airflow_trigger_compat``.
 * ``AIRFLOW_TRIGGER_COMPAT_OPERATOR``: ``"module:Class"`` of the operator to run (the provider's own).
 
 Nothing else in the suite imports ``airflow_trigger_compat``: a test that did would test the installed
-package, or fail to import, instead of the copy. Anything that patches the package patches ``compat``'s
-own submodules (``accessor``), the ones the operator under test calls.
+package, or fail to import, instead of the copy. Anything that patches the runtime patches ``compat``'s
+own submodules (``ports``), the ones the operator under test calls. The declared differences and the
+provider facts are documentation data, not runtime: they come from ``airflow_trigger_compat._differences``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -29,21 +32,22 @@ __all__ = [
     "StockOperator",
     "TriggerCompatWarning",
     "TriggerDagRunOperator",
-    "accessor",
     "compat",
     "differences",
     "durable",
-    "orm",
+    "ports",
     "reset",
     "select_strategy",
 ]
 
-compat = importlib.import_module(os.environ.get("AIRFLOW_TRIGGER_COMPAT_PACKAGE", "airflow_trigger_compat"))
+compat = importlib.import_module(
+    os.environ.get("AIRFLOW_TRIGGER_COMPAT_PACKAGE", "airflow_trigger_compat._runtime")
+)
 
 
 def _operator(spec: str | None) -> Any:
     if not spec:
-        return compat.TriggerDagRunOperator
+        return importlib.import_module("airflow_trigger_compat").TriggerDagRunOperator
     module_name, _, class_name = spec.partition(":")
     if not class_name:
         raise ValueError(f"AIRFLOW_TRIGGER_COMPAT_OPERATOR={spec!r} must be 'module:Class'")
@@ -59,10 +63,8 @@ RetryUnavailableWarning = compat.RetryUnavailableWarning
 TriggerCompatWarning = compat.TriggerCompatWarning
 reset = compat.reset
 select_strategy = compat.select_strategy
-#: The trigger seam (``trigger_dag_run``, ``dagrun_state``) the 3.3+ strategy looks up on each call.
-accessor = importlib.import_module(f"{compat.__name__}._accessor")
-#: The same seam over Airflow 2's ORM (the airflow2 strategy's durable port).
-orm = importlib.import_module(f"{compat.__name__}._orm")
+#: The trigger seam: ``SupervisorPort`` and ``OrmPort`` (their ``trigger`` and ``dagrun_state``).
+ports = importlib.import_module(f"{compat.__name__}._ports")
 #: The durable job (``state_key``, ``derived_run_id``).
 durable = importlib.import_module(f"{compat.__name__}._durable")
 
@@ -81,11 +83,22 @@ StockOperator = _stock_operator(os.environ.get("AIRFLOW_TRIGGER_COMPAT_STOCK_OPE
 FlagIgnoredWarning = compat.FlagIgnoredWarning
 
 
+def _differences() -> Any:
+    try:
+        return importlib.import_module("airflow_trigger_compat._differences")
+    except ModuleNotFoundError:  # a provider session: only the vendored copy is installed; read the data here
+        sys.path.append(str(Path(__file__).resolve().parents[2] / "src"))
+        return importlib.import_module("airflow_trigger_compat._differences")
+
+
+#: The declared differences from the stock operator (``_differences.DIFFERENCES``), and the provider facts.
+differences = _differences()
+
+
 def _stock_lacks() -> frozenset[str]:
     import inspect
 
-    registry = importlib.import_module(f"{compat.__name__}._registry")
-    return frozenset(registry.PROVIDER_PARAMETERS) - frozenset(
+    return frozenset(differences.PROVIDER_PARAMETERS) - frozenset(
         inspect.signature(StockOperator.__init__).parameters
     )
 
@@ -98,11 +111,9 @@ def _stock_stale_fixes() -> frozenset[str]:
     from airflow.providers.standard import __version__ as provider
     from packaging.version import Version
 
-    registry = importlib.import_module(f"{compat.__name__}._registry")
-    return frozenset(n for n, f in registry.PROVIDER_FIXES.items() if Version(provider) < Version(f.since))
+    fixes = differences.PROVIDER_FIXES
+    return frozenset(n for n, f in fixes.items() if Version(provider) < Version(f.since))
 
 
 #: The fixes of the current standard operator the installed (older) provider lacks (PROVIDER_FIXES).
 STOCK_STALE_FIXES = _stock_stale_fixes()
-#: The declared differences from the stock operator (``_differences.DIFFERENCES``).
-differences = importlib.import_module(f"{compat.__name__}._differences")

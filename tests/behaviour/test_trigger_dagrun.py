@@ -11,7 +11,6 @@ declaration, records it in the JSON result, and the test asserts the declared ga
 from __future__ import annotations
 
 import contextlib
-import importlib
 import itertools
 import json
 import os
@@ -32,9 +31,8 @@ from _subject import (
     DurableUnavailableWarning,
     TriggerCompatWarning,
     TriggerDagRunOperator,
-    accessor,
     compat,
-    orm,
+    differences,
 )
 
 pytestmark = pytest.mark.behaviour
@@ -97,8 +95,8 @@ def test_provider_parameters_match_the_installed_provider() -> None:
     expected_provider = os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_PROVIDER")
     if expected_provider:
         assert provider == expected_provider
-    registry = importlib.import_module(f"{compat.__name__}._registry")
-    older = {n for n, p in registry.PROVIDER_PARAMETERS.items() if Version(provider) < Version(p.since)}
+    parameters = differences.PROVIDER_PARAMETERS
+    older = {n for n, p in parameters.items() if Version(provider) < Version(p.since)}
     assert older == STOCK_LACKS, f"providers-standard {provider}"
 
 
@@ -109,10 +107,8 @@ def test_info_reads_the_version_from_metadata_without_importing_airflow(tmp_path
 
     import airflow
 
-    version = importlib.import_module(f"{compat.__name__}._version")
-    assert version.installed_airflow_version().raw == airflow.__version__
-    if compat.__name__ != "airflow_trigger_compat":
-        return  # a vendored copy has no CLI (maintainer-only modules are not vendored); the above is its part
+    if compat.__name__ != "airflow_trigger_compat._runtime":
+        pytest.skip("a vendored copy has no CLI (only the runtime is vendored)")
     probe = (
         "import sys\n"
         "from airflow_trigger_compat._cli import main\n"
@@ -174,10 +170,10 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
 
 # --- durable: crash recovery (every version) --------------------------------------------------------------
 #
-# Each scenario runs a real durable parent through the package's trigger seam (``_accessor`` on 3.x, ``_orm``
-# on 2.11), which a hook can crash at a chosen call, as a lost worker would. On 3.3+ the child's run_id is
-# kept in the real task_state_store; below 3.3 there is none and the run_id is derived from the parent task
-# instance, so a retry's trigger answers "already exists" for the lost try's run.
+# Each scenario runs a real durable parent through the package's trigger seam (``SupervisorPort`` on 3.x,
+# ``OrmPort`` on 2.11), which a hook can crash at a chosen call, as a lost worker would. On 3.3+ the child's
+# run_id is kept in the real task_state_store; below 3.3 there is none and the run_id is derived from the
+# parent task instance, so a retry's trigger answers "already exists" for the lost try's run.
 
 #: The key prefix durable=True keeps the child's run_id under (README). Renaming it breaks retries in
 #: flight, so the literal is pinned here rather than read from the package.
@@ -251,17 +247,18 @@ class Seam:
 @pytest.fixture
 def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
     spy = Seam(store=has_store(selection), finish={})
-    module = orm if selection.name == "airflow2" else accessor
-    trigger_dag_run, dagrun_state = module.trigger_dag_run, module.dagrun_state
+    port = selection.strategy.load().Port
+    trigger_dag_run, dagrun_state = port.trigger, port.dagrun_state
 
-    def trigger_wrapper(ti: Any, **kwargs: Any) -> Any:
-        return spy._call("trigger", ti, kwargs["run_id"], lambda: trigger_dag_run(ti, **kwargs))
+    def trigger_wrapper(self: Any, request: Any, run_id: str, **kwargs: Any) -> Any:
+        real = trigger_dag_run
+        return spy._call("trigger", self.ti, run_id, lambda: real(self, request, run_id, **kwargs))
 
-    def state_wrapper(ti: Any, dag_id: str, run_id: str, **kwargs: Any) -> Any:
-        return spy._call("state", ti, run_id, lambda: dagrun_state(ti, dag_id, run_id, **kwargs))
+    def state_wrapper(self: Any, dag_id: str, run_id: str, **kwargs: Any) -> Any:
+        return spy._call("state", self.ti, run_id, lambda: dagrun_state(self, dag_id, run_id, **kwargs))
 
-    monkeypatch.setattr(module, "trigger_dag_run", trigger_wrapper)
-    monkeypatch.setattr(module, "dagrun_state", state_wrapper)
+    monkeypatch.setattr(port, "trigger", trigger_wrapper)
+    monkeypatch.setattr(port, "dagrun_state", state_wrapper)
     return spy
 
 

@@ -17,11 +17,11 @@ from typing import Any, NoReturn
 import pytest
 
 import airflow_trigger_compat
-from airflow_trigger_compat import _airflow
-from airflow_trigger_compat._contract import ParentKey, handle_existing_run
-from airflow_trigger_compat._registry import Selection, resolve
-from airflow_trigger_compat._request import AirflowHelpers, TriggerRequest, build_request
-from airflow_trigger_compat._version import parse_airflow_version
+from airflow_trigger_compat._runtime import _airflow
+from airflow_trigger_compat._runtime._contract import ParentKey, handle_existing_run
+from airflow_trigger_compat._runtime._registry import Selection, resolve
+from airflow_trigger_compat._runtime._request import AirflowHelpers, TriggerRequest, build_request
+from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 #: What the fake ``timezone.utcnow()`` answers.
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
@@ -160,6 +160,14 @@ class FakePort:
     def push_run_id(self, run_id: str) -> None:
         self.events.append(f"xcom:{run_id}")
         self.xcoms.append(run_id)
+
+    def log_waiting(self, request: TriggerRequest, run_id: str) -> None:
+        self.log.info(
+            "Waiting for %s on %s to reach an allowed state %s",
+            request.trigger_dag_id,
+            run_id,
+            list(request.allowed_states),
+        )
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)

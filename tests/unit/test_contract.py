@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat._contract import (
+from airflow_trigger_compat._runtime._contract import (
     XCOM_RUN_ID,
-    AirflowPortBase,
     check_not_paused,
     handle_existing_run,
     wait_for_run,
 )
+from airflow_trigger_compat._runtime._ports import SupervisorPort
 
 from .conftest import (
     AirflowException,
@@ -120,7 +120,7 @@ def test_paused_dag_is_refused_only_when_asked() -> None:
     check_not_paused(request(fail_when_dag_is_paused=True), FakePort(paused=False))
 
 
-# -- AirflowPortBase: outcomes are Airflow's own exceptions ------------------------------------------------
+# -- the ports: outcomes are Airflow's own exceptions ------------------------------------------------------
 
 
 class Ti:
@@ -131,11 +131,9 @@ class Ti:
         self.pushed.append((key, value))
 
 
-def base_port() -> AirflowPortBase:
-    port = AirflowPortBase()
-    port.operator = types.SimpleNamespace(trigger_run_id="generated")
-    port.ti = Ti()
-    return port
+def base_port() -> SupervisorPort:
+    operator = types.SimpleNamespace(trigger_run_id="generated", log=None)
+    return SupervisorPort(operator, {"ti": Ti()})
 
 
 def test_push_run_id_sets_the_xcom_and_the_attribute_listeners_read() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import airflow_trigger_compat
 from airflow_trigger_compat._differences import DIFFERENCES, Difference, differences_on
-from airflow_trigger_compat._registry import REGISTRY, VersionRange
+from airflow_trigger_compat._runtime._registry import REGISTRY, VersionRange
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "behaviour"))
 from _parity import FIELDS  # (the fields the behavioural suite observes; imports no Airflow)

@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat._durable import (
-    ABSENT,
+from airflow_trigger_compat._runtime._durable import (
+    _ABSENT,
     STATE_KEY,
     DagRunJob,
     derived_run_id,
     run_durable,
-    run_without_store,
     state_key,
 )
 
@@ -52,7 +51,7 @@ def run(port: FakePort, store: FakeStore, **overrides: Any) -> None:
     overrides.setdefault("durable", True)
     request = request_for("3.3.2", **overrides)
     if _has_real_mixin():
-        run_durable(request, port, {"task_state_store": store})
+        run_durable(request, port, {"task_state_store": store}, store=True)
     else:
         _mixin_contract(DagRunJob(request, port, store), store)
 
@@ -80,7 +79,8 @@ def test_first_try_stores_run_id_before_triggering() -> None:
 
 def test_retry_reconnects_to_an_active_run_without_triggering() -> None:
     port = FakePort(existing={"old": "running"})
-    port.script = ["running", "running", "success"]
+    # The mixin's status check, the reconnect's "does it exist?", then the polls.
+    port.script = ["running", "running", "running", "success"]
     store = FakeStore({KEY: "old"})
     run(port, store)
     assert port.triggered == []
@@ -117,17 +117,18 @@ def test_stored_run_that_was_never_created_is_triggered_with_the_stored_run_id()
     store = FakeStore({KEY: "stored-but-never-triggered"})
     run(port, store, allowed_states=["queued"])
     assert port.triggered == [("stored-but-never-triggered", False)]
-    # The status check asks with missing_ok (the run is absent, not an error); the wait does not.
-    assert port.events[:2] == ["state:stored-but-never-triggered", "link:stored-but-never-triggered"]
+    # The status checks ask with missing_ok (the run is absent, not an error); the wait does not.
+    name = "stored-but-never-triggered"
+    assert port.events[:4] == [f"state:{name}", f"state:{name}", f"link:{name}", f"trigger:{name}"]
 
 
 def test_status_of_an_absent_stored_run_is_absent_and_counts_as_active() -> None:
     port = FakePort()
     job = DagRunJob(request_for(durable=True), port, FakeStore())
-    assert job.get_job_status("gone", {}) == ABSENT
-    assert job.prior == ("gone", ABSENT)
-    assert job.is_job_active(ABSENT)
-    assert not job.is_job_succeeded(ABSENT)
+    assert job.get_job_status("gone", {}) == _ABSENT
+    assert port.triggered == [] and port.xcoms == []  # a status query changes nothing
+    assert job.is_job_active(_ABSENT)
+    assert not job.is_job_succeeded(_ABSENT)
     with pytest.raises(RunNotFound):  # only the status lookup may find nothing
         port.dagrun_state("child", "gone")
 
@@ -167,12 +168,9 @@ def test_already_exists_for_own_stored_run_id_reconnects() -> None:
     """The store said the run was absent, but it appeared before the trigger (a race): it is ours."""
 
     class RacingPort(FakePort):
-        def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
-            if not self.triggered and run_id not in self.runs:
-                assert missing_ok
-                self.runs[run_id] = "running"  # appears right after the status check
-                return None
-            return super().dagrun_state(dag_id, run_id, missing_ok=missing_ok)
+        def trigger(self, request: Any, run_id: str, *, reset: bool) -> bool:
+            self.runs.setdefault(run_id, "running")  # appeared between the status checks and the trigger
+            return super().trigger(request, run_id, reset=reset)
 
     port = RacingPort()
     port.script = ["success"]
@@ -299,7 +297,7 @@ def test_a_fixed_run_id_that_already_exists_on_first_try_is_not_adopted() -> Non
 def bare(port: FakePort, **overrides: Any) -> None:
     overrides.setdefault("poke_interval", 1)
     overrides.setdefault("wait_for_completion", True)
-    run_durable(request_for("3.1.8", durable=True, **overrides), port, {})
+    run_durable(request_for("3.1.8", durable=True, **overrides), port, {}, store=False)
 
 
 def test_without_store_the_run_id_is_derived_from_the_parent() -> None:
@@ -372,12 +370,6 @@ def test_without_store_a_failed_child_fails_the_try_with_retries() -> None:
     with pytest.raises(Failed) as err:
         bare(port)
     assert err.value.retry
-
-
-def test_without_store_a_fixed_run_id_is_handled_as_stock() -> None:
-    port = FakePort(existing={"r1": "running"})
-    with pytest.raises(Failed, match="already exists"):
-        run_without_store(request_for("3.1.8", durable=True, trigger_run_id="r1"), port)
 
 
 def test_without_store_each_map_index_has_its_own_run_id() -> None:

@@ -8,15 +8,11 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat import (
-    FeatureNotSupported,
-    FlagIgnoredWarning,
-    TriggerArgumentError,
-    _execute,
-    _request,
-)
-from airflow_trigger_compat._execute import check_arguments, execute_trigger, task_failure
-from airflow_trigger_compat._strategies import runner_exception
+from airflow_trigger_compat import FeatureNotSupported, FlagIgnoredWarning, TriggerArgumentError
+from airflow_trigger_compat._runtime import _execute, _request
+from airflow_trigger_compat._runtime._errors import task_failure
+from airflow_trigger_compat._runtime._execute import check_arguments, execute_trigger
+from airflow_trigger_compat._runtime._strategies import runner_exception
 
 from .conftest import AF3_HELPERS, AirflowFailException, FakeOperator, selection_for
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat import FeatureNotSupported, TriggerArgumentError, _request
-from airflow_trigger_compat._registry import Feature
-from airflow_trigger_compat._request import airflow_helpers, build_request, check_static_arguments
+from airflow_trigger_compat import FeatureNotSupported, TriggerArgumentError
+from airflow_trigger_compat._runtime import _request
+from airflow_trigger_compat._runtime._registry import Feature
+from airflow_trigger_compat._runtime._request import airflow_helpers, build_request, check_static_arguments
 
 from .conftest import (
     AF3_HELPERS,

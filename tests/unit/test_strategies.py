@@ -3,23 +3,19 @@ from __future__ import annotations
 import datetime
 import math
 import types
+import warnings
 from typing import Any
 
 import pytest
 
-from airflow_trigger_compat import (
-    DurableUnavailableWarning,
-    FlagIgnoredWarning,
-    RetryUnavailableWarning,
-    _accessor,
-    _durable,
-)
-from airflow_trigger_compat._errors import TriggerArgumentError
-from airflow_trigger_compat._execute import warn_about_gaps, warn_if_not_durable
-from airflow_trigger_compat._registry import resolve
-from airflow_trigger_compat._strategies import accessor, airflow2, runner_exception
-from airflow_trigger_compat._strategies.runner_exception import runner_kwargs
-from airflow_trigger_compat._version import parse_airflow_version
+from airflow_trigger_compat import DurableUnavailableWarning, FlagIgnoredWarning, RetryUnavailableWarning
+from airflow_trigger_compat._runtime import _execute, _request
+from airflow_trigger_compat._runtime._errors import TriggerArgumentError
+from airflow_trigger_compat._runtime._execute import warn_about_gaps
+from airflow_trigger_compat._runtime._registry import resolve
+from airflow_trigger_compat._runtime._strategies import accessor, airflow2, runner_exception
+from airflow_trigger_compat._runtime._strategies.runner_exception import runner_kwargs
+from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 from .conftest import (
     NOW,
@@ -30,6 +26,7 @@ from .conftest import (
     TriggerDagRunLink,
     _Log,
     build_airflow_dagrun_url,
+    helpers_for,
     request_for,
     selection_for,
 )
@@ -59,7 +56,7 @@ def test_runner_kwargs_carry_the_request(fake_airflow: types.ModuleType) -> None
         allowed_states=["success", "failed"],
         failed_states=[],
     )
-    kwargs = runner_kwargs(request, BASE)
+    kwargs = runner_kwargs(request)
     assert kwargs == {
         "trigger_dag_id": "child",
         "dag_run_id": "r",
@@ -75,7 +72,7 @@ def test_runner_kwargs_carry_the_request(fake_airflow: types.ModuleType) -> None
     }
     # The states are Airflow's DagRunState members, as stock passes them (the runner compares members).
     assert all(type(s) is DagRunState for s in kwargs["allowed_states"])
-    defaults = runner_kwargs(request_for("3.1.8"), BASE)
+    defaults = runner_kwargs(request_for("3.1.8"))
     assert (defaults["allowed_states"], defaults["failed_states"]) == (
         [DagRunState.SUCCESS],
         [DagRunState.FAILED],
@@ -83,18 +80,17 @@ def test_runner_kwargs_carry_the_request(fake_airflow: types.ModuleType) -> None
 
 
 @pytest.mark.parametrize(
-    ("accepted", "expected"),
+    ("version", "expected"),
     [
-        (BASE, set()),  # Airflow 3.0/3.1
-        (BASE | {"note"}, {"note"}),  # Airflow 3.2
-        (BASE | {"note", "run_after"}, {"note", "run_after"}),  # Airflow 3.3
+        ("3.1.8", set()),  # the request drops what this Airflow lacks (the registry), so it is not passed
+        ("3.2.2", {"note"}),
+        ("3.3.2", {"note", "run_after"}),
     ],
 )
-def test_runner_kwargs_only_pass_what_the_signature_accepts(
-    accepted: frozenset[str], expected: set[str], fake_airflow: types.ModuleType
+def test_runner_kwargs_pass_note_and_run_after_where_the_registry_has_them(
+    version: str, expected: set[str], fake_airflow: types.ModuleType
 ) -> None:
-    request = request_for("3.3.2", note="n", run_after=NOW)
-    kwargs = runner_kwargs(request, accepted)
+    kwargs = runner_kwargs(request_for(version, note="n", run_after=NOW))
     assert set(kwargs) - BASE == expected
     assert {k: kwargs[k] for k in expected} == {
         k: v for k, v in {"note": "n", "run_after": NOW}.items() if k in expected
@@ -102,9 +98,8 @@ def test_runner_kwargs_only_pass_what_the_signature_accepts(
 
 
 def test_runner_kwargs_leave_out_an_empty_note_and_an_unset_run_after(fake_airflow: types.ModuleType) -> None:
-    accepted = BASE | {"note", "run_after"}
-    assert set(runner_kwargs(request_for(note="", run_after=None), accepted)) == BASE - {"self"}
-    assert set(runner_kwargs(request_for(), accepted)) == BASE - {"self"}
+    assert set(runner_kwargs(request_for(note="", run_after=None))) == BASE - {"self"}
+    assert set(runner_kwargs(request_for())) == BASE - {"self"}
 
 
 class Ti:
@@ -129,7 +124,7 @@ def test_runner_exception_pushes_the_link_then_raises(fake_airflow: types.Module
     with pytest.raises(DagRunTriggerException) as info:
         runner_exception.execute(_operator(), {"ti": ti, "task_instance": ti}, request)
     assert ti.pushed == [(TriggerDagRunLink.xcom_key, build_airflow_dagrun_url(dag_id="child", run_id="r1"))]
-    assert info.value.kwargs == {**runner_kwargs(request, BASE | {"note", "run_after"}), "run_after": None}
+    assert info.value.kwargs == {**runner_kwargs(request), "run_after": None}
     assert info.value.kwargs["note"] == "n"
 
 
@@ -191,9 +186,8 @@ def test_push_link_needs_the_url_builder(
 def test_airflow_3_refuses_what_the_trigger_payload_refuses(overrides: dict[str, Any], message: str) -> None:
     request = request_for("3.3.2", **overrides)
     with pytest.raises(TriggerArgumentError, match=message):
-        runner_exception.check_payload(request)
-    assert accessor.check is runner_exception.check_payload  # 3.3: refused before execute()
-    runner_exception.check(request)  # 3.0-3.2: the runner refuses it, after execute() logs why
+        runner_exception.check(request)
+    assert accessor.check is runner_exception.check  # the same payload; only the refusal differs
 
 
 @pytest.mark.parametrize(
@@ -211,7 +205,7 @@ def test_airflow_3_refuses_what_the_trigger_payload_refuses(overrides: dict[str,
     ],
 )
 def test_airflow_3_strategies_pass_what_the_payload_takes(overrides: dict[str, Any]) -> None:
-    runner_exception.check_payload(request_for("3.3.2", **overrides))
+    runner_exception.check(request_for("3.3.2", **overrides))
 
 
 @pytest.mark.parametrize(
@@ -241,64 +235,81 @@ def test_airflow2_does_not_check_the_run_after_it_drops() -> None:
     airflow2.check(request)
 
 
-# -- accessor: which path runs ----------------------------------------------------------------------------
+# -- which path runs: execute_trigger decides once ---------------------------------------------------------
 
 
 @pytest.fixture
-def paths(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+def paths(monkeypatch: pytest.MonkeyPatch, fake_airflow: types.ModuleType) -> list[tuple[str, Any]]:
     taken: list[tuple[str, Any]] = []
+    for module in (runner_exception, accessor, airflow2):
+        monkeypatch.setattr(module, "execute", lambda op, ctx, req: taken.append(("stock", None)))
     monkeypatch.setattr(
-        runner_exception, "raise_for_runner", lambda op, ctx, req: taken.append(("runner_exception", req))
+        _execute, "run_durable", lambda req, port, ctx, *, store: taken.append(("durable", (port, store)))
     )
-    monkeypatch.setattr(_durable, "run_durable", lambda req, port, ctx: taken.append(("durable", port)))
     return taken
 
 
 @pytest.mark.parametrize(
-    ("overrides", "path"),
+    ("version", "overrides", "path"),
     [
-        ({}, "runner_exception"),  # the standard operator's own path on 3.3
-        ({"wait_for_completion": True}, "runner_exception"),
-        ({"durable": True, "wait_for_completion": True, "deferrable": True}, "runner_exception"),
-        ({"durable": True, "wait_for_completion": True}, "durable"),
-        ({"durable": True}, "durable"),
-        ({"durable": True, "deferrable": True}, "durable"),  # deferrable without a wait defers nothing
+        ("3.3.2", {}, "stock"),  # the standard operator's own path on 3.3
+        ("3.3.2", {"wait_for_completion": True}, "stock"),
+        ("3.3.2", {"durable": True, "wait_for_completion": True, "deferrable": True}, "stock"),
+        ("3.3.2", {"durable": True, "wait_for_completion": True}, "durable"),
+        ("3.3.2", {"durable": True, "trigger_run_id": "fixed"}, "durable"),  # the store keeps a fixed one
+        (
+            "3.3.2",
+            {"durable": True, "deferrable": True},
+            "durable",
+        ),  # deferrable without a wait defers nothing
+        ("3.1.8", {"durable": True}, "durable"),  # a generated run_id: derived from the parent
+        ("3.1.8", {"durable": True, "trigger_run_id": "fixed"}, "stock"),  # no store: warns, runs as stock
+        ("2.11.2", {"durable": True, "wait_for_completion": True}, "durable"),
+        ("2.11.2", {"durable": True, "logical_date": NOW}, "stock"),
     ],
 )
-def test_accessor_takes_the_durable_path_only_for_durable(
-    overrides: dict[str, Any], path: str, paths: list[tuple[str, Any]]
+def test_the_durable_path_runs_exactly_when_durable_gap_is_none(
+    version: str,
+    overrides: dict[str, Any],
+    path: str,
+    paths: list[tuple[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    operator, context = _operator(), {"ti": Ti()}
-    accessor.execute(operator, context, request_for("3.3.2", **overrides))
+    selection = selection_for(version)
+    monkeypatch.setattr(_execute, "select_strategy", lambda: selection)
+    monkeypatch.setattr(_request, "airflow_helpers", lambda: helpers_for(selection))
+    operator = _operator(**overrides)
+    context = {"ti": Ti(), "task_instance": Ti()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DurableUnavailableWarning)
+        _execute.execute_trigger(operator, context)
     ((taken, arg),) = paths
     assert taken == path
     if path == "durable":
-        assert isinstance(arg, accessor.SupervisorPort)
-        assert (arg.operator, arg.context, arg.ti) == (operator, context, context["ti"])
+        port, store = arg
+        assert isinstance(port, selection.strategy.load().Port)
+        assert (port.operator, port.context) == (operator, context)
+        assert store is (version == "3.3.2")  # the registry's task_state_store
 
 
 def test_a_payload_the_3_0_runner_refuses_is_logged_then_handed_to_it(fake_airflow: types.ModuleType) -> None:
     # 3.0-3.2: the runner refuses it as it refuses stock's (no retry, the link kept); the log says why.
     operator = _operator()
     operator.log = _Log()
+    request = request_for("3.1.8", conf=[1, 2], durable=True)
+    with pytest.raises(TriggerArgumentError) as found:
+        runner_exception.check(request)
     with pytest.raises(fake_airflow.DagRunTriggerException) as raised:
-        runner_exception.execute(operator, {"ti": Ti()}, request_for("3.1.8", conf=[1, 2], durable=True))
+        runner_exception.refuse(operator, {"ti": Ti()}, request, found.value)
     assert raised.value.kwargs["conf"] == [1, 2]
     assert operator.log.lines == [
         "conf=[1, 2] must be a dict (a JSON object), got list; the DAG run's conf is a JSON object."
     ]
 
 
-def test_supervisor_port_delegates(fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[Any] = []
-    monkeypatch.setattr(
-        _accessor, "dagrun_state", lambda ti, d, r, *, missing_ok: asked.append((d, r, missing_ok))
-    )
+def test_supervisor_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow: types.ModuleType) -> None:
     ti = Ti()
-    port = accessor.SupervisorPort(_operator(), {"task_instance": ti, "ti": ti})
-    port.dagrun_state("child", "r1")
-    port.dagrun_state("child", "r2", missing_ok=True)
-    assert asked == [("child", "r1", False), ("child", "r2", True)]
+    port = accessor.Port(_operator(), {"task_instance": ti, "ti": ti})
     port.push_link("r1")
     assert ti.pushed == [(TriggerDagRunLink.xcom_key, build_airflow_dagrun_url(dag_id="child", run_id="r1"))]
     assert not port.dag_is_paused("child")
@@ -324,7 +335,7 @@ def test_durable_where_it_cannot_work_warns_with_version_and_reason(
     selection = resolve(parse_airflow_version(version), forced)
     request = request_for(selection, durable=True, **overrides)
     with pytest.warns(DurableUnavailableWarning, match=rf"Airflow {version}.*{reason}"):
-        warn_if_not_durable(selection, request)
+        warn_about_gaps(selection, request, retries=0)
 
 
 @pytest.mark.parametrize("version", ["2.11.2", "3.0.6", "3.2.2", "3.3.2"])
@@ -335,7 +346,7 @@ def test_no_warning_where_durable_works_or_is_off(
     version: str, overrides: dict, recwarn: pytest.WarningsRecorder
 ) -> None:
     selection = selection_for(version)
-    warn_if_not_durable(selection, request_for(selection, **overrides))
+    warn_about_gaps(selection, request_for(selection, **overrides), retries=0)
     assert not recwarn.list
 
 
@@ -407,4 +418,4 @@ def test_supported_flags_do_not_warn(version: str, overrides: dict, recwarn: pyt
 def test_a_none_conf_key_is_refused_like_any_other_non_string_key() -> None:
     request = request_for("3.3.2", conf={None: 1})  # json.dumps accepts it: {"null": 1}
     with pytest.raises(TriggerArgumentError, match=r"conf key None \(NoneType\) must be a string"):
-        runner_exception.check_payload(request)
+        runner_exception.check(request)

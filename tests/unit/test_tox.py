@@ -126,7 +126,7 @@ def test_airflow_extra_is_the_supported_range() -> None:
     """pyproject's `airflow` extra admits every release in the matrix and nothing the registry refuses."""
     from packaging.requirements import Requirement
 
-    from airflow_trigger_compat._registry import SUPPORTED
+    from airflow_trigger_compat._runtime._registry import SUPPORTED
 
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
         "airflow"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_trigger_compat import UnsupportedAirflowVersion, airflow_version, parse_airflow_version
-from airflow_trigger_compat._version import installed_airflow_version
+from airflow_trigger_compat._cli import installed_airflow_version
 
 
 @pytest.mark.parametrize(

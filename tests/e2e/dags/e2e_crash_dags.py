@@ -20,12 +20,12 @@ Case ids: ``<variant>__<kill>__<n>``
                               3.x, the CLI on 2.11) and the rerun triggers again
              ``recreate``     no kill: once the parent succeeded the harness deletes its DAG run and
                               triggers it again under the same run_id; the new run triggers its own child
-The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the package,
+The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the runtime,
 e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``, e.g. that provider's own
 operator) point the shim cases elsewhere; ``nox -s "provider(3.3)"`` sets both.
-The window cases wrap the shim's trigger seam (``<package>._accessor.trigger_dag_run`` on 3.x,
-``<package>._orm.trigger_dag_run`` on 2.11): on try 1 the wrapper writes a marker file and sleeps, the
-harness sees the marker and kills the process.
+The window cases wrap the shim's trigger seam (``<runtime>._ports.SupervisorPort.trigger`` on 3.x,
+``OrmPort.trigger`` on 2.11): on try 1 the wrapper writes a marker file and sleeps, the harness sees the
+marker and kills the process.
 
 Settings come from the environment the harness starts Airflow with (E2E_*), so every Airflow process
 parses the same DAGs.
@@ -48,8 +48,8 @@ except ImportError:  # Airflow 2
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator as StockOperator
 
-SHIM_PACKAGE = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat"
-SHIM_OPERATOR = os.environ.get("E2E_SHIM_OPERATOR") or f"{SHIM_PACKAGE}:TriggerDagRunOperator"
+SHIM_RUNTIME = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat._runtime"
+SHIM_OPERATOR = os.environ.get("E2E_SHIM_OPERATOR") or "airflow_trigger_compat:TriggerDagRunOperator"
 try:
     _module, _, _name = SHIM_OPERATOR.partition(":")
     ShimOperator = getattr(importlib.import_module(_module), _name)
@@ -70,8 +70,7 @@ CASES = [c for c in os.environ.get("E2E_CASES", "").split(",") if c]
 
 import airflow  # noqa: E402
 
-SEAM_MODULE = f"{SHIM_PACKAGE}._orm" if airflow.__version__.startswith("2.") else f"{SHIM_PACKAGE}._accessor"
-SEAM_NAME = "trigger_dag_run"
+SEAM_CLASS = "OrmPort" if airflow.__version__.startswith("2.") else "SupervisorPort"
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -106,26 +105,25 @@ def _write_marker(dag_id: str, run_id: str, phase: str, try_number: int, child_r
 @contextlib.contextmanager
 def _window(dag_id: str, run_id: str, try_number: int, where: str):
     """Wrap the shim's trigger seam for the duration of one execute() call."""
-    module = importlib.import_module(SEAM_MODULE)
-    original = getattr(module, SEAM_NAME)
+    port = getattr(importlib.import_module(f"{SHIM_RUNTIME}._ports"), SEAM_CLASS)
+    original = port.trigger
 
-    def wrapped(*args, **kwargs):
-        child_run_id = kwargs.get("run_id")
+    def wrapped(self, request, child_run_id, **kwargs):
         _write_marker(dag_id, run_id, "seam_called", try_number, child_run_id)
         if where == "winbefore" and try_number == 1:
             _write_marker(dag_id, run_id, "window", try_number, child_run_id)
             time.sleep(WINDOW_SLEEP)
-        result = original(*args, **kwargs)
+        result = original(self, request, child_run_id, **kwargs)
         if where == "winafter" and try_number == 1:
             _write_marker(dag_id, run_id, "window", try_number, child_run_id)
             time.sleep(WINDOW_SLEEP)
         return result
 
-    setattr(module, SEAM_NAME, wrapped)
+    port.trigger = wrapped
     try:
         yield
     finally:
-        setattr(module, SEAM_NAME, original)
+        port.trigger = original
 
 
 def _operator_class(variant: str, kill: str):

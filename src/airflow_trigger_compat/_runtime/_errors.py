@@ -6,6 +6,13 @@ report from a user's logs says which path ran.
 
 from __future__ import annotations
 
+import functools
+
+# Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 __all__ = [
     "DurableUnavailableWarning",
     "FeatureNotSupported",
@@ -16,6 +23,8 @@ __all__ = [
     "TriggerCompatError",
     "TriggerCompatWarning",
     "UnsupportedAirflowVersion",
+    "refuse_early",
+    "task_failure",
 ]
 
 
@@ -77,3 +86,42 @@ class ProviderParameterWarning(TriggerCompatWarning):
 
 class RetryUnavailableWarning(TriggerCompatWarning):
     """The task has retries, but this Airflow does not retry it when the child run fails."""
+
+
+def task_failure(error: TriggerArgumentError) -> BaseException:
+    """The task failure for bad input: an ``AirflowFailException`` (no retry: retrying cannot fix it)
+    that is also the :class:`TriggerArgumentError` (so ``ValueError`` and ``TypeError``) and, where stock
+    raises a narrower type for the same input, that type too, so stock's callers catch it as before.
+    """
+    from ._airflow import load  # Airflow's, so not imported with this module
+
+    bases: tuple[type[BaseException], ...] = (load("AirflowFailException"), TriggerArgumentError)
+    if error.stock_type is not None and not issubclass(TriggerArgumentError, error.stock_type):
+        bases += (error.stock_type,)
+    try:
+        failure = _failure_class(bases)
+    except TypeError:  # no consistent MRO with stock's type: keep the two that always combine
+        failure = _failure_class(bases[:2])
+    return failure(str(error), airflow_version=error.airflow_version, stock_type=error.stock_type)
+
+
+@functools.cache
+def _failure_class(bases: tuple[type[BaseException], ...]) -> type[TriggerArgumentError]:
+    class TriggerArgumentFailure(*bases):  # type: ignore[misc]
+        """Bad input, failing the task without retries (see :func:`task_failure`)."""
+
+        __init__ = TriggerArgumentError.__init__
+
+        def __reduce__(self) -> Any:  # picklable: rebuilt from its parts
+            error = TriggerArgumentError(
+                str(self), airflow_version=self.airflow_version, stock_type=self.stock_type
+            )
+            return task_failure, (error,)
+
+    failure: type[TriggerArgumentError] = TriggerArgumentFailure
+    return failure
+
+
+def refuse_early(operator: Any, context: Any, request: Any, error: TriggerArgumentError) -> NoReturn:
+    """A strategy's ``refuse``: fail the task at once, without retries, before any child run exists."""
+    raise task_failure(error) from error

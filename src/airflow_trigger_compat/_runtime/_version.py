@@ -12,11 +12,7 @@ from typing import NamedTuple
 
 from ._errors import UnsupportedAirflowVersion
 
-__all__ = ["AirflowVersion", "airflow_version", "installed_airflow_version", "parse_airflow_version"]
-
-#: Where ``import airflow`` comes from, newest layout first: Airflow 3 ships the ``airflow`` package in
-#: apache-airflow-core (apache-airflow is a meta-package over it); Airflow 2 ships it in apache-airflow.
-_DISTRIBUTIONS = ("apache-airflow-core", "apache-airflow")
+__all__ = ["AirflowVersion", "airflow_version", "parse_airflow_version"]
 
 
 class AirflowVersion(NamedTuple):
@@ -49,28 +45,10 @@ def parse_airflow_version(raw: str) -> AirflowVersion:
 def airflow_version() -> AirflowVersion | None:
     """Return the running Airflow's version, or ``None`` when Airflow is not importable.
 
-    Cached: call :func:`airflow_trigger_compat.reset` after changing the environment in tests.
+    Cached: call :func:`reset` after changing the environment in tests.
     """
     try:
         from airflow import __version__
     except ImportError:
         return None
     return parse_airflow_version(__version__)
-
-
-def installed_airflow_version() -> AirflowVersion | None:
-    """The installed Airflow's version from its distribution metadata, without importing Airflow.
-
-    Importing Airflow takes seconds and creates ``$AIRFLOW_HOME`` (``~/airflow``) with a config file;
-    reading the metadata does neither, so ``info`` answers at once. Falls back to the import where no
-    distribution is installed (a source checkout on ``sys.path``). Inside a task, routing keeps using
-    :func:`airflow_version`: the module that actually runs is the one that counts there.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    for distribution in _DISTRIBUTIONS:
-        try:
-            return parse_airflow_version(version(distribution))
-        except PackageNotFoundError:
-            continue
-    return airflow_version()

@@ -22,11 +22,13 @@ from ._registry import WHEN_MISSING, Feature, Selection, provider_attribute
 
 __all__ = [
     "DAGRUN_STATES",
+    "NOTSET",
     "AirflowHelpers",
     "TriggerRequest",
     "airflow_helpers",
     "build_request",
     "check_static_arguments",
+    "is_notset",
 ]
 
 #: Every DagRunState value, identical on Airflow 2.11 and 3.x.
@@ -60,12 +62,6 @@ class TriggerRequest(NamedTuple):
     #: or None; None is also the unset default of providers-standard before 0.4.0): no other party can name
     #: it, so an "already exists" answer for it is this task's own run.
     run_id_generated: bool = False
-
-    @property
-    def durable_without_store(self) -> bool:
-        """Below 3.3 (no task_state_store) the durable path runs only for a generated run_id, and never
-        for a deferrable wait (``_execute.durable_gap`` says why, in the warning)."""
-        return self.durable and self.run_id_generated and not (self.deferrable and self.wait_for_completion)
 
 
 class AirflowHelpers(NamedTuple):
@@ -115,7 +111,7 @@ def _run_id_validator(dag_run: Any) -> Callable[[str], object]:
     return lambda run_id: validate(None, "run_id", run_id)
 
 
-def _is_notset(value: object) -> bool:
+def is_notset(value: object) -> bool:
     # airflow's NOTSET sentinel (ArgNotSet), recognised without importing Airflow.
     return type(value).__name__ == "ArgNotSet"
 
@@ -285,7 +281,7 @@ def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> No
 
 def check_datetime_type(name: str, value: Any) -> None:
     """Stock's ``_validate_datetime_param``: NOTSET, None, str or datetime."""
-    if _is_notset(value) or value is None or isinstance(value, (str, datetime.datetime)):
+    if is_notset(value) or value is None or isinstance(value, (str, datetime.datetime)):
         return
     raise TriggerArgumentError(
         f"Expected str, datetime.datetime, or None for parameter '{name}'. Got {type(value).__name__} "
@@ -323,7 +319,7 @@ def check_aware(name: str, value: datetime.datetime | None) -> None:
 def check_features(selection: Selection, **flags: Any) -> None:
     """Raise :class:`FeatureNotSupported` for a flag the standard operator refuses on this Airflow."""
     for name, value in flags.items():
-        if not value or _is_notset(value):
+        if not value or is_notset(value):
             continue
         reason = selection.gap(name)
         if reason is not None and WHEN_MISSING.get(Feature(name)) == "refuse":
@@ -365,11 +361,11 @@ def build_request(
     helpers = helpers or airflow_helpers()
     # 1. Stock's own checks, in stock's order: logical_date's type, the dates, conf.
     logical_arg = operator.logical_date
-    run_after_arg: Any = getattr(operator, "run_after", _NOTSET)
+    run_after_arg: Any = getattr(operator, "run_after", NOTSET)
     check_datetime_type("logical_date", logical_arg)
     check_datetime_type("run_after", run_after_arg)
-    run_after_given = not _is_notset(run_after_arg)
-    if _is_notset(logical_arg):
+    run_after_given = not is_notset(run_after_arg)
+    if is_notset(logical_arg):
         logical_date = None if run_after_given else helpers.utcnow()
     else:
         logical_date = parse_datetime("logical_date", logical_arg, helpers)
@@ -424,7 +420,7 @@ def build_request(
         # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
         # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
         run_id_generated=not run_id_given
-        and (logical_arg is None or _is_notset(logical_arg))
+        and (logical_arg is None or is_notset(logical_arg))
         and not run_after_given,
     )
 
@@ -434,4 +430,4 @@ class _NotSet:
 
 
 _NotSet.__name__ = "ArgNotSet"
-_NOTSET = _NotSet()
+NOTSET = _NotSet()

@@ -1,7 +1,8 @@
-"""``durable=True`` on Airflow 3.3+: reconnect to the in-flight child run after a worker crash.
+"""``durable=True``: a retry after a lost worker reconnects to the in-flight child run.
 
-Built on Airflow's own ``airflow.sdk.ResumableJobMixin``: the child's run_id is the job's external id,
-kept in ``context["task_state_store"]`` under :func:`state_key`, which survives into the next try.
+Airflow 3.3+: built on Airflow's own ``airflow.sdk.ResumableJobMixin``: the child's run_id is the job's
+external id, kept in ``context["task_state_store"]`` under :func:`state_key`, which survives into the next
+try.
 
 The mixin documents a window: a crash between ``submit_job`` returning and the store write resubmits.
 Here the operator chooses the run_id, so :meth:`DagRunJob.submit_job` stores it *before* triggering,
@@ -30,9 +31,10 @@ running Airflow empties ``task_state_store`` on clear (3.3.x keeps it, apache/ai
 releases discard it, apache/airflow#72100, #72929), and an edited ``trigger_dag_id`` never looks up the
 old run_id in the new DAG.
 
-Without ``task_state_store`` (Airflow 2.11 and 3.0-3.2) :func:`run_without_store` makes the database the
-store: the child's run_id is derived from the parent task instance (:func:`derived_run_id`), and Airflow's
-unique (dag_id, run_id) turns a retry's trigger into "already exists" for the run a lost try made.
+Without ``task_state_store`` (Airflow 2.11 and 3.0-3.2, for a generated run_id) :func:`run_without_store`
+makes the database the store: the child's run_id is derived from the parent task instance, its DAG run and
+its clear (:func:`derived_run_id`), and Airflow's unique (dag_id, run_id) turns a retry's trigger into
+"already exists" for the run a lost try made.
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ if TYPE_CHECKING:
     from ._request import TriggerRequest
 
 __all__ = [
-    "ABSENT",
     "STATE_KEY",
     "DagRunJob",
     "derived_run_id",
@@ -62,8 +63,8 @@ __all__ = [
 
 #: The task_state_store key's prefix. Changing it breaks retries that are in flight during an upgrade.
 STATE_KEY = "airflow_trigger_compat.trigger_run_id"
-#: Status reported for a stored run_id whose run does not exist.
-ABSENT = "absent"
+#: Status reported for a stored run_id whose run does not exist (a try died between store and trigger).
+_ABSENT = "absent"
 
 
 def state_key(trigger_dag_id: str, max_tries: int) -> str:
@@ -81,6 +82,14 @@ def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> s
     return f"manual__durable-{digest}-{generation}"
 
 
+def run_durable(request: TriggerRequest, port: TaskPort, context: Mapping[str, Any], *, store: bool) -> Any:
+    """Trigger and wait under ``ResumableJobMixin`` where the registry says a ``task_state_store`` exists."""
+    if not store:
+        return run_without_store(request, port)
+    job = _resumable_job_class()(request, port, context["task_state_store"])
+    return job.execute_resumable(context)
+
+
 class DagRunJob:
     """The child DAG run as a ``ResumableJobMixin`` job (combined with the mixin by :func:`run_durable`)."""
 
@@ -93,16 +102,14 @@ class DagRunJob:
         self.port = port
         self.store = store
         self.log = port.log
-        self.prior: tuple[str, str] | None = None  # (run_id, status) a previous try stored
+        self._triggered: str | None = None  # the run this try created
         self._pushed: str | None = None
         self._linked: str | None = None
 
     # -- ResumableJobMixin hooks -------------------------------------------------------------------
     def get_job_status(self, external_id: Any, context: Any) -> str:
         state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id), missing_ok=True)
-        status = ABSENT if state is None else state
-        self.prior = (str(external_id), status)
-        return status
+        return _ABSENT if state is None else state
 
     def is_job_active(self, status: str) -> bool:
         # An absent run counts as active: its run_id is this task's, and poll_until_complete creates it.
@@ -114,61 +121,58 @@ class DagRunJob:
         return status in self.request.allowed_states and status not in self.request.failed_states
 
     def submit_job(self, context: Any) -> str:
-        run_id, reset = self._next_run()
-        if self.store is not None:
-            self.store.set(self.external_id_key, run_id)  # before the trigger: no crash can lose the run_id
-        self._trigger(run_id, reset)
+        stored = self.store.get(self.external_id_key)  # a previous try's run, ended in failed_states
+        prior = None if stored is None else str(stored)
+        run_id, reset = self._next_run(prior)
+        self.store.set(self.external_id_key, run_id)  # before the trigger: no crash can lose the run_id
+        self._trigger(run_id, reset, stored_before=run_id == prior)
         return run_id
 
     def poll_until_complete(self, external_id: Any, context: Any) -> None:
         run_id = str(external_id)
-        if self.prior == (run_id, ABSENT):
+        request = self.request
+        if run_id != self._triggered and self.get_job_status(run_id, context) == _ABSENT:
             # A previous try stored this run_id and died before triggering it: trigger it now.
             self.log.info("Stored DAG run %s was never created; triggering it now", run_id)
-            self._trigger(run_id, self.request.reset_dag_run)
+            self._trigger(run_id, request.reset_dag_run, stored_before=True)
         self._push(run_id)
-        if self.request.wait_for_completion:
-            wait_for_run(self.request, self.port, run_id)
+        if request.wait_for_completion:
+            wait_for_run(request, self.port, run_id)
 
     def get_job_result(self, external_id: Any, context: Any) -> None:
         self._push(str(external_id))
 
     # -- decisions -----------------------------------------------------------------------------------
-    def _trigger(self, run_id: str, reset: bool) -> None:
+    def _trigger(self, run_id: str, reset: bool, *, stored_before: bool) -> None:
         request = self.request
         check_not_paused(request, self.port)
         self._link(run_id)  # as stock: the link names the run before the trigger is sent
         self.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
-        if not self.port.trigger(request, run_id, reset=reset):
-            if self.prior is not None and self.prior[0] == run_id:
-                self.log.info("DAG run %s already exists: the one this task stored; reconnecting", run_id)
-            elif request.run_id_generated and run_id == request.run_id:
-                # apache/airflow#66905: the API client retried an ambiguous POST and got 409 for the run
-                # it had just created. Only this task can name a run_id made from "now".
-                self.log.info(
-                    "DAG run %s already exists: this try's own trigger, retried; reconnecting", run_id
-                )
-            else:
-                if self.store is not None:
-                    self.store.delete(self.external_id_key)  # a retry must never adopt someone else's run
-                handle_existing_run(request, self.port, run_id)
-        else:
+        if self.port.trigger(request, run_id, reset=reset):
+            self._triggered = run_id
             self.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
+        elif stored_before:
+            self.log.info("DAG run %s already exists: the one this task stored; reconnecting", run_id)
+        elif request.run_id_generated and run_id == request.run_id:
+            # apache/airflow#66905: the API client retried an ambiguous POST and got 409 for the run it
+            # had just created. Only this task can name a run_id made from "now".
+            self.log.info("DAG run %s already exists: this try's own trigger, retried; reconnecting", run_id)
+        else:
+            self.store.delete(self.external_id_key)  # a retry must never adopt someone else's run
+            handle_existing_run(request, self.port, run_id)
         self._push(run_id)
 
-    def _next_run(self) -> tuple[str, bool]:
+    def _next_run(self, prior: str | None) -> tuple[str, bool]:
         """The run_id to submit and whether to reset it: a first try, or after a prior run failed."""
         request = self.request
-        if self.prior is None:
-            return request.run_id, request.reset_dag_run
-        prior_id, status = self.prior
-        if request.run_id != prior_id:
-            return request.run_id, request.reset_dag_run  # fresh run_id after a failed prior run
+        if prior is None or request.run_id != prior:
+            return request.run_id, request.reset_dag_run  # a first try, or a fresh run_id after a failure
         if request.reset_dag_run:
-            return prior_id, True
+            return prior, True
+        status = self.port.dagrun_state(request.trigger_dag_id, prior, missing_ok=True)
         self.log.error("Dag Run already exists, marking task as failed.")  # as the runner, on a retry
         self.port.fail(
-            f"DAG run {prior_id!r} of {request.trigger_dag_id!r}, triggered by a previous try, ended "
+            f"DAG run {prior!r} of {request.trigger_dag_id!r}, triggered by a previous try, ended "
             f"{status!r}, and its run_id is fixed, so no fresh run can be triggered. Set reset_dag_run=True "
             "to rerun it on retry, or leave trigger_run_id (and logical_date) unset for a fresh run_id.",
             retry=False,
@@ -194,30 +198,15 @@ def _resumable_job_class() -> type:
     return type("ResumableDagRunJob", (DagRunJob, mixin), {"__module__": __name__})
 
 
-def run_durable(request: TriggerRequest, port: TaskPort, context: Mapping[str, Any]) -> Any:
-    """Trigger and wait under ``ResumableJobMixin.execute_resumable``, or without a store below 3.3."""
-    store = context.get("task_state_store")
-    if store is None:  # Airflow < 3.3: no task_state_store (task-sdk 1.3 added it)
-        return run_without_store(request, port)
-    job = _resumable_job_class()(request, port, store)
-    return job.execute_resumable(context)
-
-
 def run_without_store(request: TriggerRequest, port: TaskPort) -> None:
-    """The durable trigger and wait where no ``task_state_store`` exists.
+    """The durable trigger and wait where no ``task_state_store`` exists, for a generated run_id.
 
-    A generated run_id is replaced by :func:`derived_run_id`, so every try of one parent names the same
-    child run: "already exists" is then this task's own run (a lost try's, or this try's own POST retried
-    by the API client, apache/airflow#66905), reconnected to; a run that ended in ``failed_states`` makes
-    the next generation. A fixed run_id (``trigger_run_id``, ``logical_date``, ``run_after``) may be
-    someone else's run, so "already exists" is handled as stock handles it.
+    That run_id is replaced by :func:`derived_run_id`, so every try of one parent names the same child run:
+    "already exists" is then this task's own run (a lost try's, or this try's own POST retried by the API
+    client, apache/airflow#66905), reconnected to; a run that ended in ``failed_states`` makes the next
+    generation.
     """
     check_not_paused(request, port)
-    if not request.run_id_generated:  # never chosen by the strategies (``_execute.durable_gap``)
-        _trigger_or_existing(request, port, request.run_id)
-        if request.wait_for_completion:
-            wait_for_run(request, port, request.run_id)
-        return
     parent = port.parent_key()
     for generation in itertools.count(1):
         run_id = derived_run_id(parent, request.trigger_dag_id, generation)
@@ -238,12 +227,3 @@ def run_without_store(request: TriggerRequest, port: TaskPort) -> None:
         if request.wait_for_completion and state not in request.allowed_states:
             wait_for_run(request, port, run_id)
         return
-
-
-def _trigger_or_existing(request: TriggerRequest, port: TaskPort, run_id: str) -> None:
-    port.push_link(run_id)
-    port.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
-    if not port.trigger(request, run_id, reset=request.reset_dag_run):
-        port.existing_run(request, run_id)
-    port.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
-    port.push_run_id(run_id)

@@ -1,0 +1,122 @@
+"""The one entry point every way in goes through: pick the strategy, validate, decide durable, run."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from ._durable import run_durable
+from ._errors import (
+    DurableUnavailableWarning,
+    FlagIgnoredWarning,
+    RetryUnavailableWarning,
+    TriggerArgumentError,
+    task_failure,
+)
+from ._registry import Feature, Selection, select_strategy
+from ._request import TriggerRequest, build_request, check_static_arguments
+
+__all__ = ["check_arguments", "durable_gap", "execute_trigger", "warn_about_gaps"]
+
+
+def durable_gap(selection: Selection, request: TriggerRequest) -> str | None:
+    """Why ``durable=True`` gives no crash recovery for ``request`` here; ``None`` when it does.
+
+    The one answer to "does this call take the durable path?": :func:`execute_trigger` takes it exactly
+    when ``request.durable`` and this is ``None``; the warning quotes the reason otherwise.
+    """
+    if request.deferrable and request.wait_for_completion:
+        return "deferrable=True already waits in the triggerer, which survives the loss of a worker"
+    if not request.run_id_generated:
+        return selection.gap(Feature.TASK_STATE_STORE)  # a fixed run_id needs the store
+    return None
+
+
+def warn_about_gaps(selection: Selection, request: TriggerRequest, retries: int) -> None:
+    """Every warning for something asked of this Airflow that it cannot do (the registry's gaps)."""
+    where = f"Airflow {selection.version.raw} (strategy {selection.name!r})"
+    for feature in request.dropped:
+        warnings.warn(
+            f"{feature}= is ignored on {where}: {selection.gap(feature)}. The child run is triggered "
+            "without it, as with the standard operator; require a newer Airflow to use it.",
+            FlagIgnoredWarning,
+            stacklevel=3,  # the operator's execute()
+        )
+    durable = request.durable and durable_gap(selection, request) is None
+    if request.durable and not durable:
+        warnings.warn(
+            f"durable=True has no effect on {where}: {durable_gap(selection, request)}. The task runs as "
+            "without durable: a worker lost mid-wait triggers a new child run on retry.",
+            DurableUnavailableWarning,
+            stacklevel=3,
+        )
+    # The durable wait runs inside execute(), where retries always apply.
+    reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD)
+    if retries and request.wait_for_completion and not request.deferrable and not durable and reason:
+        warnings.warn(
+            f"retries={retries} will not apply if the child run fails on {where}: {reason}. Use "
+            "deferrable=True, or Airflow 3.3+, for retries.",
+            RetryUnavailableWarning,
+            stacklevel=3,
+        )
+
+
+def _with_openlineage(operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> TriggerRequest:
+    """Add the parent's OpenLineage identity to conf, as the standard operator does (it keeps the result)."""
+    if not getattr(operator, "openlineage_inject_parent_info", False):
+        return request
+    try:
+        from airflow.providers.standard.utils.openlineage import (
+            safe_inject_openlineage_properties_into_dagrun_conf,
+        )
+    except ImportError:
+        return request
+    conf = safe_inject_openlineage_properties_into_dagrun_conf(dr_conf=request.conf, ti=context.get("ti"))
+    operator.conf = conf
+    return request if conf is request.conf else request._replace(conf=conf)
+
+
+def check_arguments(kwargs: Mapping[str, Any]) -> None:
+    """Check a ``TriggerDagRunOperator``'s constructor arguments against the running Airflow.
+
+    Call it at the end of the operator's ``__init__``, after the standard operator's own checks (so the
+    input stock refuses fails with stock's error, in stock's order), so a bad value or a flag this Airflow
+    cannot honour fails when the DAG is parsed, with a message that names the value and the fix::
+
+        def __init__(self, *, durable=False, **kwargs):
+            super().__init__(**kwargs)
+            check_arguments({"durable": durable, **kwargs})
+    """
+    check_static_arguments(select_strategy(), kwargs)
+
+
+def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
+    """Run ``operator`` (a ``TriggerDagRunOperator`` or anything with its attributes) on this Airflow.
+
+    Call it from a provider's ``TriggerDagRunOperator.execute``::
+
+        def execute(self, context):
+            return execute_trigger(self, context)
+
+    Invalid arguments fail the task before any child run exists: without retries
+    (:func:`._errors.task_failure`), or where the task runner refuses them itself, as it refuses stock's.
+    """
+    selection = select_strategy()
+    strategy = selection.strategy.load()
+    try:
+        request = build_request(operator, selection)
+    except TriggerArgumentError as err:
+        raise task_failure(err) from err
+    request = _with_openlineage(operator, context, request)
+    # Listeners read the run_id from the operator, as with the standard operator.
+    operator.trigger_run_id = request.run_id
+    try:
+        strategy.check(request)
+    except TriggerArgumentError as err:
+        strategy.refuse(operator, context, request, err)
+    warn_about_gaps(selection, request, getattr(operator, "retries", 0) or 0)
+    if request.durable and durable_gap(selection, request) is None:
+        port = strategy.Port(operator, context)
+        return run_durable(request, port, context, store=selection.supports(Feature.TASK_STATE_STORE))
+    return strategy.execute(operator, context, request)

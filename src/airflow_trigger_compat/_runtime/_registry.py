@@ -1,0 +1,319 @@
+"""The version story, in one place.
+
+Read ``REGISTRY`` top to bottom: each entry is a half-open Airflow range, the strategy that runs there,
+and the features that range lacks, each with its reason. Supported features are everything else.
+``STRATEGIES`` says, for each strategy, where it can run at all (a maintainer may force a strategy outside
+the range where it is the default, for comparing paths). ``tests/unit/test_registry.py`` keeps the rows
+newest first, contiguous, and inside their strategy's range.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+from ._errors import StrategyUnavailable, UnsupportedAirflowVersion
+from ._version import AirflowVersion, airflow_version
+
+if TYPE_CHECKING:
+    from ._strategies import StrategyModule
+
+__all__ = [
+    "FORCE_ENV_VAR",
+    "PROVIDER_ATTRIBUTES",
+    "REGISTRY",
+    "STRATEGIES",
+    "SUPPORTED",
+    "WHEN_MISSING",
+    "Entry",
+    "Feature",
+    "Selection",
+    "Strategy",
+    "VersionRange",
+    "provider_attribute",
+    "resolve",
+    "select_strategy",
+]
+
+#: Set to a strategy name to force it (for debugging, and for comparing paths on one install).
+FORCE_ENV_VAR = "AIRFLOW_TRIGGER_COMPAT_STRATEGY"
+
+Release = tuple[int, int, int]
+
+
+class Feature(str, enum.Enum):
+    """Operator features whose availability depends on the Airflow version."""
+
+    #: durable=True keeps the child's run_id in the task's state store, so it also works for a fixed
+    #: run_id; without a store the run_id is derived from the parent, which needs a generated one.
+    TASK_STATE_STORE = "task_state_store"
+    DEFERRABLE = "deferrable"
+    NOTE = "note"
+    RUN_AFTER = "run_after"
+    FAIL_WHEN_DAG_IS_PAUSED = "fail_when_dag_is_paused"
+    RESET_DAG_RUN = "reset_dag_run"
+    SKIP_WHEN_ALREADY_EXISTS = "skip_when_already_exists"
+    #: A child run ending in failed_states sends a synchronously waiting parent to retry.
+    RETRY_ON_FAILED_CHILD = "retry_on_failed_child"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: What happens to a flag that is set where its feature is missing. The standard operator decides: it
+#: refuses ``fail_when_dag_is_paused`` on 3.0/3.1 (NotImplementedError at construction), and drops
+#: ``note`` and ``run_after`` (3.x silently, Airflow 2 with a log line); the package does the same and
+#: warns (``FlagIgnoredWarning``), so every DAG that parses with stock parses with it. ``durable=True``
+#: for a fixed run_id without a store, and retries, are the package's own promises: it warns and runs as
+#: stock does.
+WHEN_MISSING: Mapping[Feature, str] = MappingProxyType(
+    {
+        Feature.FAIL_WHEN_DAG_IS_PAUSED: "refuse",
+        Feature.NOTE: "drop",
+        Feature.RUN_AFTER: "drop",
+        Feature.TASK_STATE_STORE: "warn",
+        Feature.RETRY_ON_FAILED_CHILD: "warn",
+    }
+)
+
+
+class VersionRange(NamedTuple):
+    """A half-open range of Airflow releases: ``low <= release < high``."""
+
+    low: Release
+    high: Release
+
+    def __contains__(self, release: object) -> bool:
+        return isinstance(release, tuple) and self.low <= release < self.high
+
+    def __str__(self) -> str:
+        return f">={_fmt(self.low)},<{_fmt(self.high)}"
+
+
+def _fmt(release: Release) -> str:
+    return ".".join(map(str, release[:2] if release[2] == 0 else release))
+
+
+class Strategy(NamedTuple):
+    """A way of running the trigger: its module (``_strategies.<name>``) and where it can run at all."""
+
+    name: str
+    runs_on: VersionRange
+    summary: str
+
+    def load(self) -> StrategyModule:
+        # Each module is type-checked against StrategyModule in _strategies/__init__.py.
+        return cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{self.name}"))
+
+
+class Entry(NamedTuple):
+    """One row of the version story."""
+
+    airflow: VersionRange
+    strategy: str
+    upstream: str
+    #: Features this range lacks, each with the reason. Everything not listed here is supported.
+    gaps: Mapping[Feature, str] = MappingProxyType({})
+
+    def supports(self, feature: Feature) -> bool:
+        return feature not in self.gaps
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        return frozenset(f for f in Feature if f not in self.gaps)
+
+
+# Reasons shared by several rows are named once.
+_NO_STORE_BEFORE_3_3 = (
+    "task_state_store and ResumableJobMixin arrived in Airflow 3.3 (task-sdk 1.3); before, durable=True "
+    "derives the child's run_id from the parent task instance, which needs a generated run_id"
+)
+_NO_RUN_AFTER_BEFORE_3_3 = (
+    "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3); the standard operator drops "
+    "it before"
+)
+_NO_RETRY_BEFORE_3_3 = (
+    "the 3.0-3.2 task runner marks the parent FAILED, without retries, when the child fails during a "
+    "synchronous wait (apache/airflow#62970; task-sdk 1.3 routes it through the retry handler, "
+    "apache/airflow#68254); deferrable waits do retry"
+)
+
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            Strategy(
+                "accessor",
+                VersionRange((3, 3, 0), (4, 0, 0)),
+                "as the standard operator: execute() raises DagRunTriggerException and the task runner "
+                "triggers and waits. durable=True: the operator triggers through the execution API and "
+                "polls the child run itself, its run_id kept in task_state_store (ResumableJobMixin)",
+            ),
+            Strategy(
+                "runner_exception",
+                VersionRange((3, 0, 0), (4, 0, 0)),
+                "as the standard operator: execute() raises DagRunTriggerException and the task runner "
+                "triggers and waits. durable=True: the operator triggers through the execution API and "
+                "polls the child run itself, its run_id derived from the parent task instance",
+            ),
+            Strategy(
+                "airflow2",
+                VersionRange((2, 11, 0), (3, 0, 0)),
+                "as the standard operator: it triggers through the ORM (trigger_dag) and polls the child "
+                "run. durable=True: the same, the run_id derived from the parent task instance",
+            ),
+        )
+    }
+)
+
+#: Newest first, contiguous from 2.11 to 4.0.
+REGISTRY: tuple[Entry, ...] = (
+    # Airflow 3.3+: ResumableJobMixin and task_state_store exist, so durable=True works for any run_id
+    # (apache/airflow#69135 proposes ti.trigger_dag_run(); until it ships, the same TriggerDagRun message
+    # goes through the task's supervisor channel). Without durable: DagRunTriggerException, as stock.
+    Entry(VersionRange((3, 3, 0), (4, 0, 0)), "accessor", "apache/airflow#69135"),
+    # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
+    Entry(
+        VersionRange((3, 2, 0), (3, 3, 0)),
+        "runner_exception",
+        "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
+        MappingProxyType(
+            {
+                Feature.TASK_STATE_STORE: _NO_STORE_BEFORE_3_3,
+                Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
+                Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
+            }
+        ),
+    ),
+    # Airflow 3.0 (AIP-72): tasks lose ORM access; task_runner._handle_trigger_dag_run handles
+    # DagRunTriggerException. (task-sdk 1.0.3 changed the supervisor channel's API: _ports probes it.)
+    Entry(
+        VersionRange((3, 0, 0), (3, 2, 0)),
+        "runner_exception",
+        "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run",
+        MappingProxyType(
+            {
+                Feature.TASK_STATE_STORE: _NO_STORE_BEFORE_3_3,
+                Feature.RUN_AFTER: _NO_RUN_AFTER_BEFORE_3_3,
+                Feature.RETRY_ON_FAILED_CHILD: _NO_RETRY_BEFORE_3_3,
+                Feature.NOTE: "DagRunTriggerException and the TriggerDagRun payload accept note "
+                "from Airflow 3.2 (task-sdk 1.2); the standard operator drops it before",
+                Feature.FAIL_WHEN_DAG_IS_PAUSED: "tasks can read a DAG's paused state (ti.get_dag, the "
+                "GetDag execution-API endpoint) from Airflow 3.2; the standard operator refuses it: "
+                "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+ on Airflow 3.x (it relies on "
+                "the task-SDK DAG state endpoint added in 3.2.0).",
+            }
+        ),
+    ),
+    # Airflow 2.11: the last Airflow 2; the operator uses the ORM directly.
+    Entry(
+        VersionRange((2, 11, 0), (3, 0, 0)),
+        "airflow2",
+        "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag), as the standard operator's "
+        "_trigger_dag_af_2",
+        MappingProxyType(
+            {
+                Feature.TASK_STATE_STORE: _NO_STORE_BEFORE_3_3,
+                Feature.RUN_AFTER: "Airflow 2 has no run_after; the standard operator ignores it there",
+                Feature.NOTE: "Airflow 2's trigger_dag() takes no note; the standard operator ignores it "
+                "there (it logs 'not supported in Airflow 2.x')",
+            }
+        ),
+    ),
+)
+
+SUPPORTED = VersionRange(REGISTRY[-1].airflow.low, REGISTRY[0].airflow.high)
+
+#: Attributes of the current standard operator that older providers keep under another name: the
+#: package reads the current name, else the old one. ``deferrable`` was ``_defer`` up to 1.10.0
+#: (apache/airflow#58925, providers-standard 1.10.1).
+PROVIDER_ATTRIBUTES: Mapping[str, str] = MappingProxyType({"deferrable": "_defer"})
+
+
+def provider_attribute(operator: object, name: str) -> Any:
+    """``operator.<name>``, or where an older provider's operator keeps it (``PROVIDER_ATTRIBUTES``)."""
+    try:
+        return getattr(operator, name)
+    except AttributeError:
+        if name not in PROVIDER_ATTRIBUTES:
+            raise
+        return getattr(operator, PROVIDER_ATTRIBUTES[name])
+
+
+class Selection(NamedTuple):
+    """The answer to "what runs here": the version, the registry row, the strategy, and why."""
+
+    version: AirflowVersion
+    entry: Entry
+    strategy: Strategy
+    forced: bool
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        return self.entry.features
+
+    def supports(self, feature: Feature | str) -> bool:
+        return self.entry.supports(Feature(feature))
+
+    def gap(self, feature: Feature | str) -> str | None:
+        """The reason ``feature`` is missing here, or ``None`` when it is supported."""
+        return self.entry.gaps.get(Feature(feature))
+
+
+def _unsupported(version: AirflowVersion | None) -> UnsupportedAirflowVersion:
+    from ._host import SHIPPED_BY
+
+    ranges = ", ".join(f"{e.airflow} ({e.strategy})" for e in reversed(REGISTRY))
+    found = "no Airflow is installed" if version is None else f"Airflow {version.raw!r} is installed"
+    return UnsupportedAirflowVersion(
+        f"{SHIPPED_BY} supports Airflow {SUPPORTED} but {found}. Supported ranges: {ranges}. "
+        f"Install a supported Airflow, or pin a {SHIPPED_BY} release that supports yours.",
+        airflow_version=None if version is None else version.raw,
+    )
+
+
+def resolve(version: AirflowVersion | None, forced: str | None = None) -> Selection:
+    """Pick the registry row and strategy for ``version``; ``forced`` names a strategy to use instead."""
+    entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
+    if version is None or entry is None:
+        raise _unsupported(version)
+    if not forced:
+        return Selection(
+            version, entry, STRATEGIES[entry.strategy], False, f"Airflow {version.raw} is in {entry.airflow}"
+        )
+    strategy = STRATEGIES.get(forced)
+    if strategy is None:
+        raise StrategyUnavailable(
+            f"{FORCE_ENV_VAR}={forced!r} is not a strategy; choose one of {sorted(STRATEGIES)} or unset it.",
+            airflow_version=version.raw,
+        )
+    if version.release not in strategy.runs_on:
+        raise StrategyUnavailable(
+            f"{FORCE_ENV_VAR}={forced!r} cannot run on Airflow {version.raw}: {forced!r} runs on "
+            f"Airflow {strategy.runs_on}. Unset {FORCE_ENV_VAR} to use {entry.strategy!r}.",
+            airflow_version=version.raw,
+        )
+    # A forced strategy keeps the features of its own newest row at or below this version (conservative):
+    # runner_exception forced on 3.3 has the 3.2 feature set.
+    own = next(e for e in REGISTRY if e.strategy == forced and e.airflow.low <= version.release)
+    return Selection(version, own, strategy, True, f"forced by {FORCE_ENV_VAR}={forced!r}")
+
+
+@functools.cache
+def select_strategy() -> Selection:
+    """Return the strategy for the running Airflow (cached; :func:`reset` clears it).
+
+    >>> select_strategy().name  # doctest: +SKIP
+    'accessor'
+    """
+    return resolve(airflow_version(), os.environ.get(FORCE_ENV_VAR) or None)
