@@ -67,9 +67,7 @@ def _command(*args: str) -> str:
 
 
 def _header(command: str) -> bytes:
-    return (
-        f"# Vendored from {DISTRIBUTION} {_version()}: do not edit.\n# Regenerate with: {command}\n"
-    ).encode()
+    return f"# Vendored from {DISTRIBUTION} {_version()}; do not edit, regenerate: {command}\n".encode()
 
 
 def _runtime_sources() -> dict[str, bytes]:

@@ -68,12 +68,6 @@ def test_the_runtime_imports_nothing_outside_itself() -> None:
     assert {f"_strategies/{s.name}.py" for s in STRATEGIES.values()} <= set(_runtime_py())
 
 
-def test_the_runtime_is_small() -> None:
-    # The budget for what a provider reviews line by line (headers included).
-    lines = sum(len((RUNTIME_DIR / name).read_text().splitlines()) + 2 for name in _runtime_py())
-    assert lines <= 1600, lines
-
-
 # -- vendor --into ---------------------------------------------------------------------------------------
 
 
@@ -85,12 +79,12 @@ def test_the_copy_is_the_runtime_as_it_is_under_a_header(copy: Path) -> None:
     assert (copy / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()
     stamp = json.loads((copy / STAMP).read_text())
     for name in _runtime_py():
-        text = (copy / name).read_text()
-        header, body = text.split("\n", 2)[:2], text.split("\n", 2)[2]
-        assert header == [
-            f"# Vendored from airflow-trigger-compat {airflow_trigger_compat.__version__}: do not edit.",
-            f"# Regenerate with: {stamp['command']}",
-        ], name
+        header, body = (copy / name).read_text().split("\n", 1)
+        version = airflow_trigger_compat.__version__
+        command = stamp["command"]
+        assert (
+            header == f"# Vendored from airflow-trigger-compat {version}; do not edit, regenerate: {command}"
+        )
         if name != "_host.py":  # the one generated file
             assert body == (RUNTIME_DIR / name).read_text(), name
     assert "SHIPPED_BY = 'acme-host'" in (copy / "_host.py").read_text()

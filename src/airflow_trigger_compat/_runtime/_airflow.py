@@ -10,8 +10,6 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-__all__ = ["load"]
-
 _COMPAT = "airflow.providers.common.compat.sdk"  # the standard provider's own resolution
 _COMMS = "airflow.sdk.execution_time.comms"
 _TRIGGER_DAGRUN = "airflow.providers.standard.operators.trigger_dagrun"

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 if TYPE_CHECKING:
     from ._request import TriggerRequest
 
-__all__ = ["XCOM_RUN_ID", "ParentKey", "TaskPort", "check_not_paused", "handle_existing_run", "wait_for_run"]
 
 #: The XCom key the standard operator (and the runner) push the child's run_id under.
 XCOM_RUN_ID = "trigger_run_id"

@@ -52,14 +52,6 @@ if TYPE_CHECKING:
     from ._contract import ParentKey, TaskPort
     from ._request import TriggerRequest
 
-__all__ = [
-    "STATE_KEY",
-    "DagRunJob",
-    "derived_run_id",
-    "run_durable",
-    "run_without_store",
-    "state_key",
-]
 
 #: The task_state_store key's prefix. Changing it breaks retries that are in flight during an upgrade.
 STATE_KEY = "airflow_trigger_compat.trigger_run_id"

@@ -13,20 +13,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-__all__ = [
-    "DurableUnavailableWarning",
-    "FeatureNotSupported",
-    "FlagIgnoredWarning",
-    "RetryUnavailableWarning",
-    "StrategyUnavailable",
-    "TriggerArgumentError",
-    "TriggerCompatError",
-    "TriggerCompatWarning",
-    "UnsupportedAirflowVersion",
-    "refuse_early",
-    "task_failure",
-]
-
 
 class TriggerCompatError(Exception):
     """Base class of every error this package raises."""

@@ -17,8 +17,6 @@ from ._errors import (
 from ._registry import Feature, Selection, select_strategy
 from ._request import TriggerRequest, build_request, check_static_arguments
 
-__all__ = ["check_arguments", "durable_gap", "execute_trigger", "warn_about_gaps"]
-
 
 def durable_gap(selection: Selection, request: TriggerRequest) -> str | None:
     """Why ``durable=True`` gives no crash recovery for ``request`` here; ``None`` when it does.

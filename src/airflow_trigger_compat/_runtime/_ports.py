@@ -25,8 +25,6 @@ from ._request import NOTSET, is_notset
 if TYPE_CHECKING:
     from ._request import TriggerRequest
 
-__all__ = ["OrmPort", "SupervisorPort"]
-
 
 class _Port:
     """What both ports share: outcomes are Airflow's own exceptions, the XCom is the standard one."""

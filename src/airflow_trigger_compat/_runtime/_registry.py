@@ -23,22 +23,6 @@ from ._version import AirflowVersion, airflow_version
 if TYPE_CHECKING:
     from ._strategies import StrategyModule
 
-__all__ = [
-    "FORCE_ENV_VAR",
-    "PROVIDER_ATTRIBUTES",
-    "REGISTRY",
-    "STRATEGIES",
-    "SUPPORTED",
-    "WHEN_MISSING",
-    "Entry",
-    "Feature",
-    "Selection",
-    "Strategy",
-    "VersionRange",
-    "provider_attribute",
-    "resolve",
-    "select_strategy",
-]
 
 #: Set to a strategy name to force it (for debugging, and for comparing paths on one install).
 FORCE_ENV_VAR = "AIRFLOW_TRIGGER_COMPAT_STRATEGY"

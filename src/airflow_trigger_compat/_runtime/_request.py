@@ -20,17 +20,6 @@ from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
 from ._registry import WHEN_MISSING, Feature, Selection, provider_attribute
 
-__all__ = [
-    "DAGRUN_STATES",
-    "NOTSET",
-    "AirflowHelpers",
-    "TriggerRequest",
-    "airflow_helpers",
-    "build_request",
-    "check_static_arguments",
-    "is_notset",
-]
-
 #: Every DagRunState value, identical on Airflow 2.11 and 3.x.
 DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})
 

@@ -12,8 +12,6 @@ from typing import NamedTuple
 
 from ._errors import UnsupportedAirflowVersion
 
-__all__ = ["AirflowVersion", "airflow_version", "parse_airflow_version"]
-
 
 class AirflowVersion(NamedTuple):
     """An installed Airflow: the version string as reported, and its ``(major, minor, micro)``."""

@@ -16,14 +16,12 @@ if TYPE_CHECKING:
     from .._errors import TriggerArgumentError
     from .._request import TriggerRequest
 
-__all__ = ["StrategyModule"]
-
 
 class StrategyModule(Protocol):
     """What ``_execute`` needs of a strategy module (mypy checks each module against it)."""
 
     @property
-    def Port(self) -> Callable[[Any, Mapping[str, Any]], TaskPort]:  # noqa: N802
+    def Port(self) -> Callable[[Any, Mapping[str, Any]], TaskPort]:
         """Built from the operator and the task context: the durable path's only way into Airflow."""
 
     def check(self, request: TriggerRequest) -> None:

@@ -14,5 +14,6 @@ from .._ports import SupervisorPort as Port
 from .runner_exception import check
 from .runner_exception import raise_for_runner as execute
 
-__all__ = ["Port", "check", "execute", "refuse"]
+__all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
+
 # refuse: 3.3's runner would retry a payload it refuses, so the package fails the task first.

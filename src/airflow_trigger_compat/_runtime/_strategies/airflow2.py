@@ -17,7 +17,7 @@ from .._errors import refuse_early as refuse
 from .._ports import OrmPort as Port
 from .._request import TriggerRequest, check_aware, check_conf_shape
 
-__all__ = ["Port", "check", "execute", "refuse"]
+__all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
 
 
 def check(request: TriggerRequest) -> None:

@@ -18,7 +18,7 @@ from .._ports import SupervisorPort as Port
 from .._ports import push_link
 from .._request import TriggerRequest, check_aware, check_conf_shape
 
-__all__ = ["Port", "check", "execute", "raise_for_runner", "refuse", "runner_kwargs"]
+__all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
 
 
 def check(request: TriggerRequest) -> None:
