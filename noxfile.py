@@ -264,8 +264,9 @@ def provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests (and on 3.3 the durable crash cases) through the real provider, vendored and patched.
 
     tests/vendoring/provider.py downloads the apache-airflow-providers-standard 1.21.0 sdist, runs `vendor`
-    into it, applies patches/apache-airflow-providers-standard-1.21.0.patch and builds the wheel, which
-    replaces the pinned provider. airflow-trigger-compat itself is not installed here.
+    into it, applies patches/apache-airflow-providers-standard-1.21.0-{1-vendor,2-durable}.patch in order
+    and builds the wheel, which replaces the pinned provider. airflow-trigger-compat itself is not
+    installed here.
     """
     # pip: downloads the sdist, builds the wheel; psycopg2: the durable crash cases' PostgreSQL
     session.install("-r", constraints(airflow), *FUZZ, *E2E_EXTRA, "pip")
