@@ -173,6 +173,10 @@ def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> No
     session.install("--no-deps", "-e", ".")
     # What a maintainer sees on this install: the version, the strategy and why, the features.
     session.run("python", "-m", "airflow_trigger_compat", "info")
+    if "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW" not in env:  # tests(next): the release the resolver chose
+        read = "from importlib.metadata import version; print(version('apache-airflow'))"
+        installed = str(session.run("python", "-c", read, silent=True) or "").strip()
+        env = {**env, "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": installed}
     session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)
 
 
@@ -260,8 +264,9 @@ def provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests (and on 3.3 the durable crash cases) through the real provider, vendored and patched.
 
     tests/vendoring/provider.py downloads the apache-airflow-providers-standard 1.21.0 sdist, runs `vendor`
-    into it, applies patches/apache-airflow-providers-standard-1.21.0.patch and builds the wheel, which
-    replaces the pinned provider. airflow-trigger-compat itself is not installed here.
+    into it, applies patches/apache-airflow-providers-standard-1.21.0-{1-vendor,2-durable}.patch in order
+    and builds the wheel, which replaces the pinned provider. airflow-trigger-compat itself is not
+    installed here.
     """
     # pip: downloads the sdist, builds the wheel; psycopg2: the durable crash cases' PostgreSQL
     session.install("-r", constraints(airflow), *FUZZ, *E2E_EXTRA, "pip")

@@ -4,7 +4,9 @@
     python scripts/crash_table.py results/   # another results directory
 
 One row per (version, variant, kill); repeated cases are folded into the row (child runs per parent
-run for each repetition). Exit status 1 when no e2e result exists or a case recorded an error.
+run for each repetition). A kind the version does not run is a row "not run here: <reason>" (the
+harness's NOT_RUN table; the crash test reports it as a skip, never as a pass). Exit status 1 when no e2e
+result exists or a case recorded an error.
 """
 
 from __future__ import annotations
@@ -66,6 +68,17 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
                 ),
                 ", ".join(sorted({f"{c['parent_state']} (try {c['try_number']})" for c in cases})),
                 f"{statistics.median(waits):.1f}" if waits else "-",
+            ]
+        )
+    for absent in report.get("not_run", []):  # declared in tests/e2e/harness.py NOT_RUN
+        out.append(
+            [
+                report["airflow_version"],
+                VARIANT[absent["variant"]],
+                KILL.get(absent["kill"], absent["kill"]),
+                f"not run here: {absent['reason']}",
+                "-",
+                "-",
             ]
         )
     return out

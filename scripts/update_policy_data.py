@@ -34,8 +34,9 @@ from typing import Any
 import pytest
 import tomllib
 
-from airflow_trigger_compat import _policy, _registry
+from airflow_trigger_compat import _policy
 from airflow_trigger_compat._policy import DATA_FILE, PACKAGE_DIR, candidate_minimums, code_lines
+from airflow_trigger_compat._runtime import _registry
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "apache-airflow-providers-standard"

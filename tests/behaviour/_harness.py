@@ -12,6 +12,8 @@ signature), never routed on a version number: the test file is the same for ever
 * Where dag.test()'s in-process stand-ins differ from a real worker in a way a scenario can see, the
   harness makes them behave like the worker (on 3.0, ``give_inline_triggers_a_supervisor``), probed
   and explained where it is defined.
+* Every parent run has a bound (``run_parent(timeout=...)``) that ends it for certain: an inline trigger
+  runs under it in a thread of its own (``bound_inline_triggers``), anything else is interrupted.
 """
 
 from __future__ import annotations
@@ -134,6 +136,90 @@ def give_inline_triggers_a_supervisor() -> None:
             return asyncio.run(first_event())
 
     dag_module._run_inline_trigger = run_inline_trigger
+
+
+def bound_inline_triggers() -> None:
+    """Run every trigger dag.test() runs in line under the running parent's deadline.
+
+    dag.test() runs a deferred task's trigger with ``asyncio.run`` in the main thread (3.1+:
+    ``InProcessTestSupervisor.run_trigger_in_process``). A signal raised there may end in another
+    asyncio task, or in a cancellation that waits on a thread, so the deadline's signal alone did not
+    always end a trigger that never fires (a DagStateTrigger polling for a run it cannot find, tests(3.1.2)).
+    Here the trigger runs in a thread of its own; the main thread waits for it with a timeout (the
+    deadline's remaining time), then cancels it and raises ParentTimeout. No wait depends on a signal.
+    """
+    import importlib
+
+    for name in ("airflow.sdk.definitions.dag", "airflow.models.dag"):  # Airflow 3, then 2
+        with contextlib.suppress(ImportError):
+            module = importlib.import_module(name)
+            if hasattr(module, "_run_inline_trigger"):
+                break
+    else:
+        raise RuntimeError("no dag.test() inline trigger runner (_run_inline_trigger) found in this Airflow")
+    original = module._run_inline_trigger
+    if getattr(original, "bounded", False):
+        return
+
+    running: dict[str, Any] = {}  # the loop and task of the trigger running now
+
+    def run_inline_trigger(trigger: Any, *args: Any) -> Any:
+        deadline = _Deadline.current
+        if deadline is None:
+            return original(trigger, *args)
+        return _run_bounded(lambda: original(_cancellable(trigger, running), *args), deadline, running)
+
+    run_inline_trigger.bounded = True  # type: ignore[attr-defined]
+    module._run_inline_trigger = run_inline_trigger
+
+
+def _cancellable(trigger: Any, running: dict[str, Any]) -> Any:
+    """The trigger, its ``run()`` noting the event loop and task it runs in (to cancel it from outside)."""
+    import asyncio
+
+    run = trigger.run
+
+    async def noted() -> Any:
+        running.update(loop=asyncio.get_running_loop(), task=asyncio.current_task())
+        async for event in run():
+            yield event
+
+    trigger.run = noted
+    return trigger
+
+
+def _run_bounded(call: Callable[[], Any], deadline: _Deadline, running: dict[str, Any]) -> Any:
+    """``call()`` in a thread; the main thread waits until the deadline, then cancels it (never left running
+    with the supervisor channel it set, whatever ends the wait) and raises ParentTimeout."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    running.clear()
+    thread = threading.Thread(target=target, name="inline-trigger", daemon=True)
+    deadline.own_wait = True  # this wait ends itself: the deadline's signal stays out of it
+    try:
+        thread.start()
+        thread.join(max(deadline.remaining(), 0.0))
+    finally:
+        if thread.is_alive():
+            loop, task = running.get("loop"), running.get("task")
+            if loop is not None and task is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed in between
+                    loop.call_soon_threadsafe(task.cancel)
+            thread.join(10.0)  # a cancelled trigger ends at its next await
+        deadline.own_wait = False
+    if thread.is_alive():
+        raise RuntimeError("an inline trigger ignored its cancellation for 10 s; it still runs")
+    if deadline.remaining() <= 0:
+        deadline.expire()  # cancelled at the deadline (or fired right at it): over the bound either way
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def dag_class() -> type:
@@ -469,38 +555,71 @@ class ParentTimeout(BaseException):
 
 
 class _Deadline:
-    """A timer that ends the parent's run with ParentTimeout (SIGUSR2, raised in the main thread).
+    """Ends the parent's run with ParentTimeout once ``seconds`` have passed.
 
-    Not SIGALRM: Airflow's own ``execution_timeout`` uses that timer and would cancel this one. The 3.x
-    task runner handles any BaseException raised inside the task as a task failure (it would then
-    retry), so an expiry inside a try is raised again after that try, out of dag.test() itself.
+    Waits the harness runs itself (an inline trigger: ``bound_inline_triggers``) time out on their own.
+    Everything else in the main thread is interrupted by SIGUSR2, raised as ParentTimeout, and sent again
+    every second until the run has ended, so one exception swallowed on the way out (an asyncio task, a
+    handler that catches BaseException) cannot keep it waiting. Not SIGALRM: Airflow's own
+    ``execution_timeout`` uses that timer and would cancel this one. The 3.x task runner handles any
+    BaseException raised inside the task as a task failure (it would then retry), so an expiry inside a
+    try is raised again after that try, out of dag.test() itself.
     """
+
+    #: The deadline of the parent running now (one at a time: dag.test() runs in the main thread).
+    current: _Deadline | None = None
+    _installed = False
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
         self.expired = False
+        #: True while the main thread is in a wait that ends itself at the deadline (_run_bounded)
+        self.own_wait = False
+        self._over = threading.Event()
+
+    def remaining(self) -> float:
+        return self.ends_at - time.monotonic()
 
     def check(self) -> None:
         if self.expired:
             raise ParentTimeout(f"the parent task did not finish within {self.seconds} s")
 
+    def expire(self) -> None:
+        self.expired = True
+        self.check()
+
+    @staticmethod
+    def _on_signal(signum: int, frame: Any) -> None:
+        deadline = _Deadline.current
+        if deadline is not None and not deadline._over.is_set() and not deadline.own_wait:
+            deadline.expire()
+
+    def _watch(self) -> None:
+        import signal
+
+        if self._over.wait(max(self.remaining(), 0.0)):
+            return
+        while not self._over.is_set():
+            os.kill(os.getpid(), signal.SIGUSR2)
+            self._over.wait(1.0)
+
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
         import signal
 
-        def expire(signum: int, frame: Any) -> None:
-            self.expired = True
-            self.check()
-
-        previous = signal.signal(signal.SIGUSR2, expire)
-        timer = threading.Timer(self.seconds, os.kill, (os.getpid(), signal.SIGUSR2))
-        timer.daemon = True
-        timer.start()
+        if not _Deadline._installed:  # installed once and kept: a late signal finds no deadline, and is void
+            signal.signal(signal.SIGUSR2, _Deadline._on_signal)
+            _Deadline._installed = True
+        _Deadline.current = self
+        watchdog = threading.Thread(target=self._watch, name="parent-deadline", daemon=True)
+        watchdog.start()
         try:
             yield
         finally:
-            timer.cancel()
-            signal.signal(signal.SIGUSR2, previous)
+            self._over.set()
+            watchdog.join()
+            _Deadline.current = None
 
 
 @dataclass

@@ -134,6 +134,7 @@ def airflow_db() -> dict[str, float]:
     migrated = time.perf_counter()
     _harness.reuse_in_process_api()
     _harness.give_inline_triggers_a_supervisor()
+    _harness.bound_inline_triggers()
     _harness.sync_dags(_harness.make_child_dags())
     _harness.set_paused(_harness.PAUSED_CHILD_DAG_ID, True)
     synced = time.perf_counter()

@@ -5,12 +5,16 @@ What stock cannot be the oracle for: which path the registry routes to, and dura
 compare with the standard operator is in ``test_parity.py``. Each test runs a real parent task through the
 installed Airflow's own task execution (see ``_harness``) and checks what happened from the outside. A
 feature a version lacks is declared once, in the registry; ``not_applicable(feature)`` reads that
-declaration, records it in the JSON result, and the test asserts the declared gap behaviour instead.
+declaration and records it in the JSON result; ``test_declared_gap_matches_this_airflow`` holds each
+declared gap to a probe of the installed Airflow and to stock's own refusal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import importlib
+import inspect
 import itertools
 import json
 import os
@@ -29,6 +33,7 @@ from _harness import CHILD_DAG_ID, run_parent, unique_date
 from _subject import (
     STOCK_LACKS,
     DurableUnavailableWarning,
+    StockOperator,
     TriggerCompatWarning,
     TriggerDagRunOperator,
     compat,
@@ -81,9 +86,11 @@ def no_compat_warnings() -> Iterator[None]:
 def test_environment_is_the_expected_airflow(selection) -> None:
     import airflow
 
+    # Every nox session sets it (tests(next): the version the resolver installed, read from the metadata
+    # before the suite runs); without it this test could not fail, so it is required.
     expected = os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW")
-    if expected:
-        assert airflow.__version__ == expected
+    assert expected, "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW is not set: run the suite through its nox session"
+    assert airflow.__version__ == expected
     assert selection.version.raw == airflow.__version__
 
 
@@ -122,6 +129,71 @@ def test_info_reads_the_version_from_metadata_without_importing_airflow(tmp_path
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["airflow"] == airflow.__version__
     assert list(tmp_path.iterdir()) == [], "info created files under $HOME (an ~/airflow)"
+
+
+# --- the registry's feature gaps, against this Airflow ---------------------------------------------------
+
+
+def _trigger_api_parameters() -> set[str]:
+    """The parameters of what creates the child run for a task: the runner's DagRunTriggerException
+    (Airflow 3), or ``trigger_dag`` (Airflow 2, where the operator calls it)."""
+    for module in ("airflow.sdk.exceptions", "airflow.exceptions"):
+        try:
+            exception = importlib.import_module(module).DagRunTriggerException
+        except (ImportError, AttributeError):
+            continue
+        return set(inspect.signature(exception).parameters)
+    from airflow.api.common.trigger_dag import trigger_dag
+
+    return set(inspect.signature(trigger_dag).parameters)
+
+
+def _lacks(feature: str) -> bool:
+    """Probe this Airflow, without the registry: can a task pass ``feature`` on?"""
+    if feature == "fail_when_dag_is_paused":
+        try:  # Airflow 3: a task reads its DAG's paused state through ti.get_dag() (GetDag, 3.2+)
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        except ImportError:  # Airflow 2: the operator reads the DagModel through the ORM
+            return False
+        return not hasattr(RuntimeTaskInstance, "get_dag")
+    return feature not in _trigger_api_parameters()
+
+
+#: A value for each probed flag, as a DAG author would set it.
+FLAG_VALUES: dict[str, Any] = {
+    "note": "a note",
+    "run_after": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+    "fail_when_dag_is_paused": True,
+}
+
+
+@pytest.mark.parametrize("feature", list(FLAG_VALUES))
+def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) -> None:
+    """The registry declares a gap exactly where this Airflow lacks the feature; where it does, the
+    package refuses the flag exactly when stock does (WHEN_MISSING "refuse"), else it parses as stock's.
+
+    A declared gap is reported as ``not_applicable`` with the registry's reason (the matrix's ``n/a``).
+    """
+    reason = not_applicable(feature)
+    lacks = _lacks(feature)
+    assert (reason is not None) is lacks, f"registry's gap: {reason!r}; this Airflow lacks it: {lacks}"
+    if reason is None:
+        return
+    registry = importlib.import_module(f"{compat.__name__}._registry")
+    refuses = registry.WHEN_MISSING.get(registry.Feature(feature)) == "refuse"
+
+    def refused(operator: Any) -> bool:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TriggerCompatWarning)  # FlagIgnoredWarning: test_parity.py
+            try:
+                operator(task_id="t", trigger_dag_id=CHILD_DAG_ID, **{feature: FLAG_VALUES[feature]})
+            except (NotImplementedError, compat.FeatureNotSupported):
+                return True
+        return False
+
+    if feature not in STOCK_LACKS:  # the installed provider's operator takes the flag: it is the oracle
+        assert refused(StockOperator) is refuses, f"stock refuses {feature}: {refused(StockOperator)}"
+    assert refused(TriggerDagRunOperator) is refuses
 
 
 # --- the path the registry names ------------------------------------------------------------------------

@@ -603,42 +603,83 @@ class CaseResult:
     error: str | None = None
 
 
+#: Every case kind each variant has on some version, in the order they run and are reported.
+KINDS: dict[str, tuple[str, ...]] = {
+    "stock": ("midwait", "workerkill", "doublekill", "childfail", "clear", "recreate", "mapped", "clearwait"),
+    "shim_nodur": ("midwait", "workerkill"),
+    "shim_durable": (
+        "midwait", "workerkill", "winafter", "doublekill", "childfail", "clear", "recreate", "mapped",
+        "clearwait", "winbefore",
+    ),
+}  # fmt: skip
+
+_WORKERKILL = (
+    "the whole worker is killed only where the task process alone is not retried (3.0) and, for durable's "
+    "path through the heartbeat timeout, on 3.3+; elsewhere midwait covers the retry"
+)
+_ALL = ("stock", "shim_nodur", "shim_durable")
+
+#: The one place a case kind is declared absent from a version: (variants, kind, low, high, reason), for
+#: releases low <= version < high. The crash test reports each as a skip with its reason, the results JSON
+#: as ``not_run``, and scripts/crash_table.py as "not run here".
+NOT_RUN: tuple[tuple[tuple[str, ...], str, tuple[int, int], tuple[int, int], str], ...] = (
+    (("shim_nodur", "shim_durable"), "midwait", (3, 0), (3, 1),
+     "Airflow 3.0's supervisor reports a SIGKILLed task process failed without retries (task-sdk 1.0.6 "
+     "final_state; 3.1 added up_for_retry): the retry is exercised by workerkill, and stock's midwait "
+     "shows the no-retry"),
+    (("stock", "shim_durable"), "workerkill", (2, 11), (3, 0), _WORKERKILL),
+    (("stock", "shim_durable"), "workerkill", (3, 1), (3, 3), _WORKERKILL),
+    (("shim_nodur",), "workerkill", (2, 11), (3, 0), _WORKERKILL + " (durable=False: only on 3.0)"),
+    (("shim_nodur",), "workerkill", (3, 1), (99, 0), _WORKERKILL + " (durable=False: only on 3.0)"),
+    (("shim_durable",), "winbefore", (2, 11), (3, 3),
+     "the window after the run_id is stored and before the trigger exists only with a task_state_store "
+     "(3.3+)"),
+    (_ALL, "clearwait", (3, 0), (3, 1),
+     "on 3.0 a task cleared while running (RESTARTING) did not start its next try within 300 s, with stock "
+     "as with the shim (seen on 3.0.6)"),
+)  # fmt: skip
+
+
+def not_run_reason(minor: str, variant: str, kind: str) -> str | None:
+    """Why ``variant``'s ``kind`` case does not run on this minor (``NOT_RUN``), or None if it does."""
+    version = tuple(int(x) for x in minor.split("."))
+    for variants, k, low, high, reason in NOT_RUN:
+        if k == kind and variant in variants and low <= version < high:
+            return reason
+    return None
+
+
+def groups(shim: bool = True) -> list[tuple[str, str]]:
+    """Every (variant, kind) some version runs: a test each, skipped with its reason where it does not."""
+    return [(v, k) for v in (_ALL if shim else _ALL[:1]) for k in KINDS[v]]
+
+
 def case_ids(minor: str, repeats: int, shim: bool, variants: list[str] | None = None) -> list[str]:
     """The cases for one version, all run concurrently against its one scheduler.
 
-    ``midwait`` kills the task process (``ti.pid``). Airflow 3.0's supervisor reports a killed task
-    process as ``failed`` without looking at retries (task-sdk 1.0.6 ``final_state``; 3.1 added
-    ``up_for_retry``), so on 3.0 the retry is exercised with ``workerkill`` (supervisor + task
-    process, the TI stays ``running`` until the heartbeat timeout; ``doublekill`` kills that way too there)
-    and ``stock__midwait__1`` documents the no-retry behaviour. 3.3 also runs ``workerkill`` for the
-    durable path through the heartbeat timeout, and ``winbefore`` (the run_id stored, the trigger not sent:
-    only 3.3 has a store). ``doublekill``, ``childfail`` and ``clear`` run for stock and durable.
+    ``midwait`` kills the task process (``ti.pid``); ``workerkill`` the supervisor and the task process
+    (the TI stays ``running`` until the heartbeat timeout; on 3.0 ``doublekill`` and ``mapped`` kill that
+    way too). Which kinds a version lacks, and why, is ``NOT_RUN``. Durable's retry kill (``workerkill``
+    on 3.0, ``midwait`` elsewhere) and its windows where there is a store run ``repeats`` times.
     """
     version = tuple(int(x) for x in minor.split("."))
-    has_store = version >= (3, 3)
     retry_kill = "workerkill" if version == (3, 0) else "midwait"
-    cases = [f"stock__{retry_kill}__1"]
-    if version == (3, 0):
-        cases.append("stock__midwait__1")
-    if has_store:
-        cases.append("stock__workerkill__1")
-    # clearwait: not on 3.0, where a task cleared while running (RESTARTING) did not start its next try
-    # within 300 s, with stock as with the shim (seen on 3.0.6).
-    kinds = ("doublekill", "childfail", "clear", "recreate", "mapped")
-    kinds += () if version == (3, 0) else ("clearwait",)
-    cases += [f"stock__{k}__1" for k in kinds]
-    if shim:
-        cases.append(f"shim_nodur__{retry_kill}__1")
-        cases += [f"shim_durable__{retry_kill}__{i}" for i in range(1, repeats + 1)]
-        window_repeats = repeats if has_store else 1
-        cases += [f"shim_durable__winafter__{i}" for i in range(1, window_repeats + 1)]
-        cases += [f"shim_durable__{k}__1" for k in kinds]
-        if has_store:  # the store-before-trigger window only exists where there is a store
-            cases.append("shim_durable__workerkill__1")
-            cases += [f"shim_durable__winbefore__{i}" for i in range(1, repeats + 1)]
-    if variants:
-        cases = [c for c in cases if c.split("__")[0] in variants]
+    repeated = {retry_kill, "winbefore", *(["winafter"] if version >= (3, 3) else [])}
+    cases = []
+    for variant, kind in groups(shim):
+        if not_run_reason(minor, variant, kind) is None and (not variants or variant in variants):
+            n = repeats if variant == "shim_durable" and kind in repeated else 1
+            cases += [f"{variant}__{kind}__{i}" for i in range(1, n + 1)]
     return cases
+
+
+def absences(minor: str, selected: list[tuple[str, str]] | None = None) -> list[dict[str, str]]:
+    """The declared absences among ``selected`` groups (default: all), for the results JSON."""
+    return [
+        {"variant": v, "kill": k, "reason": reason}
+        for v, k in (selected if selected is not None else groups())
+        if (reason := not_run_reason(minor, v, k)) is not None
+    ]
 
 
 def retry_expected(minor: str, kill: str) -> bool:
@@ -1118,7 +1159,7 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def format_table(version: str, results: list[CaseResult]) -> str:
+def format_table(version: str, results: list[CaseResult], not_run: list[dict[str, str]] | None = None) -> str:
     head = (
         "variant",
         "kill",
@@ -1141,6 +1182,9 @@ def format_table(version: str, results: list[CaseResult]) -> str:
                 r.error or r.outcome,
             )
         )
+    for n in not_run or []:
+        rows.append((VARIANT_LABEL.get(n["variant"], n["variant"]), KILL_LABEL.get(n["kill"], n["kill"]),
+                     "-", "-", "-", "-", f"not run here: {n['reason']}"))  # fmt: skip
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
@@ -1158,7 +1202,10 @@ def run_version(
     keep_home: bool = False,
     variants: list[str] | None = None,
     only: list[str] | None = None,
+    not_run: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """Run the cases against one Airflow; print and write the report. ``not_run``: the declared absences
+    to report beside them (default: every one of this minor, within ``variants``)."""
     t0 = time.monotonic()
     version = airflow_version(python)
     shim = shim_installed(python)
@@ -1177,8 +1224,11 @@ def run_version(
         "shim_operator": SHIM_OPERATOR,
         "timings": timings,
         "cases": [asdict(r) for r in results],
+        "not_run": not_run
+        if not_run is not None
+        else [n for n in absences(minor) if not variants or n["variant"] in variants],
     }
-    print(format_table(version, results), flush=True)
+    print(format_table(version, results, report["not_run"]), flush=True)
     print(f"timings: {json.dumps(timings)}", flush=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

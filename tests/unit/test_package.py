@@ -32,7 +32,25 @@ def test_all_matches_public_names() -> None:
 
 
 def test_version_is_hard_coded() -> None:
-    assert airflow_trigger_compat.__version__.count(".") == 2
+    """``__version__`` is a string literal in the runtime's ``__init__.py`` (a vendored copy has no
+    distribution metadata to read), and it is the version the distribution is built and installed with."""
+    import ast
+    from importlib.metadata import version
+    from pathlib import Path
+
+    init = Path(airflow_trigger_compat.__file__).parent / "_runtime" / "__init__.py"
+    literals = [
+        node.value.value
+        for node in ast.parse(init.read_text()).body
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    ]
+    assert literals == [airflow_trigger_compat.__version__], "__version__ must be one string literal"
+    # pyproject reads the version from that file (hatch's [tool.hatch.version]); the installed metadata
+    # is what that build produced: a stale install or a computed version would differ.
+    assert version("airflow-trigger-compat") == airflow_trigger_compat.__version__
 
 
 def test_import_reads_no_airflow() -> None:

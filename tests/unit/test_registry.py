@@ -11,11 +11,13 @@ from airflow_trigger_compat import (
     REGISTRY,
     STRATEGIES,
     Feature,
+    FeatureNotSupported,
     StrategyUnavailable,
     UnsupportedAirflowVersion,
     select_strategy,
 )
-from airflow_trigger_compat._runtime._registry import resolve
+from airflow_trigger_compat._runtime._registry import Entry, resolve
+from airflow_trigger_compat._runtime._request import check_features
 from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 from .conftest import selection_for
@@ -62,30 +64,24 @@ def test_no_airflow_is_a_clear_error() -> None:
         resolve(None)
 
 
-@pytest.mark.parametrize(
-    ("version", "feature", "supported"),
-    [
-        ("2.11.2", Feature.TASK_STATE_STORE, False),  # durable derives the run_id below 3.3
-        ("2.11.2", Feature.FAIL_WHEN_DAG_IS_PAUSED, True),
-        ("2.11.2", Feature.NOTE, False),  # trigger_dag() takes no note; stock ignores it there
-        ("2.11.2", Feature.RUN_AFTER, False),
-        ("2.11.2", Feature.RETRY_ON_FAILED_CHILD, True),
-        ("3.0.6", Feature.RETRY_ON_FAILED_CHILD, False),
-        ("3.2.2", Feature.RETRY_ON_FAILED_CHILD, False),
-        ("3.3.2", Feature.RETRY_ON_FAILED_CHILD, True),
-        ("3.1.8", Feature.FAIL_WHEN_DAG_IS_PAUSED, False),
-        ("3.1.8", Feature.NOTE, False),
-        ("3.2.2", Feature.NOTE, True),
-        ("3.2.2", Feature.RUN_AFTER, False),
-        ("3.2.2", Feature.TASK_STATE_STORE, False),
-        ("3.3.2", Feature.TASK_STATE_STORE, True),
-        ("3.3.2", Feature.RUN_AFTER, True),
-    ],
-)
-def test_feature_table(version: str, feature: Feature, supported: bool) -> None:
-    selection = selection_for(version)
-    assert selection.supports(feature) is supported
-    assert (selection.gap(feature) is None) is supported
+def _just_below(release: tuple[int, int, int]) -> tuple[int, int, int]:
+    major, minor, patch = release
+    return (major, minor, patch - 1) if patch else (major, minor - 1, 99) if minor else (major - 1, 99, 99)
+
+
+@pytest.mark.parametrize("entry", REGISTRY, ids=lambda e: str(e.airflow))
+def test_each_rows_first_and_last_release_get_that_rows_strategy_and_gaps(entry: Entry) -> None:
+    """Routing, not the table's content: a release at either end of a row resolves to that row.
+
+    Whether each declared gap is real is checked against the installed Airflow, by the behavioural
+    test ``test_declared_gap_matches_this_airflow`` (an API probe, and stock's own refusal).
+    """
+    for release in (entry.airflow.low, _just_below(entry.airflow.high)):
+        selection = selection_for(".".join(map(str, release)))
+        assert selection.name == entry.strategy, release
+        for feature in Feature:
+            assert selection.gap(feature) == entry.gaps.get(feature), (release, feature)
+            assert selection.supports(feature) is (feature not in entry.gaps), (release, feature)
 
 
 def test_every_gap_has_a_reason_and_3_3_has_none() -> None:
@@ -157,12 +153,18 @@ def test_every_strategy_module_exists_and_has_execute() -> None:
 def test_every_feature_says_what_happens_where_it_is_missing() -> None:
     from airflow_trigger_compat._runtime._registry import WHEN_MISSING
 
-    # Every feature some supported Airflow lacks has a rule.
+    # Every feature some supported Airflow lacks has a rule (a new gap without one fails here) ...
     assert {f for entry in REGISTRY for f in entry.gaps} <= set(WHEN_MISSING)
     assert set(WHEN_MISSING.values()) <= {"refuse", "drop", "warn"}
-    # Only what the standard operator refuses is refused; what it drops is dropped (with a warning).
-    assert [f for f, what in WHEN_MISSING.items() if what == "refuse"] == [Feature.FAIL_WHEN_DAG_IS_PAUSED]
-    assert {f for f, what in WHEN_MISSING.items() if what == "drop"} == {Feature.NOTE, Feature.RUN_AFTER}
+    # ... and whether "refuse" is stock's rule is checked against stock itself, inside each Airflow
+    # (tests/behaviour: test_declared_gap_matches_this_airflow). Here: the rule is what the package obeys.
+    selection = selection_for("3.1.8")  # lacks fail_when_dag_is_paused, the one flag checked at construction
+    assert selection.gap(Feature.FAIL_WHEN_DAG_IS_PAUSED) is not None
+    if WHEN_MISSING.get(Feature.FAIL_WHEN_DAG_IS_PAUSED) == "refuse":
+        with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused"):
+            check_features(selection, fail_when_dag_is_paused=True)
+    else:
+        check_features(selection, fail_when_dag_is_paused=True)
     with pytest.raises(TypeError):
         WHEN_MISSING[Feature.NOTE] = "refuse"  # type: ignore[index]
 

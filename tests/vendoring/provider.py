@@ -4,9 +4,11 @@
     python tests/vendoring/provider.py check           # the installed provider's copy has not drifted
 
 ``build`` takes the provider's source distribution from PyPI (``pip download --no-binary :all:``), runs
-``python -m airflow_trigger_compat vendor`` into ``src/airflow/providers/standard/_vendor/``, applies
-``patches/apache-airflow-providers-standard-1.21.0.patch`` with ``git apply``, and builds the wheel with
-``pip wheel`` (the sdist's own backend, flit_core). ``check`` runs ``vendor --check`` on the copy inside
+``python -m airflow_trigger_compat vendor`` into ``src/airflow/providers/standard/_vendor/``, applies the
+pull request's two patches in order with ``git apply`` (``PATCHES``: ``...-1.21.0-1-vendor.patch``, the
+operator runs through the copy and validates early; ``...-1.21.0-2-durable.patch``, ``durable=True``;
+each changes the operator, its tests and its docs), and builds the wheel with ``pip wheel`` (the sdist's
+own backend, flit_core). ``check`` runs ``vendor --check`` on the copy inside
 the installed wheel: what the provider's CI would run on its source tree.
 
 The vendor tool runs from this checkout's ``src/`` (``PYTHONPATH``), so the environment that builds and
@@ -28,7 +30,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DISTRIBUTION = "apache-airflow-providers-standard"
 VERSION = "1.21.0"
-PATCH = REPO / "patches" / f"{DISTRIBUTION}-{VERSION}.patch"
+#: The pull request, as a reviewer reads it: applied in this order.
+PATCHES = [
+    REPO / "patches" / f"{DISTRIBUTION}-{VERSION}-1-vendor.patch",
+    REPO / "patches" / f"{DISTRIBUTION}-{VERSION}-2-durable.patch",
+]
 VENDOR_DIR = "src/airflow/providers/standard/_vendor"
 #: The copy's import name (the patch imports it; the nox session points the tests at it).
 PACKAGE = "airflow.providers.standard._vendor.airflow_trigger_compat"
@@ -57,7 +63,7 @@ def build(work: Path) -> Path:
     (root,) = (p for p in work.iterdir() if p.is_dir() and p.name != "sdist")
     _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
     _keep_the_oracle(root, work / "oracle")
-    _apply_patch(root)
+    _apply_patches(root)
     _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
     (wheel,) = (work / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -69,19 +75,21 @@ def build(work: Path) -> Path:
     return wheel
 
 
-def _apply_patch(root: Path) -> None:
-    """``git apply`` the patch to the unpacked sdist, and fail unless it really changed the operator.
+def _apply_patches(root: Path) -> None:
+    """``git apply`` the patches to the unpacked sdist in order, and fail unless they changed the operator.
 
     The sdist may be unpacked inside another git checkout (a nox env dir in this repository): git would
     then resolve the patch's paths against that checkout and skip them, exiting 0. The ceiling stops
     git's repository discovery at the sdist's parent, so the paths are the sdist's own.
     """
     env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)}
-    print(f"+ git apply --verbose {PATCH}", flush=True)
-    subprocess.run(["git", "apply", "--verbose", str(PATCH)], cwd=root, env=env, check=True)
+    for patch in PATCHES:
+        print(f"+ git apply --verbose {patch}", flush=True)
+        subprocess.run(["git", "apply", "--verbose", str(patch)], cwd=root, env=env, check=True)
     operator = (root / "src/airflow/providers/standard/operators/trigger_dagrun.py").read_text()
-    if "execute_trigger(self, context)" not in operator:
-        raise SystemExit(f"{PATCH.name} did not apply to {root}: the operator is unchanged")
+    for marker in ("execute_trigger(self, context)", "durable: bool = False"):
+        if marker not in operator:
+            raise SystemExit(f"the patches did not apply to {root}: the operator lacks {marker!r}")
 
 
 #: The unpatched operator module, importable beside the patched provider: the parity suite's oracle.
