@@ -119,11 +119,15 @@ def vendor(into: Path, package: str | None = None, host: str | None = None) -> P
     into.mkdir(parents=True, exist_ok=True)
     if not (into / "__init__.py").exists():
         (into / "__init__.py").write_text('"""Third-party packages shipped inside this package."""\n')
-    actual = host_package(into)
-    if package is not None and package != actual:
+    actual = package or host_package(into)
+    parts = actual.split(".")
+    # The name must say where the copy lands: its directory last, the directories --into names before it
+    # (a provider's namespace packages above it have no __init__.py to find them by).
+    if len(parts) < 2 or parts[-1] != COPY_NAME or list(into.resolve().parts[1 - len(parts) :]) != parts[:-1]:
         raise VendorError(
-            f"--package {package!r} does not match where --into puts the copy: it imports as {actual!r}. "
-            f"Run: {_command('--into', into.as_posix(), '--package', actual)}"
+            f"--package {package!r} does not name where --into puts the copy, "
+            f"{(into / COPY_NAME).as_posix()}. Run: "
+            f"{_command('--into', into.as_posix(), '--package', host_package(into))}"
         )
     host = host or actual.rpartition("._vendor")[0] or actual.rpartition(".")[0] or DISTRIBUTION
     command = _command("--into", into.as_posix(), "--host", host)

@@ -107,9 +107,19 @@ def test_a_package_that_does_not_match_the_location_is_refused_with_the_right_co
     with pytest.raises(VendorError) as err:
         vendor(tmp_path / "host" / "_vendor", "host._vendor")
     message = str(err.value)
-    assert "imports as 'host._vendor.airflow_trigger_compat'" in message
+    assert "--package 'host._vendor' does not name where --into puts the copy" in message
     assert f"vendor --into {(tmp_path / 'host' / '_vendor').as_posix()} --package {HOST}" in message
     assert not (tmp_path / "host" / "_vendor" / "_vendor").exists()
+
+
+def test_a_package_above_namespace_packages_is_taken_from_the_directories(tmp_path: Path) -> None:
+    # A provider: airflow/ and airflow/providers/ are namespace packages, without __init__.py.
+    into = tmp_path / "src" / "airflow" / "providers" / "standard" / "_vendor"
+    into.parent.mkdir(parents=True)
+    (into.parent / "__init__.py").write_text("")
+    package = "airflow.providers.standard._vendor.airflow_trigger_compat"
+    stamp = json.loads((vendor(into, package) / STAMP).read_text())
+    assert (stamp["package"], stamp["host"]) == (package, "airflow.providers.standard")
 
 
 def test_the_host_defaults_to_the_package_that_vendors_it(tmp_path: Path) -> None:
