@@ -61,14 +61,14 @@ def build(work: Path) -> Path:
         # The "data" filter refuses links and paths outside the target (Python 3.11.4+; earlier has none).
         archive.extractall(work, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     (root,) = (p for p in work.iterdir() if p.is_dir() and p.name != "sdist")
-    _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
+    _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE, "--host", DISTRIBUTION], root, tool=True)
     _keep_the_oracle(root, work / "oracle")
     _apply_patches(root)
     _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
     (wheel,) = (work / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     copy = VENDOR_DIR.removeprefix("src/") + "/airflow_trigger_compat"
-    missing = {f"{copy}/{n}" for n in ("vendored.json", "LICENSE", "py.typed", "__init__.py")} - names
+    missing = {f"{copy}/{n}" for n in ("vendored.json", "LICENSE", "__init__.py", "_host.py")} - names
     if missing:
         raise SystemExit(f"{wheel.name} lacks {sorted(missing)}")
     print(f"built {wheel}", flush=True)
