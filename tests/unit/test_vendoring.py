@@ -68,6 +68,21 @@ def test_the_runtime_imports_nothing_outside_itself() -> None:
     assert {f"_strategies/{s.name}.py" for s in STRATEGIES.values()} <= set(_runtime_py())
 
 
+def test_the_runtime_has_no_import_cycle() -> None:
+    graph = import_graph(RUNTIME_DIR)  # imports under `if TYPE_CHECKING:` are for type checkers only
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " -> ".join((*path, module))
+        if module not in done:
+            for target in sorted(graph[module]):
+                visit(target, (*path, module))
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
+
+
 # -- vendor --into ---------------------------------------------------------------------------------------
 
 
