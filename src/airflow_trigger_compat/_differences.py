@@ -120,8 +120,8 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         id="invalid-input-fails-early",
         airflow=_EVERY_VERSION,
-        when="an argument the trigger cannot work with: conf that is not a JSON object (3.2+: or has a "
-        "key that is not a string; before 3.2 Airflow refuses that key before execute(), for both), a date "
+        when="an argument the trigger cannot work with: conf that is not a JSON object (3.2.1+: or has a "
+        "key that is not a string; before, Airflow refuses that key before execute(), for both), a date "
         "of the wrong type, unparseable or naive, a negative or non-number poke_interval for a "
         "synchronous wait, a trigger_run_id Airflow refuses, an empty trigger_dag_id, a non-string note "
         "(3.2+)",

@@ -223,14 +223,15 @@ def scenarios() -> dict[str, Scenario]:
     s["conf_nan"] = Scenario({"conf": {"x": float("nan")}, "logical_date": _d()}, finish=None, retries=1)
     for name, kwargs in bad.items():
         s[f"invalid_{name}"] = Scenario(kwargs, retries=1, expect=((INVALID, everywhere),), timeout=20)
-    # A conf key that is not a string: before 3.2 Airflow refuses it before execute() runs, for both
-    # operators alike (the rendered fields' JSON); from 3.2 it reaches the trigger and the package refuses it.
+    # A conf key that is not a string: before 3.2.1 Airflow refuses it before execute() runs, for both
+    # operators alike (the rendered fields' JSON; task-sdk 1.2.1 turns keys into strings there); from 3.2.1
+    # it reaches the trigger, and the package refuses it.
     s["invalid_conf_non_string_key"] = Scenario(
         {"conf": {1: "a"}, "logical_date": _d()},
         finish=None,  # nothing waits on the child (2.11 creates it): finishing it would race the parent
         retries=1,
         timeout=20,
-        expect=((INVALID, lambda sel: sel.version.release >= (3, 2, 0)),),
+        expect=((INVALID, lambda sel: sel.version.release >= (3, 2, 1)),),
     )
 
     # A DAG that does not exist (yet): retried, as with stock, since the DAG processor may not have parsed it.

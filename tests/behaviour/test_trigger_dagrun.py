@@ -298,6 +298,8 @@ class Seam:
     store: bool
     finish: dict[str, str]
     finish_in_try: dict[int, str] = field(default_factory=dict)
+    #: Only a call of this op starts the finishing (``None``: any op).
+    finish_op: str | None = None
     before: Callable[[SeamCall], None] | None = None
     calls: list[SeamCall] = field(default_factory=list)
 
@@ -311,7 +313,7 @@ class Seam:
         if self.before is not None:
             self.before(call)
         answer = real()
-        if call.try_number in self.finish_in_try:
+        if call.try_number in self.finish_in_try and self.finish_op in (None, call.op):
             self.finish.setdefault(run_id, self.finish_in_try[call.try_number])
         return answer
 
@@ -396,7 +398,9 @@ def test_durable_retry_reconnects_to_running_child(ids, selection, seam) -> None
     # Try 1 triggers, then its worker dies at the first poll, the child still queued. Try 2 finds it
     # queued (the harness finishes it only from then on) and reconnects.
     seam.before = crash_on(1, "state")
-    seam.finish_in_try = {2: "success"}
+    # From try 2's status lookup on: its trigger ("already exists" below 3.3) must not finish the child
+    # before the lookup sees it queued.
+    seam.finish_in_try, seam.finish_op = {2: "success"}, "state"
     result = durable_trigger(parent, seam)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
