@@ -348,12 +348,10 @@ def scenarios() -> dict[str, Scenario]:
         finish=None,
         warns=durable_unavailable,
     )
-    # The child finishes 1.5 s after it appears: after try 1's 1 s timeout, and before try 2's ends (try 2
-    # starts after try 1 timed out), or before try 2 starts (it then finds the child succeeded).
     s["durable_execution_timeout_shorter_than_child"] = Scenario(
         {"logical_date": _d(), **WAIT, "execution_timeout": datetime.timedelta(seconds=1)},
         package_kwargs=DURABLE,
-        finish_delay=1.5,
+        finish_delay=3.0,
         retries=1,
         timeout=40,
         expect=(("durable-timeout-bounds-the-wait", lambda sel: sel.name == "accessor"),),
