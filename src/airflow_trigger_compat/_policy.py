@@ -645,8 +645,8 @@ def _users_lines(r: PolicyReport) -> list[str]:
         if lost["gaps"]:
             text += f" (declared gaps: {', '.join(f'`{g}`' for g in lost['gaps'])})"
         measured = [
-            f"{release}: {m['outcomes'].get('passed', 0)} of {sum(m['outcomes'].values())} scenarios "
-            f"passed ({m['measured']})"
+            f"{release}: {', '.join(f'{n} {outcome}' for outcome, n in sorted(m['outcomes'].items()))} "
+            f"of {sum(m['outcomes'].values())} scenarios ({m['measured']})"
             for release, m in lost["measured"].items()
         ]
         if measured:

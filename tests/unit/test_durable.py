@@ -3,10 +3,13 @@ job; without it, ``_mixin_contract`` replays the mixin's documented contract (Ai
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from airflow_trigger_compat._runtime import _durable
 from airflow_trigger_compat._runtime._durable import (
     _ABSENT,
     STATE_KEY,
@@ -45,15 +48,24 @@ def _mixin_contract(job: DagRunJob, store: FakeStore) -> Any:
     return job.get_job_result(external_id, {})
 
 
+class _ContractMixin:
+    """Stands in for ``ResumableJobMixin`` where Airflow 3.3 is not installed."""
+
+    def execute_resumable(self, context: Any) -> Any:
+        return _mixin_contract(self, context["task_state_store"])  # type: ignore[arg-type]
+
+
 def run(port: FakePort, store: FakeStore, **overrides: Any) -> None:
+    """``run_durable`` as on Airflow 3.3 (with its task_state_store)."""
     overrides.setdefault("poke_interval", 1)
     overrides.setdefault("wait_for_completion", True)
     overrides.setdefault("durable", True)
     request = request_for("3.3.2", **overrides)
-    if _has_real_mixin():
+    with contextlib.ExitStack() as stack:
+        if not _has_real_mixin():
+            job = type("ContractJob", (DagRunJob, _ContractMixin), {})
+            stack.enter_context(mock.patch.object(_durable, "_resumable_job_class", lambda: job))
         run_durable(request, port, {"task_state_store": store}, store=True)
-    else:
-        _mixin_contract(DagRunJob(request, port, store), store)
 
 
 def test_first_try_stores_run_id_before_triggering() -> None:
@@ -297,7 +309,7 @@ def test_a_fixed_run_id_that_already_exists_on_first_try_is_not_adopted() -> Non
 def bare(port: FakePort, **overrides: Any) -> None:
     overrides.setdefault("poke_interval", 1)
     overrides.setdefault("wait_for_completion", True)
-    run_durable(request_for("3.1.8", durable=True, **overrides), port, {}, store=False)
+    run_durable(request_for("3.2.2", durable=True, **overrides), port, {}, store=False)
 
 
 def test_without_store_the_run_id_is_derived_from_the_parent() -> None:
