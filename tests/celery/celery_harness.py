@@ -88,7 +88,8 @@ TASK_START_S = 30.0
 #: SIGTERM -> SIGKILL of what is left, as a container runtime does (``docker stop``'s default, 10 s); the
 #: waiting parent outlives it (a warm shutdown that let the parent finish would show no crash at all)
 TERM_GRACE_S = 10.0
-SCHEDULER_DOWN_S = 5.0
+#: Polls every waiting parent makes with the scheduler down (poke_interval 2 s: about 4 to 6 s down)
+SCHEDULER_DOWN_POLLS = 2
 LOAD_WINDOW_S = 120.0
 LOAD_KILL_EVERY_S = (10.0, 20.0)
 DEFAULT_SEED = 9
@@ -434,12 +435,15 @@ class CeleryRun:
         )
         return rows[0][0].timestamp() if rows and rows[0][0] is not None else None
 
-    def _wait(self, what: str, pred: Callable[[], bool], timeout: float, every: float = 0.5) -> None:
+    def _wait(
+        self, what: str, pred: Callable[[], bool], timeout: float, every: float = 0.5, down: str = ""
+    ) -> None:
+        """Until ``pred()``; fails early when a server dies (except ``down``, stopped on purpose)."""
         deadline = time.monotonic() + timeout
         while not pred():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-            for name in ("scheduler", "redis", "api-server", "dag-processor"):
+            for name in {"scheduler", "redis", "api-server", "dag-processor"} - {down}:
                 rc = self.inst.procs.dead(name) if self.inst.procs else None
                 if rc is not None:
                     raise RuntimeError(f"{name} exited with {rc}")
@@ -454,6 +458,22 @@ class CeleryRun:
             return (path / f"attempt={attempt}.log").read_text(errors="replace")
         except OSError:
             return ""
+
+    def _polls(self, p: ParentResult) -> list[int]:
+        """Per index: the polls of its child run try 1's task log shows."""
+        return [h.polls(self._task_log(p, i, 1)) for i in p.map_indices]
+
+    def _wait_polling(
+        self, parents: list[ParentResult], n: int, since: dict[str, list[int]] | None = None, down: str = ""
+    ) -> None:
+        """Until every index of every parent has polled its child ``n`` times (more than ``since``)."""
+
+        def polled(p: ParentResult) -> bool:
+            base = (since or {}).get(p.case) or [0] * len(p.map_indices)
+            return all(now >= b + n for now, b in zip(self._polls(p), base, strict=True))
+
+        what = f"every parent polling its child ({n} polls)"
+        self._wait(what, lambda: all(map(polled, parents)), 120, down=down)
 
     def _deliveries(self, p: ParentResult) -> int:
         """Task executions the workers logged for this parent run (every try, every index)."""
@@ -556,7 +576,7 @@ class CeleryRun:
         )
         # No wait for the other worker here: the retries come after the heartbeat timeout, by when it
         # consumes; and a SIGTERM must reach the parent early in its wait, or the warm shutdown lets it end.
-        time.sleep(2.5)  # one more poll: really mid-wait
+        self._wait_polling(parents, h.MID_WAIT_POLLS)  # really mid-wait: the task logs show it
         if not all(self._waiting(p) for p in parents):
             raise RuntimeError(f"{kind}: a parent stopped waiting before the kill: {self._tis_all(parents)}")
         not_on_victim = [p.case for p in parents if p.worker_try1 != victim]
@@ -611,13 +631,17 @@ class CeleryRun:
         self.parents += parents
         self._trigger(parents)
         self._wait("every parent waiting", lambda: all(self._waiting(p) for p in parents), timeout=180)
-        time.sleep(2.5)
+        self._wait_polling(parents, h.MID_WAIT_POLLS)
         for p in parents:
             p.worker_try1 = inst.owner((self._tis(p)[0] or {}).get("pid"))
         t_kill = time.time()
+        before = {p.case: self._polls(p) for p in parents}
         killed = inst.kill_tree("scheduler")
-        h.log(f"schedkill: SIGKILLed the scheduler (pids {killed}); restarting it in {SCHEDULER_DOWN_S} s")
-        time.sleep(SCHEDULER_DOWN_S)
+        h.log(f"schedkill: SIGKILLed the scheduler (pids {killed}); it stays down until every parent polled")
+        # Down until every parent has polled its child SCHEDULER_DOWN_POLLS more times without it (the
+        # waits go on with no scheduler): what the task logs show, not a guessed duration.
+        self._wait_polling(parents, SCHEDULER_DOWN_POLLS, since=before, down="scheduler")
+        phase_down_s = round(time.time() - t_kill, 1)
         inst.start_scheduler()
         stop = threading.Event()
         watcher = threading.Thread(target=self._watch_retry_workers, args=(parents, stop), daemon=True)
@@ -640,6 +664,7 @@ class CeleryRun:
                 "case": "schedkill",
                 "t_kill": t_kill,
                 "killed_pids": killed,
+                "scheduler_down_s": phase_down_s,
                 "redis_unacked_after": inst.redis_unacked(),
             }
         )

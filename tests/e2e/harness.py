@@ -297,6 +297,24 @@ def _decode_conf(conf: Any) -> Any:
     return conf
 
 
+#: The line each waiting operator logs before every poll of its child run (in the task log): the task
+#: runner's wait (3.x stock and durable=False), the standard operator's on 2.11, the shim's own wait
+#: (durable=True on 3.x; on 2.11 the standard operator's wording).
+POLL_LINES = (
+    "Waiting for dag run to complete execution in allowed state",
+    "to become allowed state",
+    "to reach an allowed state",
+)
+#: Poll lines that show a try is really mid-wait: the second is logged after one whole poll (a sleep of
+#: poke_interval and a read of the child run's state) beyond the trigger or the reconnect.
+MID_WAIT_POLLS = 2
+
+
+def polls(task_log: str) -> int:
+    """How many polls of its child run a task log shows."""
+    return sum(1 for line in task_log.splitlines() if any(p in line for p in POLL_LINES))
+
+
 # --------------------------------------------------------------------------------------------------------
 # Airflow instance
 # --------------------------------------------------------------------------------------------------------
@@ -720,16 +738,24 @@ class CaseRunner:
         "triggering a fresh run": "fresh run after a failed child",
     }
 
-    def _task_log(self, attempt: int) -> str:
+    def _task_log(self, attempt: int, map_index: int = 0) -> str:
         r = self.res
         base = self.inst.home / "logs" / f"dag_id={r.parent_dag_id}" / f"run_id={r.parent_run_id}"
         try:
             task = base / "task_id=trigger"
-            if r.kill == "mapped":  # index 0's log: the first index killed
-                task = task / "map_index=0"
+            if r.kill == "mapped":  # by default index 0's log: the first index killed
+                task = task / f"map_index={map_index}"
             return (task / f"attempt={attempt}.log").read_text(errors="replace")
         except OSError:
             return ""
+
+    def _wait_mid_wait(self, attempt: int, deadline: float, map_index: int = 0) -> None:
+        """Until the try's task log shows it polling its child run (``MID_WAIT_POLLS`` polls)."""
+        self._wait(
+            f"try {attempt} polling its child run (index {map_index})",
+            lambda: polls(self._task_log(attempt, map_index)) >= MID_WAIT_POLLS,
+            deadline,
+        )
 
     def _zombie_detections(self) -> int:
         """How often 2.11's scheduler sent a zombie callback for this parent run's task instances."""
@@ -776,10 +802,10 @@ class CaseRunner:
             deadline,
         )
         if r.kill in ("midwait", "workerkill", "doublekill"):
-            kids = self._wait("child run", self._children, deadline)
+            self._wait("child run", self._children, deadline)
             t_trig = time.monotonic()
-            # the operator polls every poke_interval: give it one poll so it is really mid-wait
-            time.sleep(2.5)
+            self._wait_mid_wait(1, deadline)
+            kids = self._children()
             r.kill_after_trigger_s = round(time.monotonic() - t_trig, 1)
         else:
             marker = self.inst.marker_dir / f"{r.parent_dag_id}.window.1.json"
@@ -819,7 +845,8 @@ class CaseRunner:
             return t and t["state"] == "running" and t["pid"] and mine and t
 
         tis = [self._wait(f"index {i} waiting", lambda i=i: waiting(i), deadline) for i in (0, 1)]
-        time.sleep(2.5)
+        for i in (0, 1):
+            self._wait_mid_wait(1, deadline, map_index=i)
         kids = self._children()
         r.child_runs_at_kill = len(kids)
         for i, ti in enumerate(tis):
@@ -861,7 +888,7 @@ class CaseRunner:
             ),
             deadline,
         )
-        time.sleep(4.0)  # past the reconnect, into the wait
+        self._wait_mid_wait(2, deadline)  # past the reconnect (or the new trigger), into the wait
         ti = self.db.ti(r.parent_dag_id, r.parent_run_id)
         if ti is None or ti["state"] != "running" or ti["try_number"] != 2:
             raise RuntimeError(f"{r.case}: try 2 no longer running at the second kill: {ti}")
@@ -962,7 +989,7 @@ class CaseRunner:
                 ),
                 deadline,
             )
-            time.sleep(2.5)
+            self._wait_mid_wait(1, deadline)
             r.child_runs_at_kill = len(self._children())
             r.max_tries_before_clear = self._max_tries()
             r.clear_number_before = self._clear_number()
