@@ -63,9 +63,3 @@ def test_differences_on_starts_and_ends_with_each_row(difference: Difference) ->
     assert difference in differences_on(low)
     assert difference not in differences_on((low[0], low[1], low[2] - 1))  # just below its range
     assert difference not in differences_on(high)
-
-
-def test_differences_on_agrees_with_each_rows_range() -> None:
-    for entry in REGISTRY:
-        for release in (entry.airflow.low, (entry.airflow.high[0], entry.airflow.high[1], 0)):
-            assert differences_on(release) == tuple(d for d in DIFFERENCES if release in d.airflow)
