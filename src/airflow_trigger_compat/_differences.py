@@ -199,18 +199,22 @@ DIFFERENCES: tuple[Difference, ...] = (
     ),
     Difference(
         id="durable-trigger-error-retries",
-        airflow=VersionRange((3, 0, 0), (3, 3, 0)),
-        when="durable=True with a generated run_id, and the trigger itself fails (trigger_dag_id names no "
-        "DAG, the API refuses the run)",
-        stock="the 3.0-3.2 task runner lets the API's error escape its handler: the task fails at once, "
-        "without retries or callbacks, and its Triggered DAG link names the run_id",
-        package="the trigger runs in execute(), so its error fails the try and retries and callbacks apply, "
-        "as on 2.11 and 3.3; the link names no run",
-        reason="durable=True triggers in execute() to own the child's run_id; an error there is a task "
-        "error like any other, and a transient one (the API briefly unavailable) deserves the retries "
-        "the DAG asked for, which 3.3's runner also gives",
+        airflow=VersionRange((3, 0, 0), (3, 3, 1)),
+        when="durable=True takes the operator's own path (3.3.0: not deferrable; 3.0-3.2: also a generated "
+        "run_id) and the trigger or a poll fails with the API's error (trigger_dag_id names no DAG, the "
+        "child run deleted while waited on)",
+        stock="the task runner of 3.0 to 3.3.0 lets that error escape its handler (task-sdk 1.3.1 catches "
+        "it, _handle_handler_failure): the task fails at once, without retries or callbacks and without "
+        'the "Task failed with exception" line, its Triggered DAG link naming the run_id',
+        package="the trigger and the poll run in execute(), so the error fails the try as any task error: "
+        'retries and callbacks apply and the runner logs "Task failed with exception", as on 2.11 and '
+        "3.3.1+; the link names no run",
+        reason="durable=True triggers and waits in execute() to own the child's run_id; an error there is a "
+        "task error like any other, and a transient one (the API briefly unavailable) deserves the retries "
+        "the DAG asked for, which the runner itself gives from 3.3.1",
         fields=frozenset({"tries", "error", "xcoms", "log"}),
-        shown_by="test_parity.py::test_parity[durable_generated_trigger_dag_missing]",
+        shown_by="test_parity.py::test_parity[durable_generated_trigger_dag_missing], "
+        "[durable_wait_child_deleted] on 3.3.0",
     ),
     Difference(
         id="durable-failed-child-retries",
