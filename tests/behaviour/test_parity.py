@@ -391,9 +391,9 @@ def _stale_fix_fields(scenario: Scenario, selection: Any) -> frozenset[str]:
     if "link-xcom-at-trigger" in STOCK_STALE_FIXES and selection.version.release >= (3, 0, 0):
         fields.add("xcoms")
     if "json-string-conf" in STOCK_STALE_FIXES and isinstance(scenario.kwargs.get("conf"), str):
-        fields |= {"children", "tries", "error", "xcoms"}
+        fields |= {"children", "runs", "tries", "error", "xcoms", "log"}
     if _paused_refusal_stale(scenario, selection):
-        fields |= {"construct_error", "children", "tries", "error", "xcoms"}
+        fields |= {"construct_error", "children", "runs", "tries", "error", "xcoms", "log"}
     return frozenset(fields)
 
 
