@@ -181,8 +181,8 @@ def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> No
 
 
 def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
-    """Run the live crash test (tests/e2e) in this session's Airflow."""
-    session.run("pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", "-s", *extra, env=env)
+    """Run the live crash test on LocalExecutor (tests/live, marker ``local``) in this session's Airflow."""
+    session.run("pytest", "tests/live", "-m", "local", "-p", "no:cacheprovider", "-s", *extra, env=env)
 
 
 #: Minor -> the oldest apache-airflow-providers-standard run with its last release (the provider axis).
@@ -216,7 +216,7 @@ def matrix_table(session: nox.Session) -> None:
 
 
 # psycopg2 for the crash test's PostgreSQL (LocalExecutor refuses SQLite on Airflow 2; on 3.x concurrent
-# cases contend for SQLite's one write lock); not in the lock files because only the e2e sessions need it.
+# cases contend for SQLite's one write lock); not in the lock files because only the live sessions need it.
 E2E_EXTRA = ["psycopg2-binary==2.9.11", "asyncpg==0.31.0"]  # asyncpg: Airflow 3's async engine
 
 
@@ -225,17 +225,37 @@ def _install_pinned(session: nox.Session, airflow: str) -> None:
     session.install("--no-deps", "-e", ".")
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["e2e", "ci", "ci-live"])
-@nox.parametrize("airflow", AIRFLOW_IDS, ids=AIRFLOW_IDS)
-def e2e(session: nox.Session, airflow: str) -> None:
-    """Live crash test: real scheduler + LocalExecutor, SIGKILL of the waiting task, child runs counted.
+# The crash test on a distributed deployment: Airflow minor -> exact release, pinned with the Celery
+# provider in constraints/celery/airflow-<release>.txt (scripts/update_celery_constraints.py). Those pins are
+# the minor's own (constraints/airflow-<release>.txt) plus the Celery provider and what it needs, so one
+# environment runs both executors.
+CELERY_MATRIX: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2"}
 
-    One Airflow per session on a private PostgreSQL (installed with apt-get if missing; 3.x:
-    ``E2E_DATABASE=sqlite`` for SQLite).
-    Table printed and written to results/e2e-<minor>.json. ``-- -k durable`` etc. go to pytest.
+
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
+@nox.parametrize(
+    "airflow",
+    [
+        nox.param(m, id=m, tags=["live", "e2e", "ci", "ci-live", *(["celery"] if m in CELERY_MATRIX else [])])
+        for m in AIRFLOW_IDS
+    ],
+)
+def live(session: nox.Session, airflow: str) -> None:
+    """Live crash tests: real scheduler, real SIGKILLs, child runs counted; LocalExecutor, and Celery on some.
+
+    One venv and one PostgreSQL (installed with apt-get if missing) per minor. LocalExecutor: every case at
+    once on one scheduler (``-m local``). CeleryExecutor (2.11, 3.1, 3.3; ``-m celery``): Redis, two
+    workers, workers and the scheduler killed, a load case. Tables printed and written to
+    results/e2e-<minor>.json and results/celery-<minor>.json. ``-- -k durable`` etc. go to pytest.
     """
-    _install_pinned(session, airflow)
-    _crash_test(session, {"E2E_AIRFLOW_MINOR": airflow}, *session.posargs)
+    if airflow in CELERY_MATRIX:
+        session.install("-r", f"constraints/celery/airflow-{CELERY_MATRIX[airflow]}.txt")
+        session.install("--no-deps", "-e", ".")
+    else:
+        _install_pinned(session, airflow)
+    only = [] if airflow in CELERY_MATRIX else ["-m", "local"]  # the Celery provider is not installed there
+    env = {"E2E_AIRFLOW_MINOR": airflow}
+    session.run("pytest", "tests/live", *only, "-p", "no:cacheprovider", "-s", *session.posargs, env=env)
 
 
 @nox.session(python=False, tags=["ci", "ci-live"])
@@ -248,7 +268,7 @@ def crash_table(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Watch it: Airflow 3.3, a stock and a durable parent's worker SIGKILLed mid-wait: 2 child runs vs 1."""
     _install_pinned(session, "3.3")
-    session.run("python", "tests/e2e/demo.py", *session.posargs, env={"E2E_DATABASE": "sqlite"})
+    session.run("python", "tests/live/demo.py", *session.posargs, env={"E2E_DATABASE": "sqlite"})
 
 
 # The oldest and the newest minor of the matrix: the two ends a provider's vendored copy must work on.
@@ -300,34 +320,6 @@ def provider(session: nox.Session, airflow: str) -> None:
         e2e_env = {"E2E_AIRFLOW_MINOR": airflow, "E2E_RESULTS": f"results/provider-e2e-{airflow}.json"}
         e2e_env |= {"E2E_SHIM_PACKAGE": PROVIDER_COPY, "E2E_SHIM_OPERATOR": PROVIDER_OPERATOR}
         _crash_test(session, e2e_env, "-k", "durable")
-
-
-# The crash test on a distributed deployment: Airflow minor -> exact release, pinned with the Celery
-# provider in constraints/celery/airflow-<release>.txt (scripts/update_celery_constraints.py).
-CELERY_MATRIX: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2"}
-CELERY_IDS = list(CELERY_MATRIX)
-
-
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["celery", "ci", "ci-live"])
-@nox.parametrize("airflow", CELERY_IDS, ids=CELERY_IDS)
-def celery(session: nox.Session, airflow: str) -> None:
-    """Crash test on CeleryExecutor: Redis, PostgreSQL, a scheduler and two Celery workers, all real.
-
-    Kills the worker running a waiting parent (SIGKILL, SIGTERM), the scheduler, and workers at random
-    under load; counts child runs per parent from the database. Installs Debian's redis-server and
-    postgresql-15 with apt-get if missing. Table printed and written to results/celery-<minor>.json.
-    """
-    session.install("-r", f"constraints/celery/airflow-{CELERY_MATRIX[airflow]}.txt")
-    session.install("--no-deps", "-e", ".")
-    session.run(
-        "pytest",
-        "tests/celery",
-        "-p",
-        "no:cacheprovider",
-        "-s",
-        *session.posargs,
-        env={"E2E_AIRFLOW_MINOR": airflow, "CELERY_RESULTS": f"results/celery-{airflow}.json"},
-    )
 
 
 @nox.session(python=False, tags=["celery", "ci", "ci-live"])

@@ -1,9 +1,10 @@
-"""Live crash test: SIGKILL the task process of a waiting TriggerDagRunOperator, count the child runs.
+"""Live crash tests: kill the worker of a waiting TriggerDagRunOperator, count the child runs.
 
-Starts one real Airflow (scheduler + LocalExecutor) for the installed version and runs every case
-against it concurrently (see ``harness.py``). Run through nox: ``nox -s "e2e(3.3)"``.
+For the installed Airflow, one real deployment per executor, one after the other on one PostgreSQL (see
+``harness.py``). Run through nox: ``nox -s "live(3.3)"`` (``-- -m local`` or ``-- -m celery`` for one).
 
-Expected, and asserted:
+LocalExecutor (marker ``local``, ``local_cases.py``): every case at once against one scheduler, the task
+process (or its whole worker) SIGKILLed. Expected, and asserted:
 
 * stock provider operator: 2 child runs for one parent run (the duplicate this package fixes);
 * shim ``durable=False``: the same 2 (durability is opt-in);
@@ -26,12 +27,34 @@ Expected, and asserted:
 Only the cases of the selected tests run (``-k durable``: the durable cases alone). The table is printed
 and written to ``results/e2e-<minor>.json``, or to ``E2E_RESULTS``. ``E2E_SHIM_PACKAGE`` and
 ``E2E_SHIM_OPERATOR`` run the shim cases through a provider's vendored copy (see the DAG file).
+
+CeleryExecutor (marker ``celery``, ``celery_cases.py``): PostgreSQL, Redis, a scheduler and two Celery
+workers; the four cases one after the other. Expected, and asserted, on every version:
+
+* ``durable=True``: exactly one child run per parent (per map index) in every case;
+* the worker cases (SIGKILL, and SIGTERM followed by SIGKILL after the grace period): try 1 ran on the
+  killed worker, the retry (try 2) on the other one; the stock operator and ``durable=False`` trigger one
+  child per try, so 2 (the duplicate); ``durable=True`` reconnects, 1;
+* the scheduler's SIGKILL and restart kills no task: the restarted scheduler adopts the running task
+  instances, no try is lost and every operator has one child run;
+* the load case: every parent succeeds and ``durable=True`` has one child per task instance while the
+  workers die every 10-20 s; the stock operator has at most one child per try, and at least one
+  duplicate (otherwise the faults never hit a waiting parent and the case proved nothing);
+* no hang: every parent reaches a final state within child duration + heartbeat timeout (+ 2.11's
+  zombie detection interval) + two retries of its (last) kill;
+* no redelivery: every execution the workers logged for a parent is one of its tries or a requeue by
+  Airflow's stuck-in-queued check.
+
+The throughput of the load case (parents finished per minute, durable over stock) is a reported figure,
+not an assertion. Its table is written to ``results/celery-<minor>.json``, or to ``CELERY_RESULTS``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,42 +62,62 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import celery_cases
 import harness
+import local_cases
 
 pytestmark = pytest.mark.e2e
 
-
-def _minor() -> str:
-    minor = os.environ.get("E2E_AIRFLOW_MINOR")
-    if minor:
-        return minor
-    major, min_, *_ = harness.airflow_version(sys.executable).split(".")
-    return f"{major}.{min_}"
-
-
-MINOR = _minor()
+MINOR = os.environ.get("E2E_AIRFLOW_MINOR") or ".".join(
+    importlib.metadata.version("apache-airflow").split(".")[:2]
+)
 REPEATS = int(os.environ.get("E2E_REPEATS", "3"))
 VERSION = tuple(int(x) for x in MINOR.split("."))
 # One test per (variant, kill) any version runs. One this version lacks is skipped with the reason declared
-# in harness.NOT_RUN: pytest counts it as skipped, never as passed, and the results JSON lists it under
+# in local_cases.NOT_RUN: pytest counts it as skipped, never as passed, and the results JSON lists it under
 # "not_run" (scripts/crash_table.py: "not run here: <reason>").
-GROUPS = harness.groups()
+GROUPS = local_cases.groups()
+CELERY_GROUPS = [(k, v) for k in celery_cases.KILL_KINDS for v in celery_cases.VARIANTS]
+CELERY_GROUPS += [("load", v) for v in celery_cases.LOAD_VARIANTS]
+#: case -> (worker that ran try 1, worker that ran the retry); see CeleryRun.run
+WORKER_CASES = {"sigkill": ("w1", "w2"), "sigterm": ("w2", "w1")}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[harness.Postgres | None]:
+    """One PostgreSQL for both executors' runs, migrated once (3.x: none with ``E2E_DATABASE=sqlite``)."""
+    if VERSION >= (3, 0) and os.environ.get("E2E_DATABASE", "postgres") != "postgres":
+        yield None
+        return
+    pg = harness.Postgres()
+    try:
+        yield pg
+    finally:
+        pg.stop()
 
 
 @pytest.fixture(scope="module")
-def report(request: pytest.FixtureRequest) -> dict[str, Any]:
+def report(request: pytest.FixtureRequest, postgres: harness.Postgres | None) -> dict[str, Any]:
     selected = [
         (item.callspec.params["variant"], item.callspec.params["kill"])
         for item in request.session.items
         if isinstance(item, pytest.Function) and item.originalname == "test_crash_case"
     ]
-    shim = harness.shim_installed(sys.executable)
-    cases = [c for c in harness.case_ids(MINOR, REPEATS, shim) if tuple(c.split("__")[:2]) in selected]
+    shim = harness.shim_installed()
+    cases = [c for c in local_cases.cases(MINOR, shim, REPEATS) if tuple(c.split("__")[:2]) in selected]
     if not cases:
         pytest.fail(f"none of {sorted(selected)} can run here: is {harness.SHIM_PACKAGE} importable?")
     out = harness.REPO / os.environ.get("E2E_RESULTS", f"results/e2e-{MINOR}.json")
-    not_run = harness.absences(MINOR, selected)
-    return harness.run_version(MINOR, repeats=REPEATS, out=out, only=cases, not_run=not_run)
+    not_run = local_cases.absences(MINOR, selected)
+    return harness.run_version("local", MINOR, out, postgres, only=cases, not_run=not_run)
+
+
+@pytest.fixture(scope="module")
+def celery_report(postgres: harness.Postgres | None) -> dict[str, Any]:
+    if not harness.shim_installed():
+        pytest.fail("airflow_trigger_compat is not importable in this environment")
+    out = harness.REPO / os.environ.get("CELERY_RESULTS", f"results/celery-{MINOR}.json")
+    return harness.run_version("celery", MINOR, out, postgres)
 
 
 #: Task processes each kind SIGKILLs (2.11 fails each through one zombie callback).
@@ -83,7 +126,7 @@ KILLS = {"midwait": 1, "winafter": 1, "doublekill": 2, "mapped": 2}
 
 def expected(variant: str, kill: str) -> tuple[str, int, int]:
     """(parent state, try number, child runs) after the kill, for this Airflow."""
-    if not harness.retry_expected(MINOR, kill):
+    if not local_cases.retry_expected(MINOR, kill):
         # Airflow 3.0's supervisor reports a SIGKILLed task process as failed, ignoring retries
         # (task-sdk 1.0.6 final_state; 3.1 added up_for_retry): no try 2, so no duplicate either.
         return ("failed", 1, 1)
@@ -124,9 +167,10 @@ def clearwait_children(variant: str, case: dict[str, Any]) -> int:
     return 2
 
 
+@pytest.mark.local
 @pytest.mark.parametrize(("variant", "kill"), GROUPS, ids=[f"{v}-{k}" for v, k in GROUPS])
 def test_crash_case(request: pytest.FixtureRequest, variant: str, kill: str) -> None:
-    reason = harness.not_run_reason(MINOR, variant, kill)
+    reason = local_cases.not_run_reason(MINOR, variant, kill)
     if reason is not None:
         pytest.skip(f"not run on Airflow {MINOR}: {reason}")
     report: dict[str, Any] = request.getfixturevalue("report")
@@ -162,3 +206,44 @@ def test_crash_case(request: pytest.FixtureRequest, variant: str, kill: str) -> 
         if case["window_child_run_id"]:
             # The one child run is the run_id try 1 stored (window a) or triggered (window b).
             assert case["child_run_ids"] == [case["window_child_run_id"]], case
+
+
+@pytest.mark.celery
+def test_every_celery_case_ran(celery_report: dict[str, Any]) -> None:
+    assert celery_report["error"] is None, celery_report["error"]
+    assert {(p["kind"], p["variant"]) for p in celery_report["parents"]} == set(CELERY_GROUPS)
+
+
+@pytest.mark.celery
+@pytest.mark.parametrize(("kind", "variant"), CELERY_GROUPS, ids=[f"{k}-{v}" for k, v in CELERY_GROUPS])
+def test_celery_case(celery_report: dict[str, Any], kind: str, variant: str) -> None:
+    parents = [p for p in celery_report["parents"] if p["kind"] == kind and p["variant"] == variant]
+    assert parents, f"no {variant} parent ran the {kind} case: {celery_report['error']}"
+    for p in parents:
+        assert p["error"] is None, p
+        assert p["parent_state"] == "success", p
+        # no hang: final within child + heartbeat timeout + 2 retries of the (last) kill
+        assert p["final_after_kill_s"] is not None and p["final_after_kill_s"] <= p["bound_s"], p
+        if variant == "shim_durable":
+            assert p["child_runs_per_index"] == [1] * len(p["map_indices"]), p
+        # every execution a worker logged is a try or a stuck-in-queued requeue, never a message the
+        # broker delivered again (acks_late: a killed worker's messages wait for the visibility timeout)
+        tries = sum(t or 0 for t in p["tries_per_index"])
+        assert p["deliveries"] <= tries + (p["stuck_in_queued_parent"] or 0), p
+        if kind in WORKER_CASES:
+            assert (p["worker_try1"], p["worker_retry"]) == WORKER_CASES[kind], p
+            assert p["tries_per_index"] == [2], p
+            # stock and durable=False trigger once per try: the retry's child is the duplicate
+            assert p["child_runs"] == (1 if variant == "shim_durable" else 2), p
+        elif kind == "schedkill":
+            # no task died: the restarted scheduler adopts the running try, nothing is triggered twice
+            assert (p["tries_per_index"], p["child_runs"]) == ([1], 1), p
+        elif variant != "shim_durable":  # load, stock: one child per try at most (a try may die first)
+            for n, tries in zip(p["child_runs_per_index"], p["tries_per_index"], strict=True):
+                assert 1 <= n <= (tries or 0), p
+    if kind == "load":
+        tries = [t or 0 for p in parents for t in p["tries_per_index"]]
+        assert max(tries) >= 2, f"no {variant} load parent was ever killed: {tries}"
+        if variant == "stock":
+            dupes = sum(1 for p in parents for n in p["child_runs_per_index"] if n > 1)
+            assert dupes > 0, "the faults never hit a waiting stock parent after its trigger"

@@ -1,4 +1,4 @@
-"""DAGs for the live crash test (tests/e2e).
+"""DAGs for the live crash tests (tests/live), on LocalExecutor and on CeleryExecutor.
 
 One parent DAG per case, each with its own child DAG, so the number of child runs a parent run caused is
 simply the number of runs of its child DAG (the conf marker ``e2e_parent_run_id`` double-checks it).
@@ -20,6 +20,15 @@ Case ids: ``<variant>__<kill>__<n>``
                               3.x, the CLI on 2.11) and the rerun triggers again
              ``recreate``     no kill: once the parent succeeded the harness deletes its DAG run and
                               triggers it again under the same run_id; the new run triggers its own child
+    CeleryExecutor (celery_cases.py):
+             ``sigkill``      the harness SIGKILLs the whole Celery worker running the waiting parent
+             ``sigterm``      the harness sends that worker SIGTERM (Celery's warm shutdown)
+             ``schedkill``    the harness SIGKILLs the scheduler while the parent waits, then restarts it
+             ``load``         one of the parents of the load case (workers killed at random)
+             ``loadmap``      the load case's mapped parent (3 indices, each with its own child run)
+    On Celery a worker that dies takes the child tasks it runs with it, as a lost host does; the child
+    task retries there (so the child *run* survives a lost worker, as a production DAG with retries
+    does), and the parent's retry finds that child run still running.
 The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the runtime,
 e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``, e.g. that provider's own
 operator) point the shim cases elsewhere; ``nox -s "provider(3.3)"`` sets both.
@@ -27,7 +36,7 @@ The window cases wrap the shim's trigger seam (``<runtime>._ports.SupervisorPort
 ``OrmPort.trigger`` on 2.11): on try 1 the wrapper writes a marker file and sleeps, the harness sees the
 marker and kills the process.
 
-Settings come from the environment the harness starts Airflow with (E2E_*), so every Airflow process
+Settings come from the environment the harness starts Airflow with (E2E_*, CELERY_*), so every Airflow process
 parses the same DAGs.
 """
 
@@ -63,6 +72,12 @@ CHILD_SLEEP_WORKERKILL = float(os.environ.get("E2E_CHILD_SLEEP_WORKERKILL", "40"
 POKE_INTERVAL = int(os.environ.get("E2E_POKE_INTERVAL", "2"))
 RETRY_DELAY = float(os.environ.get("E2E_RETRY_DELAY", "2"))
 MAPPED = 3  # indices of the mapped parent; the harness kills 0 and 1
+#: Celery: the child of a kill case outlives the kill, the heartbeat timeout and the retry's start
+CELERY_CHILD_SLEEP = float(os.environ.get("CELERY_CHILD_SLEEP", "30"))
+CELERY_LOAD_CHILD_SLEEP = float(os.environ.get("CELERY_LOAD_CHILD_SLEEP", "30"))
+#: Celery's kill cases: one kill, so two retries are the bound the test asserts; the load case kills a
+#: worker every 10-20 s for two minutes, so one task can be hit several times
+CELERY_RETRIES = {"sigkill": 2, "sigterm": 2, "schedkill": 2, "load": 8, "loadmap": 8}
 WINDOW_SLEEP = float(os.environ.get("E2E_WINDOW_SLEEP", "120"))
 MARKER_DIR = os.environ.get("E2E_MARKER_DIR", "")
 # "<case_id>,<case_id>,..." - the harness decides which cases exist for this run.
@@ -147,15 +162,13 @@ def _make(case_id: str) -> None:
         return
     parent_id = f"e2e_parent__{case_id}"
     child_id = f"e2e_child__{case_id}"
+    retries = CELERY_RETRIES.get(kill, 2 if kill == "doublekill" else 1)
+    default_args = {"retries": retries, "retry_delay": dt.timedelta(seconds=RETRY_DELAY)}
+    celery = kill in CELERY_RETRIES
+    common = {"schedule": None, "start_date": START, "catchup": False, "is_paused_upon_creation": False}
 
-    with DAG(
-        dag_id=child_id,
-        schedule=None,
-        start_date=START,
-        catchup=False,
-        is_paused_upon_creation=False,
-        tags=["e2e"],
-    ) as child:
+    # Celery: the child task retries too (a killed worker takes it with it)
+    with DAG(dag_id=child_id, tags=["e2e"], default_args=default_args if celery else {}, **common) as child:
         PythonOperator(
             task_id="sleep",
             python_callable=_child_sleep,
@@ -167,46 +180,28 @@ def _make(case_id: str) -> None:
         )
     globals()[child_id] = child
 
-    kwargs = {}
-    if variant == "shim_nodur":
-        kwargs["durable"] = False
-    elif variant == "shim_durable":
-        kwargs["durable"] = True
+    kwargs = {} if variant == "stock" else {"durable": variant == "shim_durable"}
     with DAG(
         dag_id=parent_id,
-        schedule=None,
-        start_date=START,
-        catchup=False,
-        is_paused_upon_creation=False,
-        max_active_runs=8,
-        default_args={
-            "retries": 2 if kill == "doublekill" else 1,
-            "retry_delay": dt.timedelta(seconds=RETRY_DELAY),
-        },
         tags=["e2e"],
+        default_args=default_args,
+        max_active_runs=16 if celery else 8,
+        **common,
     ) as parent:
-        if kill == "mapped":
-            _operator_class(variant, kill).partial(
-                task_id="trigger",
-                trigger_dag_id=child_id,
-                wait_for_completion=True,
-                poke_interval=POKE_INTERVAL,
-                **kwargs,
-            ).expand(conf=[{"e2e_parent_run_id": "{{ run_id }}", "item": i} for i in range(MAPPED)])
+        trigger = {"task_id": "trigger", "trigger_dag_id": child_id, "wait_for_completion": True}
+        trigger |= {"poke_interval": POKE_INTERVAL, **kwargs}
+        if kill in ("mapped", "loadmap"):
+            conf = [{"e2e_parent_run_id": "{{ run_id }}", "item": i} for i in range(MAPPED)]
+            _operator_class(variant, kill).partial(**trigger).expand(conf=conf)
         else:
-            _operator_class(variant, kill)(
-                task_id="trigger",
-                trigger_dag_id=child_id,
-                conf={"e2e_parent_run_id": "{{ run_id }}"},
-                wait_for_completion=True,
-                poke_interval=POKE_INTERVAL,
-                **kwargs,
-            )
+            _operator_class(variant, kill)(conf={"e2e_parent_run_id": "{{ run_id }}"}, **trigger)
     globals()[parent_id] = parent
 
 
 def _child_seconds(kill: str) -> float:
     """How long the case's child runs: it must outlive every retry the harness waits for."""
+    if kill in CELERY_RETRIES:
+        return CELERY_LOAD_CHILD_SLEEP if kill in ("load", "loadmap") else CELERY_CHILD_SLEEP
     seconds = CHILD_SLEEP_WORKERKILL if kill in _WORKERKILL_KINDS else CHILD_SLEEP
     # doublekill: the child must outlive two retries (on 3.0.0 try 2 finished first with 40 s; on 3.3.2 in
     # CI, under load, with 20 s: the child succeeded before the harness could kill try 2)

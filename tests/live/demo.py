@@ -4,13 +4,13 @@ Starts Airflow 3.3 (SQLite, LocalExecutor: api-server, scheduler, dag-processor)
 side by side, each waiting (``wait_for_completion=True``, ``retries=1``) on its own child run that
 sleeps: one with the stock ``TriggerDagRunOperator`` of apache-airflow-providers-standard, one with
 ``airflow_trigger_compat.TriggerDagRunOperator(durable=True)``. Each waiting task process is SIGKILLed
-the same way, by the crash test's own code (``harness.CaseRunner``, case ``midwait``: a few seconds
-after its child run appeared). The stock retry triggers a second child run and waits for it; the durable
+the same way, by the crash test's own code (``local_cases.CaseRunner``, case ``midwait``: once its task
+log shows it polling its child run). The stock retry triggers a second child run and waits for it; the durable
 retry reconnects to the child run that is still running. It prints each state change and ends with a
 table: child runs, tries, and the time from the trigger to the parent run's end. Everything started is
 stopped by PID at the end (also on failure or Ctrl-C).
 
-    python tests/e2e/demo.py [--child-sleep 20]
+    python tests/live/demo.py [--child-sleep 20]
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness
+import local_cases
 
-#: case id (tests/e2e/dags: <variant>__<kill>__<n>) -> how the table names it
+#: case id (tests/live/dags: <variant>__<kill>__<n>) -> how the table names it
 CASES = {
     "stock__midwait__1": "stock TriggerDagRunOperator",
     "shim_durable__midwait__1": "airflow_trigger_compat, durable=True",
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child-sleep", type=int, default=20, help="seconds each child run sleeps")
     a = p.parse_args(argv)
 
-    # From metadata, in this process: importing Airflow in a subprocess (harness.airflow_version) costs
-    # seconds the demo's 90 s budget does not have.
+    # From metadata, in this process: importing Airflow costs seconds the demo's 90 s budget does not have.
     version = importlib.metadata.version("apache-airflow")
     if importlib.util.find_spec(harness.SHIM_PACKAGE) is None:
         print(f"{harness.SHIM_PACKAGE} is not installed in this environment", file=sys.stderr)
@@ -53,17 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Airflow {version}: starting api-server, scheduler, dag-processor (SQLite, LocalExecutor) ...")
     extra_env = {"E2E_CHILD_SLEEP": str(a.child_sleep)}
     with harness.running_airflow("3.3", cases, extra_env=extra_env) as inst:
-        db, procs = inst.db, inst.procs
-        assert db is not None and procs is not None
         print(f"ready in {inst.timings['startup_total_s']} s\n")
         stamp = time.strftime("%H%M%S")
-        runners = {c: harness.CaseRunner(inst, c, f"demo__{c}__{stamp}", timeout=TIMEOUT_S) for c in cases}
-        results: dict[str, harness.CaseResult] = {}
+        runners = {
+            c: local_cases.CaseRunner(inst, c, f"demo__{c}__{stamp}", timeout=TIMEOUT_S) for c in cases
+        }
+        results: dict[str, local_cases.CaseResult] = {}
 
         def work(case: str) -> None:
             results[case] = runners[case].run()
 
-        inst.trigger([(r.res.parent_dag_id, r.res.parent_run_id) for r in runners.values()])
+        inst.trigger([(r.dag_id, r.run_id) for r in runners.values()])
         t0 = time.monotonic()
         print(f"triggered both parents; each child run sleeps {a.child_sleep} s\n")
         threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in cases]
@@ -76,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             """Print each parent's change of state; note when its run ended."""
             now = time.monotonic() - t0
             for case, runner in runners.items():
-                r = runner.res
-                run_state = db.dagrun_state(r.parent_dag_id, r.parent_run_id)
-                ti = db.ti(r.parent_dag_id, r.parent_run_id) or {}
-                kids = db.child_runs(runner.child_dag_id)
+                run_state, ti, kids = runner.state(), runner.ti() or {}, runner.children()
                 if run_state in harness.FINAL_DAGRUN_STATES and case not in finished:
                     finished[case] = now
                 seen = (run_state, ti.get("state"), ti.get("try_number"), tuple(k["state"] for k in kids))
@@ -93,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
 
         while any(th.is_alive() for th in threads):
-            procs.snapshot()  # every task process known to be ours before a runner kills it
+            inst.procs.snapshot()  # every task process known to be ours before a runner kills it
             observe()
             time.sleep(0.5)
         observe()  # a runner returns once it saw its parent run end: this pass sees it too
@@ -102,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     return report(results, finished, a.child_sleep)
 
 
-def report(results: dict[str, harness.CaseResult], finished: dict[str, float], child_sleep: int) -> int:
+def report(results: dict[str, local_cases.CaseResult], finished: dict[str, float], child_sleep: int) -> int:
     """The comparison table; exit status 0 when the durable parent succeeded with one child run."""
     print(f"A worker SIGKILLed while its parent waited on a {child_sleep} s child run (Airflow 3.3):\n")
     print("| operator | child runs | parent run | tries | trigger to parent run's end |")

@@ -1,0 +1,536 @@
+"""The crash cases on CeleryExecutor: Redis, PostgreSQL and two Celery workers, one case after another.
+
+Each with the stock operator, the package's ``durable=False`` and ``durable=True``:
+
+1. ``sigkill``: the whole worker running the waiting parents (its process group and every descendant,
+   as a lost host) is SIGKILLed mid-wait; the retries run on the other worker (the only one up until
+   they run); then the killed worker is restarted.
+2. ``sigterm``: that worker gets SIGTERM (Celery's warm shutdown: it stops taking tasks and waits for
+   the running ones) and, as ``docker stop`` does, SIGKILL after 10 s if still alive.
+3. ``schedkill``: the scheduler's process group is SIGKILLed mid-wait and restarted.
+4. ``load``: ten parent runs per operator at once (one of them mapped over 3 indices), each waiting on a
+   30 s child, while a seeded random schedule SIGKILLs a worker every 10-20 s for two minutes and
+   restarts it at once.
+
+Which worker runs a task: the task instance's ``pid`` column, whose ancestors (psutil) include the
+worker's main process (both workers report the machine's hostname in ``ti.hostname``).
+
+Celery delivers Airflow's tasks with ``acks_late`` (the provider's default): the message of a task whose
+worker was SIGKILLed stays unacknowledged in Redis until the broker's visibility timeout (the provider's
+default when unset: 86400 s) and would then be delivered again. The harness measures it: the
+unacknowledged messages left in Redis after each case, and per parent the deliveries the workers logged
+against its tries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness import (
+    HEARTBEAT_TIMEOUT_S,
+    MID_WAIT_POLLS,
+    VARIANT_LABEL,
+    WORKERS,
+    ZOMBIE_DETECTION_INTERVAL_S,
+    Instance,
+    Run,
+    fmt,
+    log,
+    table,
+)
+
+VARIANTS = ("stock", "shim_nodur", "shim_durable")
+KILL_KINDS = ("sigkill", "sigterm", "schedkill")
+ALL_KINDS = (*KILL_KINDS, "load")
+KIND_LABEL = {
+    "sigkill": "1. SIGKILL of the worker running the parent",
+    "sigterm": "2. SIGTERM of that worker (warm shutdown)",
+    "schedkill": "3. SIGKILL of the scheduler, restarted",
+    "load": "4. load: 10 parents, a worker SIGKILLed every 10-20 s",
+}
+#: the load case runs these side by side in the same fault window (their throughput is compared)
+LOAD_VARIANTS = ("stock", "shim_durable")
+LOAD_PARENTS = 10
+CHILD_SLEEP_S = 30.0  # kill cases: the child outlives the kill, the heartbeat timeout and the retry start
+LOAD_CHILD_SLEEP_S = 30.0
+RETRY_DELAY_S = 2.0
+#: the DAG file's settings for these cases
+ENV = {"CELERY_CHILD_SLEEP": str(CHILD_SLEEP_S), "CELERY_LOAD_CHILD_SLEEP": str(LOAD_CHILD_SLEEP_S)}
+ENV["E2E_RETRY_DELAY"] = str(RETRY_DELAY_S)
+#: scheduling + a Celery worker starting the task on this loaded two-core machine, per try
+TASK_START_S = 30.0
+#: SIGTERM -> SIGKILL of what is left, as a container runtime does (``docker stop``'s default, 10 s); the
+#: waiting parent outlives it (a warm shutdown that let the parent finish would show no crash at all)
+TERM_GRACE_S = 10.0
+#: Polls every waiting parent makes with the scheduler down (poke_interval 2 s: about 4 to 6 s down)
+SCHEDULER_DOWN_POLLS = 2
+LOAD_WINDOW_S = 120.0
+LOAD_KILL_EVERY_S = (10.0, 20.0)
+DEFAULT_SEED = 9
+
+
+def no_hang_bound(child_s: float, airflow2: bool) -> float:
+    """Seconds from the (last) kill to the parent's final state: child + heartbeat timeout + 2 retries.
+
+    Airflow 2.11 looks for zombies only every ``ZOMBIE_DETECTION_INTERVAL_S`` (20 s, set by the harness
+    against apache/airflow#42553), so a killed try is seen up to that much after its timeout.
+    """
+    detection = ZOMBIE_DETECTION_INTERVAL_S if airflow2 else 0.0
+    return child_s + HEARTBEAT_TIMEOUT_S + detection + 2 * (RETRY_DELAY_S + TASK_START_S)
+
+
+@dataclass
+class ParentResult:
+    case: str
+    variant: str
+    kind: str
+    parent_dag_id: str
+    parent_run_id: str
+    map_indices: list[int]
+    child_runs: int = -1
+    child_runs_per_index: list[int] = field(default_factory=list)
+    child_run_ids: list[str] = field(default_factory=list)
+    child_states: list[str] = field(default_factory=list)
+    parent_state: str | None = None
+    tries_per_index: list[int | None] = field(default_factory=list)
+    worker_try1: str | None = None
+    worker_retry: str | None = None
+    #: executions the workers logged for this parent's task instances (all indices) against its tries
+    deliveries: int | None = None
+    durable_decisions: list[str] = field(default_factory=list)
+    kill_to_reconnect_s: list[float] = field(default_factory=list)  # durable: kill -> retry's decision
+    kill_to_retrigger_s: list[float] = field(default_factory=list)  # kill -> a further child run
+    #: the child runs' task: tries summed over the child runs (a killed child task retries too)
+    child_task_tries: int | None = None
+    #: Airflow's "stuck in queued" requeues (a message a killed worker took and never started):
+    #: for this parent's task instances, and for its children's
+    stuck_in_queued_parent: int | None = None
+    stuck_in_queued_child: int | None = None
+    final_after_kill_s: float | None = None
+    bound_s: float | None = None
+    error: str | None = None
+
+
+def cases(minor: str, shim: bool, kinds: list[str] | None = None, **_: Any) -> list[str]:
+    """Every case id of one run: the three kill cases and the load case's parents."""
+    vs = [v for v in VARIANTS if shim or v == "stock"]
+    out = [f"{v}__{k}__1" for k in KILL_KINDS if k in (kinds or ALL_KINDS) for v in vs]
+    for v in (v for v in LOAD_VARIANTS if v in vs and "load" in (kinds or ALL_KINDS)):
+        out += [f"{v}__loadmap__1"] + [f"{v}__load__{n}" for n in range(2, LOAD_PARENTS + 1)]
+    return out
+
+
+class Parent(Run):
+    """A parent run of a Celery case, and its result."""
+
+    def __init__(self, inst: Instance, case: str, stamp: str) -> None:
+        variant, kind, _ = case.split("__")
+        super().__init__(inst, case, f"celery__{case}__{stamp}", mapped=kind == "loadmap")
+        kind = "load" if kind == "loadmap" else kind
+        self.res = ParentResult(case, variant, kind, self.dag_id, self.run_id, self.map_indices)
+
+    def waiting(self) -> bool:
+        """Try 1 of every index runs and its child run exists: the parent is mid-wait."""
+        for i, ti in zip(self.map_indices, self.tis(), strict=True):
+            if not ti or ti["state"] != "running" or ti["try_number"] != 1 or not ti["pid"]:
+                return False
+            if not self.children(i):
+                return False
+        return True
+
+    def running(self) -> bool:
+        return all(ti and ti["state"] == "running" and ti["pid"] for ti in self.tis())
+
+    def done(self) -> bool:
+        """The parent run and every child run final."""
+        return self.final() and all(k["state"] in ("success", "failed") for k in self.children())
+
+    def collect(self, kills: list[float], t_last_kill: float | None) -> None:
+        """What became of it: child runs per index, tries, deliveries, requeues, reaction times."""
+        p, kids = self.res, self.children()
+        p.child_runs, p.child_run_ids = len(kids), [k["run_id"] for k in kids]
+        p.child_states = [k["state"] for k in kids]
+        p.child_runs_per_index = [len(self.children(i)) for i in self.map_indices]
+        p.parent_state = self.state()
+        p.tries_per_index = [(ti or {}).get("try_number") for ti in self.tis()]
+        p.deliveries = 0
+        for name in WORKERS:  # task executions the workers logged for this parent run (every try and index)
+            with contextlib.suppress(OSError):
+                text = self.inst.worker_log(name).read_text(errors="replace")
+                mine = (x for x in text.splitlines() if self.dag_id in x and self.run_id in x)
+                p.deliveries += sum(1 for x in mine if "in Celery:" in x)
+        tries = self.db.one("SELECT sum(try_number) FROM task_instance WHERE dag_id=?", (self.child_dag_id,))
+        p.child_task_tries = int(tries) if tries is not None else None
+        stuck = "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE 'stuck in queued%'"
+        p.stuck_in_queued_parent = int(self.db.one(stuck, (self.dag_id,)) or 0)
+        p.stuck_in_queued_child = int(self.db.one(stuck, (self.child_dag_id,)) or 0)
+        end = self.end_time()
+        if end is not None and t_last_kill is not None:
+            p.final_after_kill_s = round(end - t_last_kill, 1)
+
+        def since_kill(t: float) -> float | None:
+            before = [k for k in kills if k <= t]
+            return round(t - before[-1], 1) if before else None
+
+        for index, n_tries in zip(self.map_indices, p.tries_per_index, strict=True):
+            for attempt in range(2, (n_tries or 0) + 1):
+                if decision := self.durable_decision(attempt, index):
+                    p.durable_decisions.append(decision[0])
+                    if (dt := since_kill(decision[1])) is not None:
+                        p.kill_to_reconnect_s.append(dt)
+            for k in self.children(index)[1:]:
+                if k["created"] is not None and (dt := since_kill(k["created"])) is not None:
+                    p.kill_to_retrigger_s.append(dt)
+
+
+class CeleryRun:
+    """Runs the four cases, one after the other, against one Airflow on CeleryExecutor."""
+
+    def __init__(self, inst: Instance, seed: int = DEFAULT_SEED) -> None:
+        self.inst = inst
+        self.seed = seed
+        self.stamp = time.strftime("%H%M%S")
+        self.phases: list[dict[str, Any]] = []
+        self.parents: list[Parent] = []
+        self.load: dict[str, Any] = {}
+
+    def _start(self, cases: list[str]) -> tuple[list[Parent], float]:
+        """The case's parents, triggered; and when (epoch s)."""
+        parents = [Parent(self.inst, c, self.stamp) for c in cases]
+        self.parents += parents
+        t_wall = time.time()
+        self.inst.trigger([(p.dag_id, p.run_id) for p in parents])
+        log(f"triggered {len(parents)} parent runs")
+        return parents, t_wall
+
+    def _wait(
+        self, what: str, pred: Callable[[], Any], timeout: float, every: float = 0.5, down: str = ""
+    ) -> None:
+        self.inst.wait(what, pred, timeout, every, down)
+
+    def _wait_polling(
+        self, parents: list[Parent], n: int, since: dict[str, list[int]] | None = None, down: str = ""
+    ) -> None:
+        """Until every index of every parent has polled its child ``n`` times (more than ``since``)."""
+
+        def polled(p: Parent) -> bool:
+            base = (since or {}).get(p.case) or [0] * len(p.map_indices)
+            return all(now >= b + n for now, b in zip(p.polls(), base, strict=True))
+
+        self._wait(
+            f"every parent polling its child ({n} polls)", lambda: all(map(polled, parents)), 120, down=down
+        )
+
+    def _workers_up(self) -> None:
+        for name in WORKERS:
+            if not self.inst.worker_up(name):
+                self.inst.start_worker(name)
+            self.inst.wait_worker(name)
+
+    @contextlib.contextmanager
+    def _watch_retry_workers(self, parents: list[Parent]) -> Any:
+        """Meanwhile, record which worker runs each parent's retry (index 0), by its process's ancestry."""
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                for p in parents:
+                    ti = p.ti(p.map_indices[0])
+                    if (
+                        p.res.worker_retry is None
+                        and ti
+                        and ti["state"] == "running"
+                        and (ti["try_number"] or 0) >= 2
+                    ):
+                        p.res.worker_retry = self.inst.owner(ti["pid"])
+                stop.wait(0.5)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+
+    def _collect(
+        self, parents: list[Parent], bound: float, kills: list[float], phase: dict[str, Any] | None
+    ) -> None:
+        for p in parents:
+            p.res.bound_s = bound
+            p.collect(kills, kills[-1])
+        if phase is not None:
+            self.phases.append(phase | {"redis_unacked_after": self.inst.redis_unacked()})
+
+    # -- cases 1 and 2: the worker running the waiting parents -----------------------------------------
+    def case_worker(self, kind: str, victim: str, variants: tuple[str, ...]) -> None:
+        other = next(w for w in WORKERS if w != victim)
+        inst = self.inst
+        if inst.worker_up(other):  # only the victim may take the parents: the idle one's warm shutdown
+            inst.terminate_worker(other, grace=30.0)
+        if not inst.worker_up(victim):
+            inst.start_worker(victim)
+        inst.wait_worker(victim)
+        parents, _ = self._start([f"{v}__{kind}__1" for v in variants])
+        phase: dict[str, Any] = {"case": kind, "victim": victim, "other": other}
+        self._wait("every parent of the case running try 1", lambda: all(p.running() for p in parents), 180)
+        inst.start_worker(other)  # takes ~10 s to consume: the parents are on the victim by then
+        for p in parents:
+            p.res.worker_try1 = inst.owner((p.tis()[0] or {}).get("pid"))
+        self._wait(
+            "every parent of the case waiting on its child", lambda: all(p.waiting() for p in parents), 180
+        )
+        # No wait for the other worker here: the retries come after the heartbeat timeout, by when it
+        # consumes; and a SIGTERM must reach the parent early in its wait, or the warm shutdown lets it end.
+        self._wait_polling(parents, MID_WAIT_POLLS)  # really mid-wait: the task logs show it
+        if not all(p.waiting() for p in parents):
+            tis = {p.case: p.tis() for p in parents}
+            raise RuntimeError(f"{kind}: a parent stopped waiting before the kill: {tis}")
+        if not_on_victim := [p.case for p in parents if p.res.worker_try1 != victim]:
+            raise RuntimeError(f"{kind}: parents not on {victim}: {not_on_victim}")
+        bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2) + (TERM_GRACE_S if kind == "sigterm" else 0.0)
+        with self._watch_retry_workers(parents):
+            t_kill = time.time()
+            if kind == "sigkill":
+                phase["killed_pids"] = inst.procs.kill_tree(victim)
+                log(f"{kind}: SIGKILLed worker {victim} (pids {phase['killed_pids']})")
+            else:
+                phase |= inst.terminate_worker(victim, TERM_GRACE_S)
+                log(f"{kind}: SIGTERM to worker {victim}: {phase}")
+            phase["t_kill"] = t_kill
+            what = "every retry running or the parent final"
+            self._wait(what, lambda: all(p.res.worker_retry or p.final() for p in parents), bound + 60)
+            inst.wait_worker(other)
+            inst.start_worker(victim)
+            self._wait(
+                "every parent and child run final", lambda: all(p.done() for p in parents), bound + 120
+            )
+        inst.wait_worker(victim)
+        self._collect(parents, bound, [t_kill], phase)
+
+    # -- case 3: the scheduler -------------------------------------------------------------------------
+    def case_scheduler(self, variants: tuple[str, ...]) -> None:
+        inst = self.inst
+        self._workers_up()
+        parents, _ = self._start([f"{v}__schedkill__1" for v in variants])
+        self._wait("every parent waiting", lambda: all(p.waiting() for p in parents), timeout=180)
+        self._wait_polling(parents, MID_WAIT_POLLS)
+        for p in parents:
+            p.res.worker_try1 = inst.owner((p.tis()[0] or {}).get("pid"))
+        t_kill = time.time()
+        before = {p.case: p.polls() for p in parents}
+        killed = inst.procs.kill_tree("scheduler")
+        log(f"schedkill: SIGKILLed the scheduler (pids {killed}); it stays down until every parent polled")
+        # Down until every parent has polled its child SCHEDULER_DOWN_POLLS more times without it (the
+        # waits go on with no scheduler): what the task logs show, not a guessed duration.
+        self._wait_polling(parents, SCHEDULER_DOWN_POLLS, since=before, down="scheduler")
+        phase = {"case": "schedkill", "t_kill": t_kill, "killed_pids": killed}
+        phase["scheduler_down_s"] = round(time.time() - t_kill, 1)
+        inst.start_scheduler()
+        bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2)
+        with self._watch_retry_workers(parents):
+            self._wait(
+                "every parent and child run final", lambda: all(p.done() for p in parents), bound + 120
+            )
+        self._collect(parents, bound, [t_kill], phase)
+
+    # -- case 4: load with faults ----------------------------------------------------------------------
+    def fault_schedule(self) -> list[tuple[float, str]]:
+        """Seeded: (seconds after the trigger, worker) every 10-20 s within the two-minute window."""
+        rng = random.Random(self.seed)
+        out: list[tuple[float, str]] = []
+        t = 0.0
+        while (t := t + rng.uniform(*LOAD_KILL_EVERY_S)) <= LOAD_WINDOW_S:
+            out.append((round(t, 1), rng.choice(sorted(WORKERS))))
+        return out
+
+    def case_load(self, variants: tuple[str, ...]) -> None:
+        inst = self.inst
+        self._workers_up()
+        cases = []
+        for v in variants:
+            cases += [f"{v}__loadmap__1"] + [f"{v}__load__{n}" for n in range(2, LOAD_PARENTS + 1)]
+        schedule = self.fault_schedule()
+        t0 = time.monotonic()
+        parents, t_trigger = self._start(cases)
+        kills: list[float] = []
+        done: list[dict[str, Any]] = []
+        for at, worker in schedule:  # the seeded kill times are what this case varies
+            time.sleep(max(0.0, t0 + at - time.monotonic()))
+            kills.append(time.time())
+            pids = inst.procs.kill_tree(worker) if inst.worker_up(worker) else []
+            inst.start_worker(worker)  # restarted at once
+            done.append({"t": round(kills[-1] - t_trigger, 1), "worker": worker, "killed_pids": len(pids)})
+            log(f"load: t+{done[-1]['t']} s SIGKILLed {worker} ({len(pids)} processes), restarting it")
+        bound = no_hang_bound(LOAD_CHILD_SLEEP_S, inst.is_airflow2)
+        what = "every load parent and child run final"
+        self._wait(what, lambda: all(p.done() for p in parents), timeout=bound + 180, every=1.0)
+        self._collect(parents, bound, kills or [t_trigger], None)
+        for name in WORKERS:
+            inst.wait_worker(name)
+        ends = {v: [p.end_time() for p in parents if p.res.variant == v] for v in variants}
+        tp = {v: _throughput(e, t_trigger) for v, e in ends.items()}
+        self.load = {
+            "seed": self.seed,
+            "window_s": LOAD_WINDOW_S,
+            "kills": done,
+            "throughput_per_min": tp,
+            "median_parent_duration_s": {
+                v: _median([x - t_trigger for x in e if x]) for v, e in ends.items()
+            },
+            "stuck_in_queued_requeues": {
+                v: sum(
+                    (p.res.stuck_in_queued_parent or 0) + (p.res.stuck_in_queued_child or 0)
+                    for p in parents
+                    if p.res.variant == v
+                )
+                for v in variants
+            },
+            "child_runs": {v: sum(p.res.child_runs for p in parents if p.res.variant == v) for v in variants},
+            "redis_unacked_after": inst.redis_unacked(),
+        }
+        if tp.get("stock") and tp.get("shim_durable"):
+            self.load["ratio_durable_over_stock"] = round(tp["shim_durable"] / tp["stock"], 3)
+
+    def run(self, variants: tuple[str, ...], kinds: tuple[str, ...] = ALL_KINDS) -> None:
+        steps: dict[str, Callable[[], None]] = {
+            "sigkill": lambda: self.case_worker("sigkill", "w1", variants),
+            "sigterm": lambda: self.case_worker("sigterm", "w2", variants),
+            "schedkill": lambda: self.case_scheduler(variants),
+            "load": lambda: self.case_load(tuple(v for v in LOAD_VARIANTS if v in variants)),
+        }
+        for kind in (k for k in ALL_KINDS if k in kinds):
+            t0 = time.monotonic()
+            steps[kind]()
+            self.inst.timings[f"case_{kind}_s"] = round(time.monotonic() - t0, 1)
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _throughput(ends: list[float | None], t_trigger: float) -> float | None:
+    """Parents finished per minute, from the trigger to the last of them finishing."""
+    if not ends or any(e is None for e in ends):
+        return None
+    return round(len(ends) / ((max(e for e in ends if e is not None) - t_trigger) / 60.0), 2)
+
+
+def summarize(parents: list[ParentResult]) -> list[dict[str, Any]]:
+    """One row per (case, variant): child runs per parent (per map index), final state/try, medians."""
+    rows = []
+    for kind in ALL_KINDS:
+        for variant in VARIANTS:
+            group = [p for p in parents if p.kind == kind and p.variant == variant]
+            if not group:
+                continue
+            per_index = [n for p in group for n in p.child_runs_per_index]
+            tries = [t for p in group for t in p.tries_per_index if t is not None]
+            finals = [p.final_after_kill_s for p in group if p.final_after_kill_s is not None]
+            rows.append(
+                {
+                    "case": kind,
+                    "variant": variant,
+                    "parents": len(group),
+                    "task_instances": len(per_index),
+                    "child_runs_per_ti": per_index,
+                    "ti_with_duplicates": sum(1 for n in per_index if n > 1),
+                    "parent_states": sorted({p.parent_state or "?" for p in group}),
+                    "max_try": max(tries) if tries else None,
+                    "tries": tries,
+                    "worker_try1": sorted({p.worker_try1 or "-" for p in group}),
+                    "worker_retry": sorted({p.worker_retry or "-" for p in group}),
+                    "kill_to_reconnect_median_s": _median([x for p in group for x in p.kill_to_reconnect_s]),
+                    "kill_to_retrigger_median_s": _median([x for p in group for x in p.kill_to_retrigger_s]),
+                    "final_after_kill_max_s": max(finals, default=None),
+                    "bound_s": group[0].bound_s,
+                    "deliveries": sum(p.deliveries or 0 for p in group),
+                    "child_task_tries": sum(p.child_task_tries or 0 for p in group),
+                    "stuck_in_queued": sum(
+                        (p.stuck_in_queued_parent or 0) + (p.stuck_in_queued_child or 0) for p in group
+                    ),
+                    "errors": [p.error for p in group if p.error],
+                }
+            )
+    return rows
+
+
+def run(inst: Instance, cases: list[str], seed: int = DEFAULT_SEED, **_: Any) -> dict[str, Any]:
+    """Run the cases whose parents ``cases`` names; the report's fields (an error is reported, not raised)."""
+    variants = tuple(v for v in VARIANTS if any(c.startswith(f"{v}__") for c in cases))
+    kinds = tuple(k for k in ALL_KINDS if any(f"__{k}" in c for c in cases))
+    celery = CeleryRun(inst, seed=seed)
+    error = None
+    try:
+        celery.run(variants, kinds)
+    except Exception as exc:  # reported with what ran so far, and the test fails on it
+        error = f"{type(exc).__name__}: {exc}"
+        log(f"ERROR {error}; Airflow logs kept in {inst.home}")
+        inst.keep_home = True
+    parents = [p.res for p in celery.parents]
+    return {
+        "executor": "CeleryExecutor",
+        "workers": WORKERS,
+        "error": error,
+        "airflow_home_kept": str(inst.home) if error else None,
+        "settings": {
+            "child_sleep_s": CHILD_SLEEP_S,
+            "load_child_sleep_s": LOAD_CHILD_SLEEP_S,
+            "heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S,
+            "retry_delay_s": RETRY_DELAY_S,
+            "term_grace_s": TERM_GRACE_S,
+        },
+        "summary": summarize(parents),
+        "phases": celery.phases,
+        "load": celery.load,
+        "parents": [asdict(p) for p in parents],
+    }
+
+
+def _compact(counts: list[int]) -> str:
+    if len(counts) <= 3:
+        return " ".join(str(n) for n in counts)
+    hist: dict[int, int] = {}
+    for n in counts:
+        hist[n] = hist.get(n, 0) + 1
+    return ", ".join(f"{k} x{v}" for k, v in sorted(hist.items()))
+
+
+def format_table(version: str, report: dict[str, Any]) -> str:
+    head = (
+        "case",
+        "variant",
+        "child runs per parent (per index)",
+        "final / max try",
+        "try 1 -> retry worker",
+    )
+    head += ("kill->reconnect median s", "kill->new child median s")
+    body = [
+        (
+            KIND_LABEL[r["case"]],
+            VARIANT_LABEL[r["variant"]],
+            _compact(r["child_runs_per_ti"]),
+            f"{'/'.join(r['parent_states'])} / {fmt(r['max_try'])}",
+            f"{','.join(r['worker_try1'])} -> {','.join(r['worker_retry'])}",
+            fmt(r["kill_to_reconnect_median_s"]),
+            fmt(r["kill_to_retrigger_median_s"]),
+        )
+        for r in report["summary"]
+    ]
+    out = table(f"Airflow {version} on CeleryExecutor", head, body)
+    load = report["load"]
+    if tp := load.get("throughput_per_min", {}):
+        out += (
+            f"\ncase 4 throughput (parents finished per minute): stock {fmt(tp.get('stock'))}, "
+            f"durable {fmt(tp.get('shim_durable'))}, "
+            f"durable/stock {fmt(load.get('ratio_durable_over_stock'))} "
+            f"(seed {load.get('seed')}, {len(load.get('kills', []))} worker kills)"
+        )
+    return out
