@@ -38,7 +38,7 @@ def _minor(release: str) -> str:
 _BY_MINOR: dict[str, list[str]] = {}
 for _release in AIRFLOW_RELEASES:
     _BY_MINOR.setdefault(_minor(_release), []).append(_release)
-#: Minor -> the release the minor-keyed sessions (e2e, provider, bench, demo) run: its last patch.
+#: Minor -> the release the minor-keyed sessions (live, provider, bench, demo) run: its last patch.
 AIRFLOW_MATRIX: dict[str, str] = {minor: releases[-1] for minor, releases in _BY_MINOR.items()}
 AIRFLOW_IDS = list(AIRFLOW_MATRIX)
 #: What CI runs of the behavioural matrix: the first and the last patch release of each minor.

@@ -70,7 +70,7 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
                 f"{statistics.median(waits):.1f}" if waits else "-",
             ]
         )
-    for absent in report.get("not_run", []):  # declared in tests/e2e/harness.py NOT_RUN
+    for absent in report.get("not_run", []):  # declared in tests/live/local_cases.py NOT_RUN
         out.append(
             [
                 report["airflow_version"],

@@ -168,7 +168,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         package="the retry reconnects to the child run the lost try triggered (one child run)",
         reason="the point of durable=True: a lost worker must not duplicate the child's work",
         fields=frozenset({"children", "runs"}),
-        shown_by="tests/e2e (nox -t e2e): the live crash test, real scheduler and SIGKILL; the durable "
+        shown_by="tests/live (nox -t live): the live crash test, real scheduler and SIGKILL; the durable "
         "seam tests in test_trigger_dagrun.py",
     ),
     Difference(
@@ -195,7 +195,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "dag.test() sets start_date to the logical date, so both runs look the same. A run recreated "
         "through the REST API, a backfill or the scheduler starts at a new time and triggers its own child",
         fields=frozenset({"children", "runs", "xcoms"}),
-        shown_by="test_parity.py::test_parity[durable_recreated_parent_*]; tests/e2e, the recreate case",
+        shown_by="test_parity.py::test_parity[durable_recreated_parent_*]; tests/live, the recreate case",
     ),
     Difference(
         id="durable-trigger-error-retries",
@@ -289,7 +289,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "from a lost worker inside the task; to run the child again, clear after the wait ends (or mark "
         "the child run failed first)",
         fields=frozenset({"children", "runs"}),
-        shown_by='tests/e2e, the clearwait case (nox -s "e2e(3.3)" -- -k clearwait)',
+        shown_by='tests/live, the clearwait case (nox -s "live(3.3)" -- -k clearwait)',
     ),
 )
 

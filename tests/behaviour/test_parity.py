@@ -237,7 +237,7 @@ def scenarios() -> dict[str, Scenario]:
     # A DAG that does not exist (yet): retried, as with stock, since the DAG processor may not have parsed it.
     s["trigger_dag_id_unknown"] = Scenario({"trigger_dag_id": "no_such_dag"}, retries=1, timeout=20)
 
-    # -- durable=True: without a crash, the same as stock (the crash is the live test's, tests/e2e) -----
+    # -- durable=True: without a crash, the same as stock (the crash is the live test's, tests/live) -----
     # Below 3.3 (no task_state_store) durable=True needs a generated run_id: with a fixed one (these
     # scenarios fix it, to compare children) it warns and runs as stock.
     durable_unavailable = (("DurableUnavailableWarning", lambda sel: sel.name != "accessor"),)

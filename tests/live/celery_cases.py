@@ -1,25 +1,16 @@
 """The crash cases on CeleryExecutor: Redis, PostgreSQL and two Celery workers, one case after another.
 
-Each with the stock operator, the package's ``durable=False`` and ``durable=True``:
+Each with the stock operator, the package's ``durable=False`` and ``durable=True``: 1. ``sigkill``: the
+whole worker running the waiting parents (its process group and every descendant, as a lost host) is
+SIGKILLed mid-wait; the retries run on the other worker; then the killed one is restarted.
+2. ``sigterm``: that worker gets SIGTERM (Celery's warm shutdown) and, as ``docker stop`` does, SIGKILL
+after 10 s if still alive. 3. ``schedkill``: the scheduler is SIGKILLed mid-wait and restarted.
+4. ``load``: ten parents per operator at once (one mapped over 3 indices), each waiting on a 30 s child,
+while a seeded schedule SIGKILLs a worker every 10-20 s for two minutes and restarts it at once.
 
-1. ``sigkill``: the whole worker running the waiting parents (its process group and every descendant,
-   as a lost host) is SIGKILLed mid-wait; the retries run on the other worker (the only one up until
-   they run); then the killed worker is restarted.
-2. ``sigterm``: that worker gets SIGTERM (Celery's warm shutdown: it stops taking tasks and waits for
-   the running ones) and, as ``docker stop`` does, SIGKILL after 10 s if still alive.
-3. ``schedkill``: the scheduler's process group is SIGKILLed mid-wait and restarted.
-4. ``load``: ten parent runs per operator at once (one of them mapped over 3 indices), each waiting on a
-   30 s child, while a seeded random schedule SIGKILLs a worker every 10-20 s for two minutes and
-   restarts it at once.
-
-Which worker runs a task: the task instance's ``pid`` column, whose ancestors (psutil) include the
-worker's main process (both workers report the machine's hostname in ``ti.hostname``).
-
-Celery delivers Airflow's tasks with ``acks_late`` (the provider's default): the message of a task whose
-worker was SIGKILLed stays unacknowledged in Redis until the broker's visibility timeout (the provider's
-default when unset: 86400 s) and would then be delivered again. The harness measures it: the
-unacknowledged messages left in Redis after each case, and per parent the deliveries the workers logged
-against its tries.
+A task's worker is the one among the ancestors (psutil) of its ``pid``. Celery delivers with
+``acks_late``: a SIGKILLed worker's messages stay unacknowledged in Redis until the visibility timeout
+(86400 s); each case counts them, and per parent the deliveries the workers logged against its tries.
 """
 
 from __future__ import annotations
@@ -36,25 +27,16 @@ from typing import Any
 from harness import (
     HEARTBEAT_TIMEOUT_S,
     MID_WAIT_POLLS,
-    VARIANT_LABEL,
     WORKERS,
     ZOMBIE_DETECTION_INTERVAL_S,
     Instance,
     Run,
-    fmt,
     log,
-    table,
 )
 
 VARIANTS = ("stock", "shim_nodur", "shim_durable")
 KILL_KINDS = ("sigkill", "sigterm", "schedkill")
 ALL_KINDS = (*KILL_KINDS, "load")
-KIND_LABEL = {
-    "sigkill": "1. SIGKILL of the worker running the parent",
-    "sigterm": "2. SIGTERM of that worker (warm shutdown)",
-    "schedkill": "3. SIGKILL of the scheduler, restarted",
-    "load": "4. load: 10 parents, a worker SIGKILLed every 10-20 s",
-}
 #: the load case runs these side by side in the same fault window (their throughput is compared)
 LOAD_VARIANTS = ("stock", "shim_durable")
 LOAD_PARENTS = 10
@@ -138,15 +120,11 @@ class Parent(Run):
 
     def waiting(self) -> bool:
         """Try 1 of every index runs and its child run exists: the parent is mid-wait."""
-        for i, ti in zip(self.map_indices, self.tis(), strict=True):
-            if not ti or ti["state"] != "running" or ti["try_number"] != 1 or not ti["pid"]:
-                return False
-            if not self.children(i):
-                return False
-        return True
+        try1 = {"state": "running", "try_number": 1, "pid": True}
+        return all(self.ti_is(try1, i) and self.children(i) for i in self.map_indices)
 
     def running(self) -> bool:
-        return all(ti and ti["state"] == "running" and ti["pid"] for ti in self.tis())
+        return all(self.ti_is({"state": "running", "pid": True}, i) for i in self.map_indices)
 
     def done(self) -> bool:
         """The parent run and every child run final."""
@@ -168,9 +146,9 @@ class Parent(Run):
                 p.deliveries += sum(1 for x in mine if "in Celery:" in x)
         tries = self.db.one("SELECT sum(try_number) FROM task_instance WHERE dag_id=?", (self.child_dag_id,))
         p.child_task_tries = int(tries) if tries is not None else None
-        stuck = "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE 'stuck in queued%'"
-        p.stuck_in_queued_parent = int(self.db.one(stuck, (self.dag_id,)) or 0)
-        p.stuck_in_queued_child = int(self.db.one(stuck, (self.child_dag_id,)) or 0)
+        stuck = "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE ?"
+        p.stuck_in_queued_parent = int(self.db.one(stuck, (self.dag_id, "stuck in queued%")) or 0)
+        p.stuck_in_queued_child = int(self.db.one(stuck, (self.child_dag_id, "stuck in queued%")) or 0)
         end = self.end_time()
         if end is not None and t_last_kill is not None:
             p.final_after_kill_s = round(end - t_last_kill, 1)
@@ -210,11 +188,6 @@ class CeleryRun:
         log(f"triggered {len(parents)} parent runs")
         return parents, t_wall
 
-    def _wait(
-        self, what: str, pred: Callable[[], Any], timeout: float, every: float = 0.5, down: str = ""
-    ) -> None:
-        self.inst.wait(what, pred, timeout, every, down)
-
     def _wait_polling(
         self, parents: list[Parent], n: int, since: dict[str, list[int]] | None = None, down: str = ""
     ) -> None:
@@ -224,7 +197,7 @@ class CeleryRun:
             base = (since or {}).get(p.case) or [0] * len(p.map_indices)
             return all(now >= b + n for now, b in zip(p.polls(), base, strict=True))
 
-        self._wait(
+        self.inst.wait(
             f"every parent polling its child ({n} polls)", lambda: all(map(polled, parents)), 120, down=down
         )
 
@@ -269,7 +242,6 @@ class CeleryRun:
         if phase is not None:
             self.phases.append(phase | {"redis_unacked_after": self.inst.redis_unacked()})
 
-    # -- cases 1 and 2: the worker running the waiting parents -----------------------------------------
     def case_worker(self, kind: str, victim: str, variants: tuple[str, ...]) -> None:
         other = next(w for w in WORKERS if w != victim)
         inst = self.inst
@@ -280,11 +252,11 @@ class CeleryRun:
         inst.wait_worker(victim)
         parents, _ = self._start([f"{v}__{kind}__1" for v in variants])
         phase: dict[str, Any] = {"case": kind, "victim": victim, "other": other}
-        self._wait("every parent of the case running try 1", lambda: all(p.running() for p in parents), 180)
+        inst.wait("every parent of the case running try 1", lambda: all(p.running() for p in parents), 180)
         inst.start_worker(other)  # takes ~10 s to consume: the parents are on the victim by then
         for p in parents:
             p.res.worker_try1 = inst.owner((p.tis()[0] or {}).get("pid"))
-        self._wait(
+        inst.wait(
             "every parent of the case waiting on its child", lambda: all(p.waiting() for p in parents), 180
         )
         # No wait for the other worker here: the retries come after the heartbeat timeout, by when it
@@ -306,21 +278,18 @@ class CeleryRun:
                 log(f"{kind}: SIGTERM to worker {victim}: {phase}")
             phase["t_kill"] = t_kill
             what = "every retry running or the parent final"
-            self._wait(what, lambda: all(p.res.worker_retry or p.final() for p in parents), bound + 60)
+            inst.wait(what, lambda: all(p.res.worker_retry or p.final() for p in parents), bound + 60)
             inst.wait_worker(other)
             inst.start_worker(victim)
-            self._wait(
-                "every parent and child run final", lambda: all(p.done() for p in parents), bound + 120
-            )
+            inst.wait("every parent and child run final", lambda: all(p.done() for p in parents), bound + 120)
         inst.wait_worker(victim)
         self._collect(parents, bound, [t_kill], phase)
 
-    # -- case 3: the scheduler -------------------------------------------------------------------------
     def case_scheduler(self, variants: tuple[str, ...]) -> None:
         inst = self.inst
         self._workers_up()
         parents, _ = self._start([f"{v}__schedkill__1" for v in variants])
-        self._wait("every parent waiting", lambda: all(p.waiting() for p in parents), timeout=180)
+        inst.wait("every parent waiting", lambda: all(p.waiting() for p in parents), timeout=180)
         self._wait_polling(parents, MID_WAIT_POLLS)
         for p in parents:
             p.res.worker_try1 = inst.owner((p.tis()[0] or {}).get("pid"))
@@ -336,12 +305,9 @@ class CeleryRun:
         inst.start_scheduler()
         bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2)
         with self._watch_retry_workers(parents):
-            self._wait(
-                "every parent and child run final", lambda: all(p.done() for p in parents), bound + 120
-            )
+            inst.wait("every parent and child run final", lambda: all(p.done() for p in parents), bound + 120)
         self._collect(parents, bound, [t_kill], phase)
 
-    # -- case 4: load with faults ----------------------------------------------------------------------
     def fault_schedule(self) -> list[tuple[float, str]]:
         """Seeded: (seconds after the trigger, worker) every 10-20 s within the two-minute window."""
         rng = random.Random(self.seed)
@@ -371,7 +337,7 @@ class CeleryRun:
             log(f"load: t+{done[-1]['t']} s SIGKILLed {worker} ({len(pids)} processes), restarting it")
         bound = no_hang_bound(LOAD_CHILD_SLEEP_S, inst.is_airflow2)
         what = "every load parent and child run final"
-        self._wait(what, lambda: all(p.done() for p in parents), timeout=bound + 180, every=1.0)
+        inst.wait(what, lambda: all(p.done() for p in parents), timeout=bound + 180, every=1.0)
         self._collect(parents, bound, kills or [t_trigger], None)
         for name in WORKERS:
             inst.wait_worker(name)
@@ -492,45 +458,3 @@ def run(inst: Instance, cases: list[str], seed: int = DEFAULT_SEED, **_: Any) ->
         "load": celery.load,
         "parents": [asdict(p) for p in parents],
     }
-
-
-def _compact(counts: list[int]) -> str:
-    if len(counts) <= 3:
-        return " ".join(str(n) for n in counts)
-    hist: dict[int, int] = {}
-    for n in counts:
-        hist[n] = hist.get(n, 0) + 1
-    return ", ".join(f"{k} x{v}" for k, v in sorted(hist.items()))
-
-
-def format_table(version: str, report: dict[str, Any]) -> str:
-    head = (
-        "case",
-        "variant",
-        "child runs per parent (per index)",
-        "final / max try",
-        "try 1 -> retry worker",
-    )
-    head += ("kill->reconnect median s", "kill->new child median s")
-    body = [
-        (
-            KIND_LABEL[r["case"]],
-            VARIANT_LABEL[r["variant"]],
-            _compact(r["child_runs_per_ti"]),
-            f"{'/'.join(r['parent_states'])} / {fmt(r['max_try'])}",
-            f"{','.join(r['worker_try1'])} -> {','.join(r['worker_retry'])}",
-            fmt(r["kill_to_reconnect_median_s"]),
-            fmt(r["kill_to_retrigger_median_s"]),
-        )
-        for r in report["summary"]
-    ]
-    out = table(f"Airflow {version} on CeleryExecutor", head, body)
-    load = report["load"]
-    if tp := load.get("throughput_per_min", {}):
-        out += (
-            f"\ncase 4 throughput (parents finished per minute): stock {fmt(tp.get('stock'))}, "
-            f"durable {fmt(tp.get('shim_durable'))}, "
-            f"durable/stock {fmt(load.get('ratio_durable_over_stock'))} "
-            f"(seed {load.get('seed')}, {len(load.get('kills', []))} worker kills)"
-        )
-    return out

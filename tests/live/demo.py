@@ -1,14 +1,10 @@
 """Demo: what ``durable=True`` saves when a worker dies mid-wait, watched live (``nox -s demo``).
 
-Starts Airflow 3.3 (SQLite, LocalExecutor: api-server, scheduler, dag-processor) and triggers two parents
-side by side, each waiting (``wait_for_completion=True``, ``retries=1``) on its own child run that
-sleeps: one with the stock ``TriggerDagRunOperator`` of apache-airflow-providers-standard, one with
-``airflow_trigger_compat.TriggerDagRunOperator(durable=True)``. Each waiting task process is SIGKILLed
-the same way, by the crash test's own code (``local_cases.CaseRunner``, case ``midwait``: once its task
-log shows it polling its child run). The stock retry triggers a second child run and waits for it; the durable
-retry reconnects to the child run that is still running. It prints each state change and ends with a
-table: child runs, tries, and the time from the trigger to the parent run's end. Everything started is
-stopped by PID at the end (also on failure or Ctrl-C).
+Airflow 3.3 (SQLite, LocalExecutor), two parents side by side, each waiting (``retries=1``) on its own
+sleeping child run: the stock ``TriggerDagRunOperator`` and ``airflow_trigger_compat``'s with
+``durable=True``. The crash test's own code (``local_cases.CaseRunner``, case ``midwait``) SIGKILLs each
+waiting task process; the stock retry triggers a second child run, the durable one reconnects. It prints
+each state change, then a table. Everything started is stopped by PID (also on failure or Ctrl-C).
 
     python tests/live/demo.py [--child-sleep 20]
 """
@@ -19,7 +15,6 @@ import argparse
 import importlib.metadata
 import importlib.util
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,8 +28,7 @@ CASES = {
     "stock__midwait__1": "stock TriggerDagRunOperator",
     "shim_durable__midwait__1": "airflow_trigger_compat, durable=True",
 }
-DURABLE = "shim_durable__midwait__1"
-STOCK = "stock__midwait__1"
+STOCK, DURABLE = CASES
 #: the whole demo gives up after this long
 TIMEOUT_S = 240.0
 
@@ -58,17 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         runners = {
             c: local_cases.CaseRunner(inst, c, f"demo__{c}__{stamp}", timeout=TIMEOUT_S) for c in cases
         }
-        results: dict[str, local_cases.CaseResult] = {}
-
-        def work(case: str) -> None:
-            results[case] = runners[case].run()
-
         inst.trigger([(r.dag_id, r.run_id) for r in runners.values()])
         t0 = time.monotonic()
         print(f"triggered both parents; each child run sleeps {a.child_sleep} s\n")
-        threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in cases]
-        for th in threads:
-            th.start()
         last: dict[str, tuple[object, ...]] = {}
         finished: dict[str, float] = {}
 
@@ -89,10 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
 
-        while any(th.is_alive() for th in threads):
-            inst.procs.snapshot()  # every task process known to be ours before a runner kills it
-            observe()
-            time.sleep(0.5)
+        done = local_cases.run_all(inst, list(runners.values()), observe, every=0.5)
+        results = {r.case: r for r in done}
         observe()  # a runner returns once it saw its parent run end: this pass sees it too
         print("\nstopping Airflow ...")
     print("all Airflow processes stopped\n")
@@ -113,9 +97,8 @@ def report(results: dict[str, local_cases.CaseResult], finished: dict[str, float
         print(f"| {name} | {r.child_runs} | {r.parent_state} | {r.try_number} | {took} |")
     print()
     durable, stock = results.get(DURABLE), results.get(STOCK)
-    for r in (stock, durable):
-        if r is not None and r.error:
-            print(f"{CASES[r.case]}: {r.error}")
+    for r in (r for r in (stock, durable) if r is not None and r.error):
+        print(f"{CASES[r.case]}: {r.error}")
     if durable is not None and durable.durable_decision:
         print(
             f"durable=True, try 2: {durable.durable_decision}, {durable.kill_to_reconnect_s} s after the kill"

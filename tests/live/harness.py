@@ -1,30 +1,19 @@
-"""Live crash harness: one real Airflow per run, on LocalExecutor or CeleryExecutor, real kills.
+"""Live crash harness: one real Airflow at a time, on LocalExecutor or CeleryExecutor, real kills.
 
-Runs in the Python environment that has the Airflow under test installed (the nox ``live`` venv); it
-never imports Airflow itself (Airflow runs in its own processes), so it can be driven from pytest or
-from the command line::
+Runs in the environment that has the Airflow under test (the nox ``live`` venv) but never imports Airflow
+itself: Airflow runs in its own processes, each in its own session, all stopped by PID on exit (also on
+error or Ctrl-C; ``airflow standalone`` is not used because it leaks its children on SIGTERM); every
+server listens on 127.0.0.1 only. Those processes: a private PostgreSQL (``start_postgres.sh``; SQLite on
+3.x with ``E2E_DATABASE=sqlite``, as the demo runs: Airflow 2.11's LocalExecutor refuses it, and sixteen
+concurrent cases contend for its one write lock), migrated once for both executors' runs of a session
+(``Postgres``: their DAG ids differ); ``api-server``, ``scheduler`` and ``dag-processor`` (2.11: the
+``scheduler`` alone); on Celery, ``redis-server`` and two workers. The cases are in ``local_cases.py`` and
+``celery_cases.py``; both observe a parent run through ``Run`` and act only on what Airflow shows (task
+instance rows, the task log's poll lines, the DAG file's markers), and kill only descendants of the
+processes started here::
 
     python tests/live/harness.py --airflow 3.3 --executor local [--repeats 3] [--out results/e2e-3.3.json]
     python tests/live/harness.py --airflow 3.3 --executor celery [--seed 9] [--out results/celery-3.3.json]
-
-What it starts (each in its own session / process group, all stopped by PID on exit, also on error or
-Ctrl-C; ``airflow standalone`` is not used because it leaks its children on SIGTERM), every server on
-127.0.0.1 only:
-
-* A private PostgreSQL cluster (``start_postgres.sh``: installs Debian's postgresql-15 if missing,
-  ``initdb`` in a temp dir, own port). Airflow 2.11's LocalExecutor refuses SQLite; on 3.x SQLite
-  (``E2E_DATABASE=sqlite``, the demo) works, but sixteen concurrent cases contend for its one write lock,
-  so PostgreSQL is the default, as in production. One cluster, migrated once, can serve the LocalExecutor
-  run and then the Celery run of a session (``Postgres``): their DAG ids differ.
-* Airflow 3.x: ``api-server``, ``scheduler`` and ``dag-processor``; Airflow 2.11: ``scheduler``.
-* CeleryExecutor: Debian's ``redis-server`` (installed with apt-get if missing) as the broker, PostgreSQL
-  as the result backend, and two workers ``w1@localhost`` and ``w2@localhost`` (``celery_cases.py``).
-
-The cases are in ``local_cases.py`` (every case at once against one scheduler, the task process or its
-worker SIGKILLed) and ``celery_cases.py`` (workers and the scheduler killed, one case after another). Both
-observe a parent run through ``Run`` and act only on what Airflow shows: task-instance rows, the task
-log's poll lines, the DAG file's marker files. Every PID killed is first checked with psutil to be a
-descendant of a process this harness started.
 """
 
 from __future__ import annotations
@@ -36,6 +25,7 @@ import json
 import os
 import pickle
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -45,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,11 +51,6 @@ FINAL_DAGRUN_STATES = {"success", "failed"}
 #: Airflow 2.11's zombie detection interval (see Instance.build_env); the DAG file's 2.11 children outlive it.
 ZOMBIE_DETECTION_INTERVAL_S = 20
 HEARTBEAT_TIMEOUT_S = 20  # 3.x: task_instance_heartbeat_timeout; 2.11: scheduler_zombie_task_threshold
-VARIANT_LABEL = {
-    "stock": "stock provider operator",
-    "shim_nodur": "shim durable=False",
-    "shim_durable": "shim durable=True",
-}
 #: The package the shim cases run (the DAG file reads the same variables): this one unless a provider's
 #: vendored copy is under test (``E2E_SHIM_PACKAGE``, with its operator in ``E2E_SHIM_OPERATOR``).
 SHIM_PACKAGE = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat"
@@ -117,25 +104,12 @@ def polls(task_log: str) -> int:
     return sum(1 for line in task_log.splitlines() if any(p in line for p in POLL_LINES))
 
 
-def shim_installed(python: str = sys.executable) -> bool:
-    return subprocess.run([python, "-c", f"import {SHIM_PACKAGE}"], capture_output=True).returncode == 0
+def shim_installed() -> bool:
+    return (
+        subprocess.run([sys.executable, "-c", f"import {SHIM_PACKAGE}"], capture_output=True).returncode == 0
+    )
 
 
-def fmt(v: Any) -> str:
-    return "-" if v is None else str(v)
-
-
-def table(title: str, head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-    return "\n".join([title, line, sep, *body])
-
-
-# --------------------------------------------------------------------------------------------------------
-# Processes
-# --------------------------------------------------------------------------------------------------------
 class ProcessSet:
     """Processes this harness started, each in its own session; stopped by PID, descendants included."""
 
@@ -145,22 +119,20 @@ class ProcessSet:
         self._seen: dict[int, float] = {}  # pid -> create_time of every descendant ever observed
         self._lock = threading.Lock()
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str], pipe: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv``, its output in ``<name>.log`` (``pipe``: stdin and stdout pipes, stderr there)."""
         out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        stdio = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": out} if pipe else {}
+        stdio = stdio or {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
+        proc = subprocess.Popen(argv, env=env, start_new_session=True, **stdio)  # type: ignore[call-overload]
         out.close()
         self.procs[name] = proc
         with contextlib.suppress(psutil.Error), self._lock:
             self._seen[proc.pid] = psutil.Process(proc.pid).create_time()
-        log(f"started {name} pid={proc.pid}: {' '.join(argv[-2:])}")
-        return proc
+        log(f"started {name} pid={proc.pid}: {' '.join(a for a in argv[-2:] if len(a) < 100)}")
+        return proc  # type: ignore[no-any-return]
 
     def snapshot(self) -> None:
         """Record every live descendant (task supervisors fork children into new process groups)."""
@@ -182,17 +154,6 @@ class ProcessSet:
         proc = self.procs.get(name)
         return None if proc is None else proc.poll()
 
-    def _alive(self) -> list[psutil.Process]:
-        alive = []
-        with self._lock:
-            seen = dict(self._seen)
-        for pid, ctime in seen.items():
-            with contextlib.suppress(psutil.Error):
-                p = psutil.Process(pid)
-                if abs(p.create_time() - ctime) < 0.01 and p.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(p)
-        return alive
-
     def kill_tree(self, name: str) -> list[int]:
         """SIGKILL a started process's group and every descendant (a lost host); returns the PIDs."""
         proc = self.procs[name]
@@ -211,8 +172,20 @@ class ProcessSet:
         psutil.wait_procs(descendants, timeout=10)
         return [proc.pid] + [c.pid for c in descendants]
 
+    def _alive(self) -> list[psutil.Process]:
+        """Every process seen here that still runs (not a zombie, not a reused pid)."""
+        alive = []
+        with self._lock:
+            seen = dict(self._seen)
+        for pid, ctime in seen.items():
+            with contextlib.suppress(psutil.Error):
+                p = psutil.Process(pid)
+                if abs(p.create_time() - ctime) < 0.01 and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+        return alive
+
     def stop_all(self, grace: float = 10.0) -> None:
-        """SIGTERM each started process group, then SIGKILL what is left."""
+        """SIGTERM each started process group, then SIGKILL every process seen here that is left."""
         self.snapshot()
         for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
@@ -220,27 +193,23 @@ class ProcessSet:
                     os.killpg(proc.pid, signal.SIGTERM)
                 log(f"SIGTERM {name} (pgid {proc.pid})")
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self._alive():
+        while (alive := self._alive()) and time.monotonic() < deadline:
             for proc in self.procs.values():
-                proc.poll()
+                proc.poll()  # reaps the ones that ended
             time.sleep(0.2)
-        killed = []
-        for p in self._alive():
+        for p in alive:
             with contextlib.suppress(psutil.Error):
                 p.kill()
-                killed.append(p.pid)
+        if alive:
+            log(f"SIGKILLed leftovers: {[p.pid for p in alive]}")
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-        if killed:
-            log(f"SIGKILLed leftovers: {killed}")
-        if left := [p.pid for p in self._alive()]:
-            log(f"WARNING: still alive after stop: {left}")
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
 
 
-# --------------------------------------------------------------------------------------------------------
-# Metadata DB (read-only observation; PostgreSQL, or SQLite for the demo)
-# --------------------------------------------------------------------------------------------------------
 class MetaDB:
     def __init__(self, sqlite_path: Path | None = None, pg_dsn: str | None = None) -> None:
         self.sqlite_path = sqlite_path
@@ -283,34 +252,15 @@ class MetaDB:
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 
-    def ti(self, dag_id: str, run_id: str, map_index: int = -1) -> dict[str, Any] | None:
-        rows = self.query(
-            "SELECT state, try_number, pid, max_tries FROM task_instance "
-            "WHERE dag_id=? AND run_id=? AND task_id='trigger' AND map_index=?",
-            (dag_id, run_id, map_index),
-        )
-        keys = ("state", "try_number", "pid", "max_tries")
-        return dict(zip(keys, rows[0], strict=True)) if rows else None
-
-    def dagrun_state(self, dag_id: str, run_id: str) -> str | None:
-        return self.one("SELECT state FROM dag_run WHERE dag_id=? AND run_id=?", (dag_id, run_id))  # type: ignore[no-any-return]
-
 
 def decode_conf(conf: Any) -> Any:
-    if isinstance(conf, (bytes, memoryview)):  # Airflow 2: PickleType column
-        raw = bytes(conf)
-        try:
-            return pickle.loads(raw)  # our own metadata DB, written by the Airflow we started
-        except Exception:
-            try:
-                return json.loads(raw)
-            except Exception:
-                return repr(raw[:60])
-    if isinstance(conf, str):
-        try:
+    """A child run's conf: a pickle on 2.11 (our own database, written by the Airflow we started), JSON."""
+    if isinstance(conf, (bytes, memoryview)):
+        with contextlib.suppress(Exception):
+            return pickle.loads(bytes(conf))
+    elif isinstance(conf, str):
+        with contextlib.suppress(ValueError):
             return json.loads(conf)
-        except ValueError:
-            return conf
     return conf
 
 
@@ -344,9 +294,22 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------------------------------------
-# Airflow instance
-# --------------------------------------------------------------------------------------------------------
+#: A Python process in Airflow's environment that runs the snippets the cases send it (trigger runs, delete
+#: one), one JSON line each, and answers "ok" or the traceback; whatever else writes to its stdout (Airflow's
+#: logging) goes to its stderr, the log file.
+CLIENT = """
+import json, os, sys, traceback
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+from airflow.api.client import get_current_api_client
+for line in sys.stdin:
+    try:
+        exec(json.loads(line), {"client": get_current_api_client})
+        reply = "ok"
+    except BaseException:
+        reply = traceback.format_exc()[-3000:]
+    print(json.dumps(reply), file=replies, flush=True)
+"""
 #: worker name -> Celery concurrency; together they hold every load-case parent and its child
 WORKERS: dict[str, int] = {"w1": 24, "w2": 20}
 SERVERS = ("scheduler", "redis", "api-server", "dag-processor")
@@ -366,6 +329,7 @@ class Instance:
     keep_home: bool = False  # set on a failure: the logs are kept for a look
     redis_port: int = 0
     _log_offsets: dict[str, int] = field(default_factory=dict)
+    _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def is_airflow2(self) -> bool:
@@ -458,7 +422,6 @@ class Instance:
         env.update(extra_env or {})
         self.env = env
 
-    # -- lifecycle -------------------------------------------------------------------------------------
     def start(self, postgres: Postgres | None) -> None:
         t_start = time.monotonic()
         (self.home / "proc-logs").mkdir(parents=True, exist_ok=True)
@@ -480,6 +443,8 @@ class Instance:
             log(f"db migrate: {self.timings['db_migrate_s']} s")
             if postgres is not None:
                 postgres.migrated = True
+        # Airflow imported once, meanwhile, for every trigger: a process each would take seconds to import it
+        self.procs.start("client", [self.python, "-c", CLIENT], self.env, pipe=True)
         # A scheduler job of an earlier run on the same database is not this run's scheduler.
         jobs_before = self.db.one("SELECT coalesce(max(id), 0) FROM job")
         t0 = time.monotonic()
@@ -503,9 +468,13 @@ class Instance:
         base_url = self.env.get("AIRFLOW__API__BASE_URL")
 
         def ready() -> bool:
-            if base_url and not _http_ok(base_url + "/api/v2/version"):
-                return False
             try:
+                if base_url:
+                    try:
+                        urllib.request.urlopen(base_url + "/api/v2/version", timeout=2).close()
+                    except urllib.error.HTTPError as err:  # an answer, unless the server failed
+                        if err.code >= 500:
+                            return False
                 sched = self.db.one(
                     "SELECT count(*) FROM job WHERE job_type='SchedulerJob' AND state='running' AND id > ?",
                     (jobs_before,),
@@ -515,7 +484,7 @@ class Instance:
                     "WHERE d.is_paused = ?",
                     (False,),
                 )
-            except Exception:  # tables not there yet / locked
+            except Exception:  # not up yet: no answer, no tables
                 return False
             return bool(sched) and want <= {r[0] for r in rows}
 
@@ -542,15 +511,24 @@ class Instance:
             self.procs.stop_all()
 
     def trigger(self, runs: list[tuple[str, str]]) -> None:
-        """Create parent runs [(dag_id, run_id)] in one process, with the local client `dags trigger` uses."""
-        code = (
-            "import json, sys\n"
-            "from airflow.api.client import get_current_api_client\n"
-            "c = get_current_api_client()\n"
-            "for dag_id, run_id in json.loads(sys.argv[1]):\n"
-            "    c.trigger_dag(dag_id=dag_id, run_id=run_id, conf={}, replace_microseconds=False)\n"
-        )
-        self.run("trigger", [self.python, "-c", code, json.dumps(runs)])
+        """Create parent runs [(dag_id, run_id)] with the local client `airflow dags trigger` uses."""
+        code = f"for dag_id, run_id in {runs!r}:\n"
+        code += "    client().trigger_dag(dag_id=dag_id, run_id=run_id, conf={}, replace_microseconds=False)"
+        self.call("trigger", code)
+
+    def call(self, what: str, code: str, timeout: float = 120.0) -> None:
+        """Run ``code`` in the client process (``CLIENT``); raise with its traceback if it failed."""
+        proc = self.procs.procs["client"]
+        assert proc.stdin is not None and proc.stdout is not None
+        with self._client_lock:
+            proc.stdin.write(json.dumps(code).encode() + b"\n")
+            proc.stdin.flush()
+            if not select.select([proc.stdout], [], [], timeout)[0]:
+                raise TimeoutError(f"{what}: no answer from the client process after {timeout:.0f} s")
+            line = proc.stdout.readline()
+        reply = json.loads(line) if line else f"the client process exited with {proc.poll()}"
+        if reply != "ok":
+            raise RuntimeError(f"{what} failed:\n{reply}")
 
     def run(self, what: str, argv: list[str]) -> None:
         """Run a command in this Airflow's environment; its output in the error when it fails."""
@@ -558,7 +536,6 @@ class Instance:
         if out.returncode != 0:
             raise RuntimeError(f"{what} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
 
-    # -- Celery: the broker and the workers ------------------------------------------------------------
     def start_redis(self) -> None:
         server = shutil.which("redis-server")
         if server is None:  # as start_postgres.sh does for PostgreSQL
@@ -644,17 +621,6 @@ class Instance:
         return next((n for n, p in self.procs.procs.items() if n in WORKERS and p.pid in ancestors), None)
 
 
-def _http_ok(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status < 500)
-    except Exception as exc:
-        code = getattr(exc, "code", None)
-        return code is not None and code < 500
-
-
 @contextlib.contextmanager
 def running_airflow(
     minor: str,
@@ -666,15 +632,14 @@ def running_airflow(
 ) -> Iterator[Instance]:
     """An Airflow started for ``cases``, stopped on exit or error (and PostgreSQL with it, unless given).
 
-    Without ``postgres``: a private cluster, or SQLite on 3.x with ``E2E_DATABASE=sqlite``.
+    Without ``postgres``: a private cluster. SQLite instead on 3.x with ``E2E_DATABASE=sqlite``.
     """
     home = Path(tempfile.mkdtemp(prefix=f"airflow-live-{executor}-{minor}-"))
     inst = Instance(minor=minor, home=home, cases=cases, executor=executor, keep_home=keep_home)
     inst.build_env(extra_env)
-    own_pg = postgres is None and (
-        inst.is_airflow2 or os.environ.get("E2E_DATABASE", "postgres") == "postgres"
-    )
-    pg = Postgres() if own_pg else postgres
+    sqlite = not inst.is_airflow2 and os.environ.get("E2E_DATABASE", "postgres") != "postgres"
+    own_pg = postgres is None and not sqlite
+    pg = None if sqlite else postgres or Postgres()
     prev = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
 
     def _raise(signum: int, frame: Any) -> None:
@@ -699,9 +664,6 @@ def running_airflow(
             shutil.rmtree(home, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------------------------------------
-# A parent run and what Airflow shows of it
-# --------------------------------------------------------------------------------------------------------
 class Run:
     """One parent DAG run of a case (``e2e_parent__<case>``) and its child DAG's runs."""
 
@@ -728,13 +690,26 @@ class Run:
         return out
 
     def ti(self, index: int = -1) -> dict[str, Any] | None:
-        return self.db.ti(self.dag_id, self.run_id, index)
+        """The ``trigger`` task instance of this run (of one map index)."""
+        rows = self.db.query(
+            "SELECT state, try_number, pid, max_tries FROM task_instance "
+            "WHERE dag_id=? AND run_id=? AND task_id='trigger' AND map_index=?",
+            (self.dag_id, self.run_id, index),
+        )
+        return dict(zip(("state", "try_number", "pid", "max_tries"), rows[0], strict=True)) if rows else None
+
+    def ti_is(self, want: dict[str, Any], index: int = -1) -> Any:
+        """The task instance if it has every field of ``want`` (``"pid": True``: any pid), else None."""
+        t = self.ti(index)
+        return t if t is not None and all(t[k] if v is True else t[k] == v for k, v in want.items()) else None
 
     def tis(self) -> list[dict[str, Any] | None]:
         return [self.ti(i) for i in self.map_indices]
 
     def state(self) -> str | None:
-        return self.db.dagrun_state(self.dag_id, self.run_id)
+        return self.db.one(
+            "SELECT state FROM dag_run WHERE dag_id=? AND run_id=?", (self.dag_id, self.run_id)
+        )  # type: ignore[no-any-return]
 
     def final(self) -> bool:
         return self.state() in FINAL_DAGRUN_STATES
@@ -767,9 +742,6 @@ class Run:
         return None
 
 
-# --------------------------------------------------------------------------------------------------------
-# One run of an executor's cases against one Airflow: printed and written as JSON
-# --------------------------------------------------------------------------------------------------------
 def run_version(
     executor: str,
     minor: str,
@@ -799,12 +771,16 @@ def run_version(
         timings = dict(inst.timings)
     timings["version_total_s"] = round(time.monotonic() - t0, 1)
     report["timings"] = timings
-    print(module.format_table(version, report), flush=True)
-    print(f"timings: {json.dumps(timings)}", flush=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
         log(f"wrote {out}")
+    # The table, by the script that renders every version's from results/ (it reads this one alone here).
+    with tempfile.TemporaryDirectory() as tmp:
+        name, script = ("e2e", "crash_table") if executor == "local" else ("celery", "celery_table")
+        Path(tmp, f"{name}-{minor}.json").write_text(json.dumps(report))
+        subprocess.run([sys.executable, str(REPO / "scripts" / f"{script}.py"), tmp], check=False)
+    print(f"timings: {json.dumps(timings)}", flush=True)
     return report
 
 

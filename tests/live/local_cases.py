@@ -15,6 +15,9 @@ import os
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,28 +26,13 @@ from harness import (
     FINAL_DAGRUN_STATES,
     MID_WAIT_POLLS,
     SHIM_OPERATOR,
-    VARIANT_LABEL,
     Instance,
     Run,
-    fmt,
     log,
     polls,
-    table,
 )
 
 ENV: dict[str, str] = {}  # the DAG file's defaults serve these cases
-KILL_LABEL = {
-    "midwait": "mid-wait (task process)",
-    "workerkill": "mid-wait (supervisor + task)",
-    "winbefore": "window (a): stored, before trigger",
-    "winafter": "window (b): right after trigger",
-    "doublekill": "mid-wait in try 1 and in try 2",
-    "childfail": "none: child fails on its first run",
-    "clear": "none: task cleared after success",
-    "mapped": "mapped parent: indices 0 and 1 mid-wait",
-    "clearwait": "none: task cleared while it waits",
-    "recreate": "none: parent run deleted, triggered again",
-}
 #: Every case kind each variant has on some version, in the order they run and are reported.
 KINDS: dict[str, tuple[str, ...]] = {
     "stock": ("midwait", "workerkill", "doublekill", "childfail", "clear", "recreate", "mapped", "clearwait"),
@@ -124,11 +112,6 @@ def absences(minor: str, selected: list[tuple[str, str]] | None = None) -> list[
     ]
 
 
-def retry_expected(minor: str, kill: str) -> bool:
-    """Whether the kill should lead to a try 2 on this Airflow (see :func:`cases`)."""
-    return not (minor == "3.0" and kill == "midwait")
-
-
 @dataclass
 class CaseResult:
     case: str
@@ -167,7 +150,6 @@ class CaseResult:
     zombie_detections: int | None = None
     #: the last try's task log, kept when the parent did not succeed
     last_try_log_tail: list[str] = field(default_factory=list)
-    outcome: str = ""
     error: str | None = None
 
 
@@ -187,60 +169,50 @@ class CaseRunner(Run):
     def _wait(self, what: str, pred: Any, every: float = 0.25) -> Any:
         return self.inst.wait(f"{self.case}: {what}", pred, self.deadline - time.monotonic(), every)
 
-    def _ti(self, want: dict[str, Any], index: int = -1) -> Any:
-        """The task instance if it has every field of ``want`` (``"pid": True``: any pid), else None."""
-        t = self.ti(index)
-        ok = t is not None and all(t[k] if v is True else t[k] == v for k, v in want.items())
-        return t if ok else None
-
     def _mid_wait(self, attempt: int, index: int = -1) -> None:
         """Until the try's task log shows it polling its child run (``MID_WAIT_POLLS`` polls)."""
         what = f"try {attempt} polling its child run (index {index})"
         self._wait(what, lambda: polls(self.task_log(attempt, index)) >= MID_WAIT_POLLS)
 
-    def _first_kill(self) -> tuple[float, float, list[dict[str, Any]]]:
-        """Kill try 1 at the case's moment; returns (monotonic, wall) kill time and the children then."""
+    def _kill_try(self, attempt: int) -> list[dict[str, Any]]:
+        """SIGKILL try ``attempt`` (of indices 0 and 1 of the mapped parent, together) at the case's moment:
+        once its task log shows it waiting, or (window cases) once the DAG file's marker exists. Returns
+        the child runs then."""
         r = self.res
-        self._wait("try 1 running", lambda: self._ti({"state": "running", "pid": True}))
-        if r.kill in ("midwait", "workerkill", "doublekill"):
-            self._wait("child run", self.children)
-            t_trig = time.monotonic()
-            self._mid_wait(1)
-            r.kill_after_trigger_s = round(time.monotonic() - t_trig, 1)
-        else:
+        indices = [0, 1] if r.kill == "mapped" else [-1]
+        want = {"state": "running", "try_number": attempt, "pid": True}
+        for i in indices:
+            new = lambda i=i: (t := self.ti_is(want, i)) and t["pid"] != r.killed_pid  # noqa: E731
+            self._wait(f"try {attempt} running (index {i})", new)
+        if r.kill in ("winbefore", "winafter"):
             marker = self.inst.marker_dir / f"{self.dag_id}.window.1.json"
             self._wait(f"window marker {marker.name}", marker.exists, every=0.1)
             payload = json.loads(marker.read_text())
             r.marker_pid, r.window_child_run_id = payload["pid"], payload.get("child_run_id")
-        kids = self.children()
-        ti = self._ti({"state": "running", "try_number": 1})
-        if ti is None:
-            raise RuntimeError(f"{r.case}: task no longer running try 1 at kill time: {self.ti()}")
-        pid = int(ti["pid"])
-        if r.marker_pid is not None and r.marker_pid != pid:
-            raise RuntimeError(f"{r.case}: ti.pid {pid} != pid that hit the seam {r.marker_pid}")
-        r.child_runs_at_kill, r.killed_pid = len(kids), pid
-        self._kill(pid, r.kill_whole_worker)
-        sup = f"supervisor {r.killed_supervisor_pid} + task " if r.killed_supervisor_pid else ""
-        log(f"{r.case}: SIGKILL {sup}pid {pid} (try 1, child runs so far: {len(kids)})")
-        return time.monotonic(), time.time(), kids
-
-    def _mapped_kill(self) -> tuple[float, float, list[dict[str, Any]]]:
-        """Indices 0 and 1 of the mapped parent, each mid-wait on its own child, killed together."""
-        r = self.res
-        waiting = lambda i: self.children(i) and self._ti({"state": "running", "pid": True}, i)  # noqa: E731
-        tis = [self._wait(f"index {i} waiting", lambda i=i: waiting(i)) for i in (0, 1)]
-        for i in (0, 1):
-            self._mid_wait(1, i)
-        kids = self.children()
-        r.child_runs_at_kill = len(kids)
-        for i, ti in enumerate(tis):
-            if self._ti({"state": "running", "try_number": 1, "pid": ti["pid"]}, i) is None:
-                raise RuntimeError(f"{r.case}: index {i} no longer running try 1 at kill time: {self.ti(i)}")
-            self._kill(int(ti["pid"]), r.kill_whole_worker)
-        r.killed_pid = int(tis[0]["pid"])
-        log(f"{r.case}: SIGKILL indices 0 and 1 (child runs so far: {len(kids)})")
-        return time.monotonic(), time.time(), kids
+        else:
+            for i in indices:
+                self._wait(f"try {attempt}'s child run (index {i})", lambda i=i: self.children(i))
+                t_trig = time.monotonic()
+                self._mid_wait(attempt, i)  # past the trigger (or the reconnect), into the wait
+                r.kill_after_trigger_s = r.kill_after_trigger_s or round(time.monotonic() - t_trig, 1)
+        kids, pids = self.children(), []
+        for i in indices:
+            ti = self.ti_is({"state": "running", "try_number": attempt}, i)
+            if ti is None:
+                raise RuntimeError(
+                    f"{r.case}: index {i} no longer running try {attempt} at the kill: {self.ti(i)}"
+                )
+            if r.marker_pid is not None and r.marker_pid != ti["pid"]:
+                raise RuntimeError(f"{r.case}: ti.pid {ti['pid']} != pid that hit the seam {r.marker_pid}")
+            pids.append(int(ti["pid"]))
+            self._kill(pids[-1], r.kill_whole_worker)
+        if attempt == 1:
+            r.killed_pid = pids[0]
+        else:
+            r.second_killed_pid = pids[0]
+        sup = f"supervisor {r.killed_supervisor_pid} + " if r.killed_supervisor_pid else ""
+        log(f"{r.case}: SIGKILL {sup}try {attempt} of indices {indices} (child runs so far: {len(kids)})")
+        return kids
 
     def _kill(self, pid: int, whole_worker: bool) -> None:
         procs = self.inst.procs
@@ -256,19 +228,6 @@ class CaseRunner(Run):
             self.res.killed_supervisor_pid = parent.pid
             os.kill(parent.pid, signal.SIGKILL)
         os.kill(pid, signal.SIGKILL)
-
-    def _second_kill(self, first_pid: int) -> None:
-        """doublekill: try 2 reconnected and is waiting too; kill it the same way."""
-        r = self.res
-        try2 = {"state": "running", "try_number": 2}
-        self._wait("try 2 running", lambda: (t := self._ti(try2)) and t["pid"] and int(t["pid"]) != first_pid)
-        self._mid_wait(2)  # past the reconnect (or the new trigger), into the wait
-        ti = self._ti(try2)
-        if ti is None:
-            raise RuntimeError(f"{r.case}: try 2 no longer running at the second kill: {self.ti()}")
-        self._kill(int(ti["pid"]), r.kill_whole_worker)
-        r.second_killed_pid = int(ti["pid"])
-        log(f"{r.case}: second SIGKILL pid {ti['pid']} (try 2)")
 
     def _clear_number(self) -> int | None:
         sql = "SELECT clear_number FROM dag_run WHERE dag_id=? AND run_id=?"
@@ -303,14 +262,13 @@ class CaseRunner(Run):
         """Delete the parent's DAG run (REST API on 3.x, the ORM on 2.11), then trigger the same run_id."""
         if self.inst.is_airflow2:
             code = (
-                "import sys\n"
                 "from airflow.models.dagrun import DagRun\n"
                 "from airflow.utils.session import create_session\n"
                 "with create_session() as session:\n"
-                "    session.query(DagRun).filter_by(dag_id=sys.argv[1], run_id=sys.argv[2]).delete()\n"
+                f"    session.query(DagRun).filter_by(dag_id={self.dag_id!r}, run_id={self.run_id!r})"
+                ".delete()\n"
             )
-            argv = [self.inst.python, "-c", code, self.dag_id, self.run_id]
-            self.inst.run(f"{self.case}: deleting the parent run", argv)
+            self.inst.call(f"{self.case}: deleting the parent run", code)
         else:
             self._rest("DELETE", f"/api/v2/dags/{self.dag_id}/dagRuns/{self.run_id}")
         self.inst.trigger([(self.dag_id, self.run_id)])
@@ -318,24 +276,17 @@ class CaseRunner(Run):
             f"{self.res.child_runs_at_kill})")  # fmt: skip
 
     def _rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Call Airflow 3's REST API as a user would; retried on a 5xx (busy under the other cases)."""
-        import urllib.error
-        import urllib.request
-
+        """Call Airflow 3's REST API as a user would (a token from /auth/token); a 5xx is retried."""
         base = self.inst.env["AIRFLOW__API__BASE_URL"]
         with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as resp:
             token = json.loads(resp.read())["access_token"]
-        request = urllib.request.Request(
-            f"{base}{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            method=method,
-        )
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
         for attempt in range(6):
             try:
+                request = urllib.request.Request(base + path, data, headers, method=method)
                 with urllib.request.urlopen(request, timeout=30) as resp:
-                    text = resp.read()
-                    return json.loads(text) if text else None
+                    return json.loads(resp.read() or b"null")
             except urllib.error.HTTPError as err:
                 detail = err.read()[:300]
                 if err.code < 500 or attempt == 5:
@@ -350,7 +301,7 @@ class CaseRunner(Run):
         if r.kill == "childfail":
             return time.time()
         if r.kill == "clearwait":  # a user's clear while the task waits on its running child
-            self._wait("try 1 waiting", lambda: self.children() and self._ti({"state": "running"}))
+            self._wait("try 1 waiting", lambda: self.children() and self.ti_is({"state": "running"}))
             self._mid_wait(1)
             r.child_runs_at_kill = len(self.children())
             t_wall = time.time()
@@ -379,17 +330,14 @@ class CaseRunner(Run):
         r = self.res
         t_case = time.monotonic()
         try:
-            if r.kill == "mapped":
-                t_kill, t_kill_wall, kids = self._mapped_kill()
-            elif r.kill in ("childfail", "clear", "clearwait", "recreate"):
-                t_kill_wall = self._run_without_kill()
-                t_kill = time.monotonic()
+            if r.kill in ("childfail", "clear", "clearwait", "recreate"):
+                t_kill_wall, t_kill = self._run_without_kill(), time.monotonic()
                 kids = [] if r.kill == "childfail" else self.children()
             else:
-                t_kill, t_kill_wall, kids = self._first_kill()
+                kids = self._kill_try(1)
+                t_kill_wall, t_kill, r.child_runs_at_kill = time.time(), time.monotonic(), len(kids)
                 if r.kill == "doublekill":
-                    assert r.killed_pid is not None
-                    self._second_kill(r.killed_pid)
+                    self._kill_try(2)
             while (final := self.state()) not in FINAL_DAGRUN_STATES:
                 if time.monotonic() > self.deadline:
                     raise TimeoutError(f"{r.case}: parent run did not finish")
@@ -442,44 +390,6 @@ class CaseRunner(Run):
                 "DurableUnavailableWarning" in text or "durable=True has no effect" in text
                 for text in (self.task_log(1, index), self.task_log(2, index))
             )
-        r.outcome = _outcome(r)
-
-
-def _outcome(r: CaseResult) -> str:
-    if r.kill == "mapped":
-        return f"child runs per index {r.children_per_index}, tries {r.tries_per_index}"
-    if r.kill == "clearwait":
-        tries = f"max_tries {r.max_tries_before_clear} -> {r.max_tries_after_clear}"
-        return f"{r.child_runs} child runs after a clear mid-wait ({tries})"
-    if r.kill == "recreate":
-        return f"{r.child_runs} child runs: " + (
-            "the recreated parent run triggered its own child" if r.child_runs == 2 else "unexpected"
-        )
-    if r.kill == "childfail":
-        fresh = "a fresh child after the failed one" if r.child_runs == 2 else "unexpected"
-        return f"{r.child_runs} child runs: {fresh}"
-    if r.kill == "clear":
-        return f"{r.child_runs} child runs: " + (
-            f"the cleared task triggered again (max_tries {r.max_tries_before_clear} -> "
-            f"{r.max_tries_after_clear}, clear_number {r.clear_number_before} -> {r.clear_number_after})"
-            if r.child_runs == 2
-            else "unexpected"
-        )
-    if r.parent_state == "failed" and (r.try_number or 0) < 2:
-        out = f"parent FAILED on try {r.try_number}: the kill was not retried"
-    elif r.child_runs == 1 and r.child_runs_at_kill == 0:
-        out = "no duplicate: retry triggered the stored run_id"
-    elif r.child_runs == 1 and r.durable_decision == "already succeeded":
-        out = "no duplicate: retry found the child already succeeded"
-    elif r.child_runs == 1:
-        out = "no duplicate: retry reconnected"
-    elif r.child_runs >= 2:
-        out = f"DUPLICATE child runs ({r.child_runs})"
-    else:
-        out = f"{r.child_runs} child runs"
-    if r.window_child_run_id and r.child_runs == 1 and r.child_run_ids != [r.window_child_run_id]:
-        out += f" (but run_id {r.child_run_ids[0]} != stored {r.window_child_run_id})"
-    return out
 
 
 def run(
@@ -491,41 +401,30 @@ def run(
     t0 = time.monotonic()
     inst.trigger([(r.dag_id, r.run_id) for r in runners])
     log(f"triggered {len(runners)} parent runs in {time.monotonic() - t0:.1f} s")
-    results: list[CaseResult | None] = [None] * len(runners)
-
-    def work(i: int) -> None:
-        results[i] = runners[i].run()
-
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(runners))]
-    for th in threads:
-        th.start()
-    while any(th.is_alive() for th in threads):
-        inst.procs.snapshot()  # every task process known to be ours before a runner kills it
-        time.sleep(1.0)
+    results = run_all(inst, runners, lambda: None, every=1.0)
     inst.timings["cases_wall_s"] = round(time.monotonic() - t0, 1)
     return {
         "shim_operator": SHIM_OPERATOR,
-        "cases": [asdict(r) for r in results if r is not None],
+        "cases": [asdict(r) for r in results],
         "not_run": absences(inst.minor) if not_run is None else not_run,
     }
 
 
-def format_table(version: str, report: dict[str, Any]) -> str:
-    head = ("variant", "kill", "child runs", "parent / try", "kill->try2 running s")
-    head += ("kill->reconnect / re-trigger s", "outcome")
-    rows = []
-    for r in report["cases"]:
-        wait = r["kill_to_reconnect_s"] if r["kill_to_reconnect_s"] is not None else r["kill_to_new_child_s"]
-        rows.append((
-            VARIANT_LABEL[r["variant"]] + f" #{r['case'].rsplit('__', 1)[1]}",
-            KILL_LABEL[r["kill"]],
-            fmt(r["child_runs"] if r["child_runs"] >= 0 else None),
-            f"{fmt(r['parent_state'])} / {fmt(r['try_number'])}",
-            fmt(r["kill_to_try2_running_s"]),
-            fmt(wait),
-            r["error"] or r["outcome"],
-        ))  # fmt: skip
-    for n in report["not_run"]:
-        label = (VARIANT_LABEL[n["variant"]], KILL_LABEL[n["kill"]])
-        rows.append((*label, "-", "-", "-", "-", f"not run here: {n['reason']}"))
-    return table(f"Airflow {version}", head, rows)
+def run_all(
+    inst: Instance, runners: list[CaseRunner], tick: Callable[[], None], every: float
+) -> list[CaseResult]:
+    """Run the cases, each in a thread; meanwhile note every task process (it is ours before a runner
+    kills it) and ``tick()`` every ``every`` s."""
+    results: dict[int, CaseResult] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: results.update({i: runners[i].run()}))
+        for i in range(len(runners))
+    ]
+    for th in threads:
+        th.daemon = True
+        th.start()
+    while any(th.is_alive() for th in threads):
+        inst.procs.snapshot()
+        tick()
+        time.sleep(every)
+    return [results[i] for i in sorted(results)]

@@ -1,52 +1,38 @@
 """Live crash tests: kill the worker of a waiting TriggerDagRunOperator, count the child runs.
 
-For the installed Airflow, one real deployment per executor, one after the other on one PostgreSQL (see
-``harness.py``). Run through nox: ``nox -s "live(3.3)"`` (``-- -m local`` or ``-- -m celery`` for one).
+For the installed Airflow, one real deployment per executor, one after the other on one PostgreSQL
+(``harness.py``): ``nox -s "live(3.3)"``, ``-- -m local`` or ``-- -m celery`` for one executor.
 
-LocalExecutor (marker ``local``, ``local_cases.py``): every case at once against one scheduler, the task
-process (or its whole worker) SIGKILLed. Expected, and asserted:
+LocalExecutor (``local``, ``local_cases.py``: every case at once on one scheduler). Asserted (``expected``):
 
-* stock provider operator: 2 child runs for one parent run (the duplicate this package fixes);
-* shim ``durable=False``: the same 2 (durability is opt-in);
-* shim ``durable=True`` on every version: exactly 1 child run in every kill case, whether the worker
-  dies mid-wait, right after the trigger call, (3.3) after the run_id was stored but before the trigger
-  call, or in try 1 and again in try 2 (stock: 3);
-* a child that fails on its first run only: the durable parent retries and succeeds with a fresh child
-  (2 child runs) on every version; stock does the same except on 3.0-3.2, whose runner fails the parent;
-* a mapped parent (3 indices, each with its own conf; indices 0 and 1 killed mid-wait): durable makes
-  one child run per index, stock 2 for each killed index;
-* a task cleared while it waits (not on 3.0, whose cleared running task did not rerun): stock's rerun
-  triggers a second child; durable reconnects (1 child run, the declared difference
-  ``durable-clear-while-waiting-reconnects``) on 2.11 and 3.3, where the clear keeps ``max_tries``, and
-  triggers a second child as stock on 3.1 and 3.2, where it raises it;
-* a task cleared (REST API; the CLI on 2.11) after it succeeded triggers again: 2 child runs, as stock;
-* a parent run that succeeded, deleted (REST API; the ORM on 2.11) and triggered again under the same
-  run_id: the new run triggers its own child (2 child runs, the new run's try 1), as stock;
+* stock and ``durable=False``: one child run per try, so 2 after a kill (3 after a kill in try 1 and
+  in try 2), the duplicate this package fixes; durability is opt-in;
+* ``durable=True``, every version: 1 child run in every kill case: mid-wait, right after the trigger,
+  (3.3) after the run_id was stored but before the trigger, in try 1 and again in try 2;
+* a child that fails on its first run only: durable retries with a fresh child (2); stock too, but on
+  3.0-3.2, whose runner fails the parent;
+* a mapped parent (3 indices, 0 and 1 killed mid-wait): durable one child run per index, stock 2 for
+  each killed index;
+* a task cleared while it waits (not on 3.0, whose cleared running task did not rerun): stock triggers
+  a second child; durable reconnects (declared: ``durable-clear-while-waiting-reconnects``) when the
+  clear keeps ``max_tries`` (always on 2.11; a race inside Airflow on 3.x), else a second child as stock;
+* cleared after success (REST API; 2.11: the CLI), or the run deleted and triggered again under the same
+  run_id: a fresh child (2), as stock;
 * Airflow 3.0 with only the task process killed: no retry at all (its supervisor's own behaviour).
 
-Only the cases of the selected tests run (``-k durable``: the durable cases alone). The table is printed
-and written to ``results/e2e-<minor>.json``, or to ``E2E_RESULTS``. ``E2E_SHIM_PACKAGE`` and
-``E2E_SHIM_OPERATOR`` run the shim cases through a provider's vendored copy (see the DAG file).
+Only the selected tests' cases run (``-k durable``). Results: ``results/e2e-<minor>.json`` (or
+``E2E_RESULTS``); ``E2E_SHIM_PACKAGE`` / ``E2E_SHIM_OPERATOR`` run the shim cases through a provider's
+vendored copy (see the DAG file).
 
-CeleryExecutor (marker ``celery``, ``celery_cases.py``): PostgreSQL, Redis, a scheduler and two Celery
-workers; the four cases one after the other. Expected, and asserted, on every version:
-
-* ``durable=True``: exactly one child run per parent (per map index) in every case;
-* the worker cases (SIGKILL, and SIGTERM followed by SIGKILL after the grace period): try 1 ran on the
-  killed worker, the retry (try 2) on the other one; the stock operator and ``durable=False`` trigger one
-  child per try, so 2 (the duplicate); ``durable=True`` reconnects, 1;
-* the scheduler's SIGKILL and restart kills no task: the restarted scheduler adopts the running task
-  instances, no try is lost and every operator has one child run;
-* the load case: every parent succeeds and ``durable=True`` has one child per task instance while the
-  workers die every 10-20 s; the stock operator has at most one child per try, and at least one
-  duplicate (otherwise the faults never hit a waiting parent and the case proved nothing);
-* no hang: every parent reaches a final state within child duration + heartbeat timeout (+ 2.11's
-  zombie detection interval) + two retries of its (last) kill;
-* no redelivery: every execution the workers logged for a parent is one of its tries or a requeue by
-  Airflow's stuck-in-queued check.
-
-The throughput of the load case (parents finished per minute, durable over stock) is a reported figure,
-not an assertion. Its table is written to ``results/celery-<minor>.json``, or to ``CELERY_RESULTS``.
+CeleryExecutor (``celery``, ``celery_cases.py``: Redis, two workers, the four cases one after the
+other). Asserted on every version: ``durable=True`` has one child run per parent (per map index) in
+every case; in the worker cases (SIGKILL; SIGTERM, then SIGKILL after the grace period) try 1 ran on the
+killed worker and the retry on the other, and stock and ``durable=False`` have 2 child runs; the
+scheduler's SIGKILL and restart loses no try (1 child run each); under load every parent succeeds, stock
+has at most one child per try and at least one duplicate (or the faults proved nothing); no hang (final
+within child + heartbeat timeout (+ 2.11's zombie detection interval) + two retries of the last kill);
+no redelivery (every execution a worker logged is a try or a stuck-in-queued requeue). The load case's
+throughput is reported, not asserted. Results: ``results/celery-<minor>.json`` (or ``CELERY_RESULTS``).
 """
 
 from __future__ import annotations
@@ -84,20 +70,15 @@ WORKER_CASES = {"sigkill": ("w1", "w2"), "sigterm": ("w2", "w1")}
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[harness.Postgres | None]:
-    """One PostgreSQL for both executors' runs, migrated once (3.x: none with ``E2E_DATABASE=sqlite``)."""
-    if VERSION >= (3, 0) and os.environ.get("E2E_DATABASE", "postgres") != "postgres":
-        yield None
-        return
+def postgres() -> Iterator[harness.Postgres]:
+    """One PostgreSQL for both executors' runs, migrated once (started when a run needs it)."""
     pg = harness.Postgres()
-    try:
-        yield pg
-    finally:
-        pg.stop()
+    yield pg
+    pg.stop()
 
 
 @pytest.fixture(scope="module")
-def report(request: pytest.FixtureRequest, postgres: harness.Postgres | None) -> dict[str, Any]:
+def report(request: pytest.FixtureRequest, postgres: harness.Postgres) -> dict[str, Any]:
     selected = [
         (item.callspec.params["variant"], item.callspec.params["kill"])
         for item in request.session.items
@@ -113,7 +94,7 @@ def report(request: pytest.FixtureRequest, postgres: harness.Postgres | None) ->
 
 
 @pytest.fixture(scope="module")
-def celery_report(postgres: harness.Postgres | None) -> dict[str, Any]:
+def celery_report(postgres: harness.Postgres) -> dict[str, Any]:
     if not harness.shim_installed():
         pytest.fail("airflow_trigger_compat is not importable in this environment")
     out = harness.REPO / os.environ.get("CELERY_RESULTS", f"results/celery-{MINOR}.json")
@@ -126,7 +107,7 @@ KILLS = {"midwait": 1, "winafter": 1, "doublekill": 2, "mapped": 2}
 
 def expected(variant: str, kill: str) -> tuple[str, int, int]:
     """(parent state, try number, child runs) after the kill, for this Airflow."""
-    if not local_cases.retry_expected(MINOR, kill):
+    if MINOR == "3.0" and kill == "midwait":
         # Airflow 3.0's supervisor reports a SIGKILLed task process as failed, ignoring retries
         # (task-sdk 1.0.6 final_state; 3.1 added up_for_retry): no try 2, so no duplicate either.
         return ("failed", 1, 1)

@@ -1,48 +1,28 @@
 """DAGs for the live crash tests (tests/live), on LocalExecutor and on CeleryExecutor.
 
-One parent DAG per case, each with its own child DAG, so the number of child runs a parent run caused is
-simply the number of runs of its child DAG (the conf marker ``e2e_parent_run_id`` double-checks it).
+One parent DAG per case, each with its own child DAG, so the child runs a parent run caused are the runs
+of its child DAG (the conf marker ``e2e_parent_run_id`` double-checks it). Case ids:
+``<variant>__<kind>__<n>``, variant ``stock`` (the standard provider's operator), ``shim_nodur`` or
+``shim_durable`` (this package's, durable=False / True); kind, where the harness:
 
-Case ids: ``<variant>__<kill>__<n>``
-    variant: ``stock``        airflow.providers.standard TriggerDagRunOperator
-             ``shim_nodur``   the shim operator (durable=False)
-             ``shim_durable`` the shim operator (durable=True)
-    kill:    ``midwait``      the harness kills the task process while it polls the child run
-             ``workerkill``   same moment, but the supervisor (the task process's parent) dies too
-             ``winbefore``    kill after the shim stored the child run_id, before the trigger call
-             ``winafter``     kill right after the trigger call returned
-             ``doublekill``   kill try 1 mid-wait, then try 2 mid-wait (retries=2)
-             ``childfail``    no kill: the child run fails on its first run only (retries=1)
-             ``mapped``       a mapped parent (3 indices, each its own conf): indices 0 and 1 killed
-                              mid-wait
-             ``clearwait``    no kill: the harness clears the task while it waits on its child
-             ``clear``        no kill: once the parent succeeded the harness clears its task (REST API on
-                              3.x, the CLI on 2.11) and the rerun triggers again
-             ``recreate``     no kill: once the parent succeeded the harness deletes its DAG run and
-                              triggers it again under the same run_id; the new run triggers its own child
-    CeleryExecutor (celery_cases.py):
-             ``sigkill``      the harness SIGKILLs the whole Celery worker running the waiting parent
-             ``sigterm``      the harness sends that worker SIGTERM (Celery's warm shutdown)
-             ``schedkill``    the harness SIGKILLs the scheduler while the parent waits, then restarts it
-             ``load``         one of the parents of the load case (workers killed at random)
-             ``loadmap``      the load case's mapped parent (3 indices, each with its own child run)
-    On Celery a worker that dies takes the child tasks it runs with it, as a lost host does; the child
-    task retries there (so the child *run* survives a lost worker, as a production DAG with retries
-    does), and the parent's retry finds that child run still running.
-The shim operator is ``airflow_trigger_compat.TriggerDagRunOperator``. ``E2E_SHIM_PACKAGE`` (the runtime,
-e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``, e.g. that provider's own
-operator) point the shim cases elsewhere; ``nox -s "provider(3.3)"`` sets both.
-The window cases wrap the shim's trigger seam (``<runtime>._ports.SupervisorPort.trigger`` on 3.x,
-``OrmPort.trigger`` on 2.11): on try 1 the wrapper writes a marker file and sleeps, the harness sees the
-marker and kills the process.
+* LocalExecutor: ``midwait`` kills the task process while it polls its child run; ``workerkill`` its
+  supervisor too; ``winbefore`` / ``winafter`` kill it in a window (a marker file, then a sleep) before
+  or right after the shim's trigger seam (``<runtime>._ports.SupervisorPort.trigger``, 2.11:
+  ``OrmPort.trigger``); ``doublekill`` kills try 1 and try 2 mid-wait (retries=2); ``mapped``: indices
+  0 and 1 of 3 mid-wait; no kill: ``childfail`` (the child fails on its first run only), ``clearwait``
+  (the task is cleared while it waits), ``clear`` (cleared after success), ``recreate`` (the parent run
+  deleted and triggered again under its run_id);
+* CeleryExecutor: ``sigkill`` / ``sigterm`` the worker running the waiting parent, ``schedkill`` the
+  scheduler; ``load`` / ``loadmap`` (3 indices): the load case's parents. The child task retries there
+  too: a dying worker takes it with it, as a lost host does.
 
-Settings come from the environment the harness starts Airflow with (E2E_*, CELERY_*), so every Airflow process
-parses the same DAGs.
+``E2E_SHIM_PACKAGE`` (the runtime, e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR``
+(``module:Class``) point the shim cases elsewhere (``nox -s "provider(3.3)"``). Settings come from the
+environment the harness starts Airflow with (E2E_*, CELERY_*), so every Airflow process parses the same.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import importlib
 import json
@@ -99,46 +79,13 @@ def _child_sleep(seconds: float, fail_first: bool = False, marker: str = "") -> 
     time.sleep(seconds)
 
 
-def _write_marker(dag_id: str, run_id: str, phase: str, try_number: int, child_run_id: str | None) -> None:
-    if not MARKER_DIR:
-        return
-    payload = {
-        "pid": os.getpid(),
-        "phase": phase,
-        "try": try_number,
-        "t": time.time(),
-        "run_id": run_id,
-        "child_run_id": child_run_id,
-    }
-    name = f"{dag_id}.{phase}.{try_number}.json"
-    tmp = os.path.join(MARKER_DIR, f".{name}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh)
-    os.replace(tmp, os.path.join(MARKER_DIR, name))
-
-
-@contextlib.contextmanager
-def _window(dag_id: str, run_id: str, try_number: int, where: str):
-    """Wrap the shim's trigger seam for the duration of one execute() call."""
-    port = getattr(importlib.import_module(f"{SHIM_RUNTIME}._ports"), SEAM_CLASS)
-    original = port.trigger
-
-    def wrapped(self, request, child_run_id, **kwargs):
-        _write_marker(dag_id, run_id, "seam_called", try_number, child_run_id)
-        if where == "winbefore" and try_number == 1:
-            _write_marker(dag_id, run_id, "window", try_number, child_run_id)
-            time.sleep(WINDOW_SLEEP)
-        result = original(self, request, child_run_id, **kwargs)
-        if where == "winafter" and try_number == 1:
-            _write_marker(dag_id, run_id, "window", try_number, child_run_id)
-            time.sleep(WINDOW_SLEEP)
-        return result
-
-    port.trigger = wrapped
-    try:
-        yield
-    finally:
-        port.trigger = original
+def _window(dag_id: str, child_run_id: str | None) -> None:
+    """Tell the harness this process is in its window (its pid, the child run_id); wait for the kill."""
+    path = os.path.join(MARKER_DIR, f"{dag_id}.window.1.json")
+    with open(path + ".tmp", "w") as fh:
+        json.dump({"pid": os.getpid(), "child_run_id": child_run_id}, fh)
+    os.replace(path + ".tmp", path)
+    time.sleep(WINDOW_SLEEP)
 
 
 def _operator_class(variant: str, kill: str):
@@ -147,10 +94,25 @@ def _operator_class(variant: str, kill: str):
         return base
 
     class WindowedTrigger(base):  # type: ignore[misc,valid-type]
+        """Try 1 stops in its window, before or after the shim's trigger seam, until the harness kills it."""
+
         def execute(self, context):
-            ti = context["ti"]
-            with _window(ti.dag_id, context["run_id"], int(ti.try_number), kill):
+            port = getattr(importlib.import_module(f"{SHIM_RUNTIME}._ports"), SEAM_CLASS)
+            original, dag_id, try1 = port.trigger, context["ti"].dag_id, int(context["ti"].try_number) == 1
+
+            def wrapped(port_self, request, child_run_id, **kwargs):
+                if try1 and kill == "winbefore":
+                    _window(dag_id, child_run_id)
+                result = original(port_self, request, child_run_id, **kwargs)
+                if try1 and kill == "winafter":
+                    _window(dag_id, child_run_id)
+                return result
+
+            port.trigger = wrapped
+            try:
                 return super().execute(context)
+            finally:
+                port.trigger = original
 
     WindowedTrigger.__name__ = f"Windowed{base.__name__}"
     return WindowedTrigger
