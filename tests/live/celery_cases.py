@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -126,6 +125,13 @@ class Parent(Run):
     def running(self) -> bool:
         return all(self.ti_is({"state": "running", "pid": True}, i) for i in self.map_indices)
 
+    def retry_worker(self) -> str | None:
+        """The worker that runs this parent's retry (index 0), once seen running (by its ancestry)."""
+        ti = self.ti(self.map_indices[0])
+        if self.res.worker_retry is None and ti and ti["state"] == "running" and (ti["try_number"] or 0) >= 2:
+            self.res.worker_retry = self.inst.owner(ti["pid"])
+        return self.res.worker_retry
+
     def done(self) -> bool:
         """The parent run and every child run final."""
         return self.final() and all(k["state"] in ("success", "failed") for k in self.children())
@@ -207,31 +213,11 @@ class CeleryRun:
                 self.inst.start_worker(name)
             self.inst.wait_worker(name)
 
-    @contextlib.contextmanager
-    def _watch_retry_workers(self, parents: list[Parent]) -> Any:
-        """Meanwhile, record which worker runs each parent's retry (index 0), by its process's ancestry."""
-        stop = threading.Event()
-
-        def watch() -> None:
-            while not stop.is_set():
-                for p in parents:
-                    ti = p.ti(p.map_indices[0])
-                    if (
-                        p.res.worker_retry is None
-                        and ti
-                        and ti["state"] == "running"
-                        and (ti["try_number"] or 0) >= 2
-                    ):
-                        p.res.worker_retry = self.inst.owner(ti["pid"])
-                stop.wait(0.5)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            watcher.join()
+    def _all_done(self, parents: list[Parent]) -> bool:
+        """Every parent and child run final; meanwhile each parent's retry worker is noted."""
+        for p in parents:
+            p.retry_worker()
+        return all(p.done() for p in parents)
 
     def _collect(
         self, parents: list[Parent], bound: float, kills: list[float], phase: dict[str, Any] | None
@@ -268,20 +254,19 @@ class CeleryRun:
         if not_on_victim := [p.case for p in parents if p.res.worker_try1 != victim]:
             raise RuntimeError(f"{kind}: parents not on {victim}: {not_on_victim}")
         bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2) + (TERM_GRACE_S if kind == "sigterm" else 0.0)
-        with self._watch_retry_workers(parents):
-            t_kill = time.time()
-            if kind == "sigkill":
-                phase["killed_pids"] = inst.procs.kill_tree(victim)
-                log(f"{kind}: SIGKILLed worker {victim} (pids {phase['killed_pids']})")
-            else:
-                phase |= inst.terminate_worker(victim, TERM_GRACE_S)
-                log(f"{kind}: SIGTERM to worker {victim}: {phase}")
-            phase["t_kill"] = t_kill
-            what = "every retry running or the parent final"
-            inst.wait(what, lambda: all(p.res.worker_retry or p.final() for p in parents), bound + 60)
-            inst.wait_worker(other)
-            inst.start_worker(victim)
-            inst.wait("every parent and child run final", lambda: all(p.done() for p in parents), bound + 120)
+        t_kill = time.time()
+        if kind == "sigkill":
+            phase["killed_pids"] = inst.procs.kill_tree(victim)
+            log(f"{kind}: SIGKILLed worker {victim} (pids {phase['killed_pids']})")
+        else:
+            phase |= inst.terminate_worker(victim, TERM_GRACE_S)
+            log(f"{kind}: SIGTERM to worker {victim}: {phase}")
+        phase["t_kill"] = t_kill
+        what = "every retry running or the parent final"
+        inst.wait(what, lambda: all(p.retry_worker() or p.final() for p in parents), bound + 60)
+        inst.wait_worker(other)
+        inst.start_worker(victim)
+        inst.wait("every parent and child run final", lambda: self._all_done(parents), bound + 120)
         inst.wait_worker(victim)
         self._collect(parents, bound, [t_kill], phase)
 
@@ -304,8 +289,7 @@ class CeleryRun:
         phase["scheduler_down_s"] = round(time.time() - t_kill, 1)
         inst.start_scheduler()
         bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2)
-        with self._watch_retry_workers(parents):
-            inst.wait("every parent and child run final", lambda: all(p.done() for p in parents), bound + 120)
+        inst.wait("every parent and child run final", lambda: self._all_done(parents), bound + 120)
         self._collect(parents, bound, [t_kill], phase)
 
     def fault_schedule(self) -> list[tuple[float, str]]:

@@ -510,11 +510,16 @@ class Instance:
         with contextlib.suppress(AttributeError):  # start() failed before the processes existed
             self.procs.stop_all()
 
-    def trigger(self, runs: list[tuple[str, str]]) -> None:
-        """Create parent runs [(dag_id, run_id)] with the local client `airflow dags trigger` uses."""
+    def trigger(self, runs: list[tuple[str, str]], fresh: bool = False) -> None:
+        """Create parent runs [(dag_id, run_id)] with the local client `airflow dags trigger` uses: in the
+        client process, or (``fresh``) in a new one, as a user's command would (Airflow imported first)."""
         code = f"for dag_id, run_id in {runs!r}:\n"
         code += "    client().trigger_dag(dag_id=dag_id, run_id=run_id, conf={}, replace_microseconds=False)"
-        self.call("trigger", code)
+        if fresh:
+            client = "from airflow.api.client import get_current_api_client as client\n"
+            self.run("trigger", [self.python, "-c", client + code])
+        else:
+            self.call("trigger", code)
 
     def call(self, what: str, code: str, timeout: float = 120.0) -> None:
         """Run ``code`` in the client process (``CLIENT``); raise with its traceback if it failed."""
