@@ -1,16 +1,12 @@
 """Live crash harness: one real Airflow at a time, on LocalExecutor or CeleryExecutor, real kills.
 
-Runs in the environment that has the Airflow under test (the nox ``live`` venv) but never imports Airflow
-itself: Airflow runs in its own processes, each in its own session, all stopped by PID on exit (also on
-error or Ctrl-C; ``airflow standalone`` is not used because it leaks its children on SIGTERM); every
-server listens on 127.0.0.1 only. Those processes: a private PostgreSQL (``start_postgres.sh``; SQLite on
-3.x with ``E2E_DATABASE=sqlite``, as the demo runs: Airflow 2.11's LocalExecutor refuses it, and sixteen
-concurrent cases contend for its one write lock), migrated once for both executors' runs of a session
-(``Postgres``: their DAG ids differ); ``api-server``, ``scheduler`` and ``dag-processor`` (2.11: the
-``scheduler`` alone); on Celery, ``redis-server`` and two workers. The cases are in ``local_cases.py`` and
-``celery_cases.py``; both observe a parent run through ``Run`` and act only on what Airflow shows (task
-instance rows, the task log's poll lines, the DAG file's markers), and kill only descendants of the
-processes started here::
+Runs in the environment that has the Airflow under test (the nox ``live`` venv) but never imports Airflow:
+Airflow runs in processes started here, each in its own session, all stopped by PID on exit (also on
+error or Ctrl-C), every server on 127.0.0.1: a private PostgreSQL (``start_postgres.sh``; on 3.x SQLite
+with ``E2E_DATABASE=sqlite``, as the demo runs) migrated once for both executors' runs of a session,
+Airflow's servers, and on Celery ``redis-server`` and two workers. The cases (``local_cases.py``,
+``celery_cases.py``) observe a parent run through ``Run``, act only on what Airflow shows and kill only
+descendants of the processes started here::
 
     python tests/live/harness.py --airflow 3.3 --executor local [--repeats 3] [--out results/e2e-3.3.json]
     python tests/live/harness.py --airflow 3.3 --executor celery [--seed 9] [--out results/celery-3.3.json]

@@ -24,15 +24,9 @@ Only the selected tests' cases run (``-k durable``). Results: ``results/e2e-<min
 ``E2E_RESULTS``); ``E2E_SHIM_PACKAGE`` / ``E2E_SHIM_OPERATOR`` run the shim cases through a provider's
 vendored copy (see the DAG file).
 
-CeleryExecutor (``celery``, ``celery_cases.py``: Redis, two workers, the four cases one after the
-other). Asserted on every version: ``durable=True`` has one child run per parent (per map index) in
-every case; in the worker cases (SIGKILL; SIGTERM, then SIGKILL after the grace period) try 1 ran on the
-killed worker and the retry on the other, and stock and ``durable=False`` have 2 child runs; the
-scheduler's SIGKILL and restart loses no try (1 child run each); under load every parent succeeds, stock
-has at most one child per try and at least one duplicate (or the faults proved nothing); no hang (final
-within child + heartbeat timeout (+ 2.11's zombie detection interval) + two retries of the last kill);
-no redelivery (every execution a worker logged is a try or a stuck-in-queued requeue). The load case's
-throughput is reported, not asserted. Results: ``results/celery-<minor>.json`` (or ``CELERY_RESULTS``).
+CeleryExecutor (``celery``, ``celery_cases.py``: Redis, two workers, four cases one after the other):
+what ``test_celery_case`` asserts is listed in docs/results.md ("Crash test on Celery"); results in
+``results/celery-<minor>.json`` (or ``CELERY_RESULTS``).
 """
 
 from __future__ import annotations
