@@ -16,7 +16,6 @@ from ._runtime import (
     FlagIgnoredWarning,
     ProviderParameterWarning,
     RetryUnavailableWarning,
-    StrategyUnavailable,
     TriggerArgumentError,
     TriggerCompatError,
     TriggerCompatWarning,
@@ -31,9 +30,7 @@ if TYPE_CHECKING:
     from ._differences import DIFFERENCES, Difference
     from ._operator import TriggerDagRunOperator
     from ._runtime import (
-        FORCE_ENV_VAR,
         REGISTRY,
-        STRATEGIES,
         AirflowVersion,
         Entry,
         Feature,
@@ -47,9 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIFFERENCES",
-    "FORCE_ENV_VAR",
     "REGISTRY",
-    "STRATEGIES",
     "AirflowVersion",
     "Difference",
     "DurableUnavailableWarning",
@@ -60,7 +55,6 @@ __all__ = [
     "ProviderParameterWarning",
     "RetryUnavailableWarning",
     "Selection",
-    "StrategyUnavailable",
     "TriggerArgumentError",
     "TriggerCompatError",
     "TriggerCompatWarning",

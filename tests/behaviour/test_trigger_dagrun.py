@@ -326,7 +326,7 @@ class Seam:
 @pytest.fixture
 def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
     spy = Seam(store=has_store(selection), finish={})
-    port = selection.strategy.load().Port
+    port = selection.load().Port
     trigger_dag_run, dagrun_state = port.trigger, port.dagrun_state
 
     def trigger_wrapper(self: Any, request: Any, run_id: str, **kwargs: Any) -> Any:

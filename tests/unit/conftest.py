@@ -234,8 +234,8 @@ class FakeOperator:
             setattr(self, key, value)
 
 
-def selection_for(version: str, forced: str | None = None) -> Selection:
-    return resolve(parse_airflow_version(version), forced)
+def selection_for(version: str) -> Selection:
+    return resolve(parse_airflow_version(version))
 
 
 def request_for(

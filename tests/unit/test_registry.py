@@ -9,10 +9,8 @@ import pytest
 import airflow_trigger_compat
 from airflow_trigger_compat import (
     REGISTRY,
-    STRATEGIES,
     Feature,
     FeatureNotSupported,
-    StrategyUnavailable,
     UnsupportedAirflowVersion,
     select_strategy,
 )
@@ -92,15 +90,13 @@ def test_every_gap_has_a_reason_and_3_3_has_none() -> None:
     assert REGISTRY[0].features == frozenset(Feature)
 
 
-def test_registry_rows_are_newest_first_contiguous_and_inside_their_strategy() -> None:
+def test_registry_rows_are_newest_first_and_contiguous() -> None:
     assert REGISTRY[-1].airflow.low == (2, 11, 0)
     assert REGISTRY[0].airflow.high == (4, 0, 0)
     for newer, older in itertools.pairwise(REGISTRY):
         assert older.airflow.high == newer.airflow.low, (older.airflow, newer.airflow)
     for entry in REGISTRY:
-        runs_on = STRATEGIES[entry.strategy].runs_on
         assert entry.airflow.low < entry.airflow.high
-        assert runs_on.low <= entry.airflow.low and entry.airflow.high <= runs_on.high, entry
 
 
 def test_neighbouring_rows_differ_in_strategy_or_features() -> None:
@@ -109,45 +105,23 @@ def test_neighbouring_rows_differ_in_strategy_or_features() -> None:
         assert (newer.strategy, dict(newer.gaps)) != (older.strategy, dict(older.gaps)), newer.airflow
 
 
-def test_force_strategy_within_its_range() -> None:
-    selection = resolve(parse_airflow_version("3.3.2"), "runner_exception")
-    assert selection.name == "runner_exception"
-    assert selection.forced
-    assert "forced" in selection.reason
-    # A forced strategy keeps its own (older) feature row: runner_exception has no run_after.
-    assert not selection.supports("run_after")
-
-
-@pytest.mark.parametrize(
-    ("version", "forced", "message"),
-    [
-        ("3.1.8", "accessor", "'accessor' cannot run on Airflow 3.1.8"),
-        ("3.3.2", "airflow2", "'airflow2' cannot run on Airflow 3.3.2"),
-        ("2.11.2", "runner_exception", "runs on Airflow >=3.0,<4.0"),
-        ("3.3.2", "bogus", "is not a strategy"),
-    ],
-)
-def test_forced_strategy_that_cannot_run_is_an_error(version: str, forced: str, message: str) -> None:
-    with pytest.raises(StrategyUnavailable, match=message) as info:
-        resolve(parse_airflow_version(version), forced)
-    assert info.value.airflow_version == version
-    assert "AIRFLOW_TRIGGER_COMPAT_STRATEGY" in str(info.value)
-
-
-def test_select_strategy_reads_env_and_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_select_strategy_caches_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("airflow")
     fake.__version__ = "3.3.2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "airflow", fake)
     assert select_strategy().name == "accessor"
-    monkeypatch.setenv("AIRFLOW_TRIGGER_COMPAT_STRATEGY", "runner_exception")
+    fake.__version__ = "3.1.8"  # type: ignore[attr-defined]
     assert select_strategy().name == "accessor"  # cached until reset
     airflow_trigger_compat.reset()
     assert select_strategy().name == "runner_exception"
 
 
-def test_every_strategy_module_exists_and_has_execute() -> None:
-    for strategy in STRATEGIES.values():
-        assert callable(strategy.load().execute), strategy.name
+def test_every_strategy_module_is_a_strategy_module() -> None:
+    for entry in REGISTRY:
+        module = resolve(parse_airflow_version(".".join(map(str, entry.airflow.low)))).load()
+        assert module.__name__.endswith(f"._strategies.{entry.strategy}")
+        assert callable(module.execute) and callable(module.check) and callable(module.refuse)
+        assert isinstance(module.Port, type)
 
 
 def test_every_feature_says_what_happens_where_it_is_missing() -> None:

@@ -39,7 +39,7 @@ def test_defaults_match_the_standard_operator() -> None:
     assert request.logical_date == NOW  # timezone.utcnow() when neither date is given
     assert request.run_after is None  # only passed on when given
     assert request.run_id == f"manual__{NOW.isoformat()}"
-    assert not request.run_id_given
+    assert request.run_id_generated
     assert request.allowed_states == ("success",)
     assert request.failed_states == ("failed",)
     assert request.poke_interval == 60
@@ -84,7 +84,7 @@ def test_given_run_id_and_string_dates() -> None:
     operator = FakeOperator(trigger_run_id="r1", logical_date="2026-05-01T00:00:00", conf='{"a": [1, 2]}')
     request = build_request(operator, V33, AF3_HELPERS)
     assert request.run_id == "r1"
-    assert request.run_id_given
+    assert not request.run_id_generated
     assert request.logical_date == datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc)
     assert request.conf == {"a": [1, 2]}
     assert operator.conf == {"a": [1, 2]}  # written back, as stock does

@@ -287,7 +287,7 @@ def test_the_durable_path_runs_exactly_when_durable_gap_is_none(
     assert taken == path
     if path == "durable":
         port, store = arg
-        assert isinstance(port, selection.strategy.load().Port)
+        assert isinstance(port, selection.load().Port)
         assert (port.operator, port.context) == (operator, context)
         assert store is (version == "3.3.2")  # the registry's task_state_store
 
@@ -319,20 +319,19 @@ def test_supervisor_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow:
 
 
 @pytest.mark.parametrize(
-    ("version", "overrides", "forced", "reason"),
+    ("version", "overrides", "reason"),
     [
         # Below 3.3 a fixed run_id gets no crash recovery (no task_state_store to prove the run is ours).
-        ("3.1.8", {"trigger_run_id": "fixed"}, None, "generated run_id"),
-        ("2.11.2", {"logical_date": NOW}, None, "generated run_id"),
-        ("3.3.2", {"deferrable": True, "wait_for_completion": True}, None, "triggerer"),
-        ("3.0.6", {"deferrable": True, "wait_for_completion": True}, None, "triggerer"),
-        ("3.3.2", {"trigger_run_id": "fixed"}, "runner_exception", "generated run_id"),
+        ("3.1.8", {"trigger_run_id": "fixed"}, "generated run_id"),
+        ("2.11.2", {"logical_date": NOW}, "generated run_id"),
+        ("3.3.2", {"deferrable": True, "wait_for_completion": True}, "triggerer"),
+        ("3.0.6", {"deferrable": True, "wait_for_completion": True}, "triggerer"),
     ],
 )
 def test_durable_where_it_cannot_work_warns_with_version_and_reason(
-    version: str, overrides: dict, forced: str | None, reason: str
+    version: str, overrides: dict, reason: str
 ) -> None:
-    selection = resolve(parse_airflow_version(version), forced)
+    selection = selection_for(version)
     request = request_for(selection, durable=True, **overrides)
     with pytest.warns(DurableUnavailableWarning, match=rf"Airflow {version}.*{reason}"):
         warn_about_gaps(selection, request, retries=0)

@@ -4,6 +4,10 @@ From a provider's own ``TriggerDagRunOperator``::
 
     from ._vendor.airflow_trigger_compat import check_arguments, execute_trigger
 
+    def __init__(self, *, durable=False, **kwargs):
+        super().__init__(**kwargs)
+        check_arguments({"durable": durable, **kwargs})
+
     def execute(self, context):
         return execute_trigger(self, context)
 
@@ -19,7 +23,6 @@ from ._errors import (
     FlagIgnoredWarning,
     ProviderParameterWarning,
     RetryUnavailableWarning,
-    StrategyUnavailable,
     TriggerArgumentError,
     TriggerCompatError,
     TriggerCompatWarning,
@@ -30,16 +33,14 @@ from ._errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._execute import check_arguments, execute_trigger
-    from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Entry, Feature, Selection, select_strategy
+    from ._registry import REGISTRY, Entry, Feature, Selection, select_strategy
     from ._version import AirflowVersion, airflow_version, parse_airflow_version
 
 # Hard-coded: a vendored copy has no distribution metadata to read a version from.
 __version__ = "0.1.0"
 
 __all__ = [
-    "FORCE_ENV_VAR",
     "REGISTRY",
-    "STRATEGIES",
     "AirflowVersion",
     "DurableUnavailableWarning",
     "Entry",
@@ -49,7 +50,6 @@ __all__ = [
     "ProviderParameterWarning",
     "RetryUnavailableWarning",
     "Selection",
-    "StrategyUnavailable",
     "TriggerArgumentError",
     "TriggerCompatError",
     "TriggerCompatWarning",
@@ -70,7 +70,7 @@ _LAZY = {
     **dict.fromkeys(("check_arguments", "execute_trigger"), "_execute"),
     **dict.fromkeys(("AirflowVersion", "airflow_version", "parse_airflow_version"), "_version"),
     **dict.fromkeys(
-        ("FORCE_ENV_VAR", "REGISTRY", "STRATEGIES", "Entry", "Feature", "Selection", "select_strategy"),
+        ("REGISTRY", "Entry", "Feature", "Selection", "select_strategy"),
         "_registry",
     ),
 }

@@ -1,40 +1,11 @@
 """``durable=True``: a retry after a lost worker reconnects to the in-flight child run.
 
-Airflow 3.3+: built on Airflow's own ``airflow.sdk.ResumableJobMixin``: the child's run_id is the job's
-external id, kept in ``context["task_state_store"]`` under :func:`state_key`, which survives into the next
-try.
-
-The mixin documents a window: a crash between ``submit_job`` returning and the store write resubmits.
-Here the operator chooses the run_id, so :meth:`DagRunJob.submit_job` stores it *before* triggering,
-and a retry tells the cases apart by asking for the stored run:
-
-============================  =====================================================================
-stored run                    on retry
-============================  =====================================================================
-queued / running              reconnect: poll it, trigger nothing (the mixin's "active")
-in ``allowed_states``         succeed at once, trigger nothing (the mixin's "succeeded")
-does not exist                crash inside the window: the mixin reconnects, and the poll first
-                              triggers the run with the *stored* run_id
-in ``failed_states``          trigger a fresh run with a fresh run_id; when the run_id is fixed
-                              (``trigger_run_id``, or derived from a fixed ``logical_date``) only
-                              ``reset_dag_run=True`` can rerun it, otherwise the task fails
-============================  =====================================================================
-
-An "already exists" answer for the run_id a previous try stored is this task's own run and is
-reconnected to. A conflict with a run this task did not store is handled as without ``durable``
-(``reset_dag_run`` clears it, ``skip_when_already_exists`` skips, otherwise the task fails), and the
-store is cleared first so a retry never adopts someone else's run.
-
-The key carries the child DAG and the parent's ``max_tries`` (:func:`state_key`): a user's clear raises
-``max_tries``, so a cleared task finds nothing stored and triggers as stock does, whether or not the
-running Airflow empties ``task_state_store`` on clear (3.3.x keeps it, apache/airflow#71356; later
-releases discard it, apache/airflow#72100, #72929), and an edited ``trigger_dag_id`` never looks up the
-old run_id in the new DAG.
-
-Without ``task_state_store`` (Airflow 2.11 and 3.0-3.2, for a generated run_id) :func:`run_without_store`
-makes the database the store: the child's run_id is derived from the parent task instance, its DAG run and
-its clear (:func:`derived_run_id`), and Airflow's unique (dag_id, run_id) turns a retry's trigger into
-"already exists" for the run a lost try made.
+Airflow 3.3+ (:class:`DagRunJob`): Airflow's own ``ResumableJobMixin`` keeps the child's run_id in
+``context["task_state_store"]``, written *before* the trigger, so the mixin's documented window (a crash
+between ``submit_job`` and the store write) cannot lose a run. Without a store (2.11, 3.0-3.2, a generated
+run_id; :func:`run_without_store`) the run_id is derived from the parent task instance, and Airflow's
+unique (dag_id, run_id) turns a retry's trigger into "already exists" for the run a lost try made.
+What a retry does in each case, and why each part of the key is stable: docs/durable.md.
 """
 
 from __future__ import annotations
@@ -46,10 +17,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._airflow import load
-from ._contract import check_not_paused, handle_existing_run, wait_for_run
+from ._contract import ParentKey, TaskPort, check_not_paused, handle_existing_run, wait_for_run
 
 if TYPE_CHECKING:
-    from ._contract import ParentKey, TaskPort
     from ._request import TriggerRequest
 
 

@@ -26,17 +26,12 @@ class UnsupportedAirflowVersion(TriggerCompatError):
     """The running Airflow (or its absence) is outside every range in the registry."""
 
 
-class StrategyUnavailable(TriggerCompatError):
-    """A strategy was forced (``AIRFLOW_TRIGGER_COMPAT_STRATEGY``) that cannot run on this Airflow."""
-
-
 class TriggerArgumentError(TriggerCompatError, ValueError, TypeError):
     """An operator argument is invalid; raised before any child run is triggered.
 
-    It is both a ``ValueError`` and a ``TypeError``, the types the standard operator raises for bad input,
-    so code that caught those keeps working. ``stock_type`` names a narrower type the standard operator
-    raises for the same input (e.g. pendulum's ``ParserError`` for an unparseable date); the task failure
-    built from this error is an instance of it too (see ``_execute.task_failure``).
+    Both a ``ValueError`` and a ``TypeError``, the types stock raises for bad input. ``stock_type`` names a
+    narrower type stock raises for the same input (pendulum's ``ParserError`` for a bad date): the task
+    failure built from this error (:func:`task_failure`) is an instance of it too.
     """
 
     def __init__(

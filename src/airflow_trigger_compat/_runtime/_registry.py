@@ -2,9 +2,6 @@
 
 Read ``REGISTRY`` top to bottom: each entry is a half-open Airflow range, the strategy that runs there,
 and the features that range lacks, each with its reason. Supported features are everything else.
-``STRATEGIES`` says, for each strategy, where it can run at all (a maintainer may force a strategy outside
-the range where it is the default, for comparing paths). ``tests/unit/test_registry.py`` keeps the rows
-newest first, contiguous, and inside their strategy's range.
 """
 
 from __future__ import annotations
@@ -12,20 +9,16 @@ from __future__ import annotations
 import enum
 import functools
 import importlib
-import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from ._errors import StrategyUnavailable, UnsupportedAirflowVersion
+from ._errors import UnsupportedAirflowVersion
 from ._version import AirflowVersion, airflow_version
 
 if TYPE_CHECKING:
     from ._strategies import StrategyModule
 
-
-#: Set to a strategy name to force it (for debugging, and for comparing paths on one install).
-FORCE_ENV_VAR = "AIRFLOW_TRIGGER_COMPAT_STRATEGY"
 
 Release = tuple[int, int, int]
 
@@ -83,18 +76,6 @@ def _fmt(release: Release) -> str:
     return ".".join(map(str, release[:2] if release[2] == 0 else release))
 
 
-class Strategy(NamedTuple):
-    """A way of running the trigger: its module (``_strategies.<name>``) and where it can run at all."""
-
-    name: str
-    runs_on: VersionRange
-    summary: str
-
-    def load(self) -> StrategyModule:
-        # Each module is type-checked against StrategyModule in _strategies/__init__.py.
-        return cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{self.name}"))
-
-
 class Entry(NamedTuple):
     """One row of the version story."""
 
@@ -125,34 +106,6 @@ _NO_RETRY_BEFORE_3_3 = (
     "the 3.0-3.2 task runner marks the parent FAILED, without retries, when the child fails during a "
     "synchronous wait (apache/airflow#62970; task-sdk 1.3 routes it through the retry handler, "
     "apache/airflow#68254); deferrable waits do retry"
-)
-
-STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
-    {
-        s.name: s
-        for s in (
-            Strategy(
-                "accessor",
-                VersionRange((3, 3, 0), (4, 0, 0)),
-                "as the standard operator: execute() raises DagRunTriggerException and the task runner "
-                "triggers and waits. durable=True: the operator triggers through the execution API and "
-                "polls the child run itself, its run_id kept in task_state_store (ResumableJobMixin)",
-            ),
-            Strategy(
-                "runner_exception",
-                VersionRange((3, 0, 0), (4, 0, 0)),
-                "as the standard operator: execute() raises DagRunTriggerException and the task runner "
-                "triggers and waits. durable=True: the operator triggers through the execution API and "
-                "polls the child run itself, its run_id derived from the parent task instance",
-            ),
-            Strategy(
-                "airflow2",
-                VersionRange((2, 11, 0), (3, 0, 0)),
-                "as the standard operator: it triggers through the ORM (trigger_dag) and polls the child "
-                "run. durable=True: the same, the run_id derived from the parent task instance",
-            ),
-        )
-    }
 )
 
 #: Newest first, contiguous from 2.11 to 4.0.
@@ -230,21 +183,22 @@ def provider_attribute(operator: object, name: str) -> Any:
 
 
 class Selection(NamedTuple):
-    """The answer to "what runs here": the version, the registry row, the strategy, and why."""
+    """The answer to "what runs here": the running Airflow's version and its registry row."""
 
     version: AirflowVersion
     entry: Entry
-    strategy: Strategy
-    forced: bool
-    reason: str
 
     @property
     def name(self) -> str:
-        return self.strategy.name
+        return self.entry.strategy
 
     @property
-    def features(self) -> frozenset[Feature]:
-        return self.entry.features
+    def reason(self) -> str:
+        return f"Airflow {self.version.raw} is in {self.entry.airflow}"
+
+    def load(self) -> StrategyModule:
+        """The strategy's module, ``_strategies.<name>`` (each is type-checked against StrategyModule)."""
+        return cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{self.name}"))
 
     def supports(self, feature: Feature | str) -> bool:
         return self.entry.supports(Feature(feature))
@@ -254,50 +208,23 @@ class Selection(NamedTuple):
         return self.entry.gaps.get(Feature(feature))
 
 
-def _unsupported(version: AirflowVersion | None) -> UnsupportedAirflowVersion:
+def resolve(version: AirflowVersion | None) -> Selection:
+    """The registry row for ``version``, or :class:`UnsupportedAirflowVersion` naming what is supported."""
+    entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
+    if version is not None and entry is not None:
+        return Selection(version, entry)
     from ._host import SHIPPED_BY
 
     ranges = ", ".join(f"{e.airflow} ({e.strategy})" for e in reversed(REGISTRY))
     found = "no Airflow is installed" if version is None else f"Airflow {version.raw!r} is installed"
-    return UnsupportedAirflowVersion(
+    raise UnsupportedAirflowVersion(
         f"{SHIPPED_BY} supports Airflow {SUPPORTED} but {found}. Supported ranges: {ranges}. "
         f"Install a supported Airflow, or pin a {SHIPPED_BY} release that supports yours.",
         airflow_version=None if version is None else version.raw,
     )
 
 
-def resolve(version: AirflowVersion | None, forced: str | None = None) -> Selection:
-    """Pick the registry row and strategy for ``version``; ``forced`` names a strategy to use instead."""
-    entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
-    if version is None or entry is None:
-        raise _unsupported(version)
-    if not forced:
-        return Selection(
-            version, entry, STRATEGIES[entry.strategy], False, f"Airflow {version.raw} is in {entry.airflow}"
-        )
-    strategy = STRATEGIES.get(forced)
-    if strategy is None:
-        raise StrategyUnavailable(
-            f"{FORCE_ENV_VAR}={forced!r} is not a strategy; choose one of {sorted(STRATEGIES)} or unset it.",
-            airflow_version=version.raw,
-        )
-    if version.release not in strategy.runs_on:
-        raise StrategyUnavailable(
-            f"{FORCE_ENV_VAR}={forced!r} cannot run on Airflow {version.raw}: {forced!r} runs on "
-            f"Airflow {strategy.runs_on}. Unset {FORCE_ENV_VAR} to use {entry.strategy!r}.",
-            airflow_version=version.raw,
-        )
-    # A forced strategy keeps the features of its own newest row at or below this version (conservative):
-    # runner_exception forced on 3.3 has the 3.2 feature set.
-    own = next(e for e in REGISTRY if e.strategy == forced and e.airflow.low <= version.release)
-    return Selection(version, own, strategy, True, f"forced by {FORCE_ENV_VAR}={forced!r}")
-
-
 @functools.cache
 def select_strategy() -> Selection:
-    """Return the strategy for the running Airflow (cached; :func:`reset` clears it).
-
-    >>> select_strategy().name  # doctest: +SKIP
-    'accessor'
-    """
-    return resolve(airflow_version(), os.environ.get(FORCE_ENV_VAR) or None)
+    """The strategy for the running Airflow (cached; :func:`reset` clears it)."""
+    return resolve(airflow_version())

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -29,7 +30,6 @@ class TriggerRequest(NamedTuple):
 
     trigger_dag_id: str
     run_id: str
-    run_id_given: bool
     conf: Any
     logical_date: datetime.datetime | None
     #: Only when given (stock passes run_after on only when it is set and truthy).
@@ -81,23 +81,16 @@ def airflow_helpers() -> AirflowHelpers:
         def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
             return str(dag_run.generate_run_id(run_type.MANUAL, logical_date or timezone.utcnow()))
 
-    # Looked up on the module at each call, as stock's own `timezone.parse(...)` calls are.
+    # Looked up on the module at each call, as stock's own `timezone.parse(...)` calls are. The run_id
+    # check is Airflow's own, run when the child DagRun row is created (DagRun.validate_run_id, a
+    # SQLAlchemy @validates hook that does not use self): called here it refuses the same run_ids with the
+    # same message, before the trigger.
     return AirflowHelpers(
         lambda value: timezone.parse(value),
         lambda: timezone.utcnow(),
         generate_run_id,
-        _run_id_validator(dag_run),
+        lambda run_id: dag_run.validate_run_id(None, "run_id", run_id),
     )
-
-
-def _run_id_validator(dag_run: Any) -> Callable[[str], object]:
-    # Airflow's own check, run when the child DagRun row is created (DagRun.validate_run_id, a SQLAlchemy
-    # @validates hook that does not use self): RUN_ID_REGEX or [scheduler] allowed_run_id_pattern, and on
-    # 3.3 no "..". Called here it refuses the same run_ids with the same message, before the trigger.
-    validate = getattr(dag_run, "validate_run_id", None)
-    if validate is None:  # pragma: no cover - every supported Airflow has it
-        return lambda run_id: run_id
-    return lambda run_id: validate(None, "run_id", run_id)
 
 
 def is_notset(value: object) -> bool:
@@ -111,9 +104,6 @@ def _one_shot(values: object) -> bool:
         return iter(values) is values  # type: ignore[call-overload]
     except TypeError:
         return False
-
-
-# -- states --------------------------------------------------------------------------------------------
 
 
 def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -138,18 +128,13 @@ def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -
 
 
 def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The states as the operator holds them (its ``__init__``, stock's, already applied the defaults:
-    an empty ``allowed_states`` list means ``[success]``; an empty iterator, as in stock, means none).
+    """The states as the operator holds them (its ``__init__``, stock's, already applied the defaults).
 
-    A state in both lists is allowed, as with stock: a child in it fails the parent (failed_states is
-    checked first on every version).
+    A state in both lists is allowed, as with stock: a child in it fails the parent.
     """
-    allowed = _states("allowed_states", allowed_states, ("success",))
-    failed = _states("failed_states", failed_states, ("failed",))
-    return allowed, failed
-
-
-# -- scalars -------------------------------------------------------------------------------------------
+    return _states("allowed_states", allowed_states, ("success",)), _states(
+        "failed_states", failed_states, ("failed",)
+    )
 
 
 def check_poke_interval(poke_interval: Any) -> float:
@@ -192,40 +177,25 @@ def check_run_id(run_id: str, validate: Callable[[str], object]) -> None:
         ) from err
 
 
-# -- conf ----------------------------------------------------------------------------------------------
-
-
-def _first_unserialisable(value: Any, path: str = "conf") -> str:
-    import json
-
+def _unserialisable(value: Any, path: str = "conf") -> Iterator[str]:
+    """Where ``json.dumps`` fails in ``value``: each key or value it refuses, by its path."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                return f"{path} key {key!r}"
-            found = _first_unserialisable(item, f"{path}[{key!r}]")
-            if found:
-                return found
-        return ""
-    if isinstance(value, (list, tuple)):
+            if key is not None and not isinstance(key, (str, int, float, bool)):
+                yield f"{path} key {key!r}"
+            yield from _unserialisable(item, f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = _first_unserialisable(item, f"{path}[{index}]")
-            if found:
-                return found
-        return ""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return f"{path}={value!r} ({type(value).__name__})"
-    return ""
-
-
-_CONF_FIX = "convert it to str, int, float, bool, None, list or dict (dates with .isoformat())."
+            yield from _unserialisable(item, f"{path}[{index}]")
+    else:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            yield f"{path}={value!r} ({type(value).__name__})"
 
 
 def parse_conf(conf: Any) -> Any:
     """What stock does to ``conf``: a JSON string is loaded, the result must survive ``json.dumps``."""
-    import json
-
     stock_message = f"conf parameter should be JSON Serializable: {conf}"
     try:
         if conf and isinstance(conf, str):
@@ -237,7 +207,8 @@ def parse_conf(conf: Any) -> Any:
         ) from err
     except (TypeError, ValueError) as err:
         raise TriggerArgumentError(
-            f"{stock_message} ({_first_unserialisable(conf) or err}); {_CONF_FIX}"
+            f"{stock_message} ({next(_unserialisable(conf), err)}); convert it to str, int, float, bool, "
+            "None, list or dict (dates with .isoformat())."
         ) from err
     return conf
 
@@ -263,9 +234,6 @@ def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> No
             f"conf key {key!r} ({type(key).__name__}) must be a string: the DAG run's conf is a JSON "
             f"object; write {str(key)!r}."
         )
-
-
-# -- dates ---------------------------------------------------------------------------------------------
 
 
 def check_datetime_type(name: str, value: Any) -> None:
@@ -302,9 +270,6 @@ def check_aware(name: str, value: datetime.datetime | None) -> None:
         )
 
 
-# -- the flags this Airflow may lack -------------------------------------------------------------------
-
-
 def check_features(selection: Selection, **flags: Any) -> None:
     """Raise :class:`FeatureNotSupported` for a flag the standard operator refuses on this Airflow."""
     for name, value in flags.items():
@@ -335,9 +300,6 @@ def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> N
     check_states(None if _one_shot(allowed) else allowed, None if _one_shot(failed) else failed)
     check_datetime_type("run_after", kwargs.get("run_after"))
     check_features(selection, fail_when_dag_is_paused=kwargs.get("fail_when_dag_is_paused"))
-
-
-# -- the request ---------------------------------------------------------------------------------------
 
 
 def build_request(
@@ -391,7 +353,6 @@ def build_request(
     return TriggerRequest(
         trigger_dag_id=dag_id,
         run_id=run_id,
-        run_id_given=run_id_given,
         conf=conf,
         logical_date=logical_date,
         run_after=run_after if use_run_after and run_after else None,
