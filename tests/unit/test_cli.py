@@ -33,7 +33,7 @@ def test_info_names_version_strategy_reason_and_gaps(airflow_3_1: None) -> None:
     assert "Strategy: runner_exception" in out
     assert "3.1.8 is in >=3.0,<3.2" in out
     assert f"note                      no: {REGISTRY[2].gaps[Feature.NOTE]}" in out
-    assert "reset_dag_run             yes" in out
+    assert "task_state_store          no: " in out
 
 
 def test_info_without_airflow_names_the_supported_ranges_without_a_traceback() -> None:

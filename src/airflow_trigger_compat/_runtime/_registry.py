@@ -24,17 +24,14 @@ Release = tuple[int, int, int]
 
 
 class Feature(str, enum.Enum):
-    """Operator features whose availability depends on the Airflow version."""
+    """What some supported Airflow lacks; every other flag works on every supported Airflow."""
 
     #: durable=True keeps the child's run_id in the task's state store, so it also works for a fixed
     #: run_id; without a store the run_id is derived from the parent, which needs a generated one.
     TASK_STATE_STORE = "task_state_store"
-    DEFERRABLE = "deferrable"
     NOTE = "note"
     RUN_AFTER = "run_after"
     FAIL_WHEN_DAG_IS_PAUSED = "fail_when_dag_is_paused"
-    RESET_DAG_RUN = "reset_dag_run"
-    SKIP_WHEN_ALREADY_EXISTS = "skip_when_already_exists"
     #: A child run ending in failed_states sends a synchronously waiting parent to retry.
     RETRY_ON_FAILED_CHILD = "retry_on_failed_child"
 
@@ -42,12 +39,9 @@ class Feature(str, enum.Enum):
         return self.value
 
 
-#: What happens to a flag that is set where its feature is missing. The standard operator decides: it
-#: refuses ``fail_when_dag_is_paused`` on 3.0/3.1 (NotImplementedError at construction), and drops
-#: ``note`` and ``run_after`` (3.x silently, Airflow 2 with a log line); the package does the same and
-#: warns (``FlagIgnoredWarning``), so every DAG that parses with stock parses with it. ``durable=True``
-#: for a fixed run_id without a store, and retries, are the package's own promises: it warns and runs as
-#: stock does.
+#: What happens to a flag set where its feature is missing. For stock's flags stock decides (it refuses or
+#: drops them; the package also warns, ``FlagIgnoredWarning``); durable and retries are the package's own
+#: promises: it warns and runs as stock does.
 WHEN_MISSING: Mapping[Feature, str] = MappingProxyType(
     {
         Feature.FAIL_WHEN_DAG_IS_PAUSED: "refuse",

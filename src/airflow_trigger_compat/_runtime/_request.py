@@ -21,8 +21,9 @@ from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
 from ._registry import WHEN_MISSING, Feature, Selection, provider_attribute
 
-#: Every DagRunState value, identical on Airflow 2.11 and 3.x.
-DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})
+DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
+#: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
+NOTSET = type("ArgNotSet", (), {})()
 
 
 class TriggerRequest(NamedTuple):
@@ -137,44 +138,12 @@ def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ..
     )
 
 
-def check_poke_interval(poke_interval: Any) -> float:
-    # A synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
-    # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
-    if not isinstance(poke_interval, (int, float)) or not poke_interval >= 0:
-        raise TriggerArgumentError(
-            f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
-            "(the wait sleeps that long between polls)."
-        )
-    return poke_interval
-
-
 def check_trigger_dag_id(dag_id: Any) -> str:
     if not isinstance(dag_id, str) or not dag_id.strip():
         raise TriggerArgumentError(
             f"trigger_dag_id={dag_id!r} must be a non-empty DAG id; check the value or its template."
         )
     return dag_id
-
-
-def check_note(note: Any) -> str | None:
-    if not note:  # stock sends no note when it is empty
-        return None
-    if not isinstance(note, str):
-        raise TriggerArgumentError(
-            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; "
-            f"write note={str(note)!r}."
-        )
-    return note
-
-
-def check_run_id(run_id: str, validate: Callable[[str], object]) -> None:
-    try:
-        validate(run_id)
-    except ValueError as err:
-        raise TriggerArgumentError(
-            f"trigger_run_id={run_id!r} cannot name a DAG run: {err}. Use letters, digits and _ . ~ : + - "
-            "only, or change [scheduler] allowed_run_id_pattern."
-        ) from err
 
 
 def _unserialisable(value: Any, path: str = "conf") -> Iterator[str]:
@@ -329,25 +298,41 @@ def build_request(
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
     poke_interval = operator.poke_interval
     deferrable = provider_attribute(operator, "deferrable")
-    if operator.wait_for_completion and not deferrable:  # only the synchronous wait sleeps
-        check_poke_interval(poke_interval)
+    # The synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
+    # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
+    if (
+        operator.wait_for_completion
+        and not deferrable
+        and not (isinstance(poke_interval, (int, float)) and poke_interval >= 0)
+    ):
+        raise TriggerArgumentError(
+            f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
+            "(the wait sleeps that long between polls)."
+        )
     check_features(selection, fail_when_dag_is_paused=getattr(operator, "fail_when_dag_is_paused", False))
     dropped = []
-    note_arg = getattr(operator, "note", None)
-    if note_arg is not None and selection.supports(Feature.NOTE):
-        note = check_note(note_arg)
-    else:
+    note = getattr(operator, "note", None)
+    if note is not None and not selection.supports(Feature.NOTE):
         note = None
-        if note_arg is not None:
-            dropped.append(Feature.NOTE)
+        dropped.append(Feature.NOTE)
+    elif note and not isinstance(note, str):  # an empty note is not sent, as with stock
+        raise TriggerArgumentError(
+            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; "
+            f"write note={str(note)!r}."
+        )
     use_run_after = run_after_given and selection.supports(Feature.RUN_AFTER)
     if run_after_given and not use_run_after and run_after_arg is not None:
         dropped.append(Feature.RUN_AFTER)
 
-    run_id_given = bool(operator.trigger_run_id)
-    if run_id_given:
+    if operator.trigger_run_id:
         run_id = str(operator.trigger_run_id)
-        check_run_id(run_id, helpers.validate_run_id)
+        try:
+            helpers.validate_run_id(run_id)
+        except ValueError as err:
+            raise TriggerArgumentError(
+                f"trigger_run_id={run_id!r} cannot name a DAG run: {err}. Use letters, digits and "
+                "_ . ~ : + - only, or change [scheduler] allowed_run_id_pattern."
+            ) from err
     else:
         run_id = helpers.generate_run_id(logical_date, run_after or helpers.utcnow())
     return TriggerRequest(
@@ -356,7 +341,7 @@ def build_request(
         conf=conf,
         logical_date=logical_date,
         run_after=run_after if use_run_after and run_after else None,
-        note=note,
+        note=note or None,
         reset_dag_run=bool(operator.reset_dag_run),
         skip_when_already_exists=bool(operator.skip_when_already_exists),
         wait_for_completion=bool(operator.wait_for_completion),
@@ -369,15 +354,7 @@ def build_request(
         dropped=tuple(dropped),
         # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
         # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
-        run_id_generated=not run_id_given
+        run_id_generated=not operator.trigger_run_id
         and (logical_arg is None or is_notset(logical_arg))
         and not run_after_given,
     )
-
-
-class _NotSet:
-    """Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers)."""
-
-
-_NotSet.__name__ = "ArgNotSet"
-NOTSET = _NotSet()
