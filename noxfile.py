@@ -130,7 +130,7 @@ _NEXT_VERDICT = """
 import sys, tomllib
 from importlib.metadata import version
 from airflow_trigger_compat._runtime._registry import REGISTRY
-from airflow_trigger_compat._runtime._version import parse_airflow_version
+from airflow_trigger_compat._runtime._registry import parse_airflow_version
 found = parse_airflow_version(version("apache-airflow"))
 known = tomllib.load(open("constraints/releases.toml", "rb"))["releases"]
 row = next((e for e in REGISTRY if found.release in e.airflow), None)

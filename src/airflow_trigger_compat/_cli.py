@@ -28,8 +28,14 @@ from ._differences import HOW
 from ._policy import candidate_minimums, load_data, parse_minimum, policy
 from ._policy import markdown as policy_markdown
 from ._runtime._errors import TriggerCompatError
-from ._runtime._registry import REGISTRY, Feature, resolve
-from ._runtime._version import AirflowVersion, airflow_version, parse_airflow_version
+from ._runtime._registry import (
+    REGISTRY,
+    AirflowVersion,
+    Feature,
+    airflow_version,
+    parse_airflow_version,
+    resolve,
+)
 from ._vendoring import VendorError, check, outdated, vendor
 
 __all__ = ["main", "registry_markdown"]

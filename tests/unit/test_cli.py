@@ -12,8 +12,7 @@ import pytest
 
 from airflow_trigger_compat import _cli
 from airflow_trigger_compat._cli import main, registry_markdown
-from airflow_trigger_compat._runtime._registry import REGISTRY, Feature
-from airflow_trigger_compat._runtime._version import parse_airflow_version
+from airflow_trigger_compat._runtime._registry import REGISTRY, Feature, parse_airflow_version
 
 
 def run(*argv: str) -> tuple[int, str]:

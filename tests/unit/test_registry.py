@@ -14,9 +14,8 @@ from airflow_trigger_compat import (
     UnsupportedAirflowVersion,
     select_strategy,
 )
-from airflow_trigger_compat._runtime._registry import Entry, resolve
+from airflow_trigger_compat._runtime._registry import Entry, parse_airflow_version, resolve
 from airflow_trigger_compat._runtime._request import check_features
-from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 from .conftest import selection_for
 

@@ -12,10 +12,8 @@ from airflow_trigger_compat import DurableUnavailableWarning, FlagIgnoredWarning
 from airflow_trigger_compat._runtime import _execute, _request
 from airflow_trigger_compat._runtime._errors import TriggerArgumentError
 from airflow_trigger_compat._runtime._execute import warn_about_gaps
-from airflow_trigger_compat._runtime._registry import resolve
 from airflow_trigger_compat._runtime._strategies import accessor, airflow2, runner_exception
 from airflow_trigger_compat._runtime._strategies.runner_exception import runner_kwargs
-from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 from .conftest import (
     NOW,

@@ -33,8 +33,16 @@ from ._errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._execute import check_arguments, execute_trigger
-    from ._registry import REGISTRY, Entry, Feature, Selection, select_strategy
-    from ._version import AirflowVersion, airflow_version, parse_airflow_version
+    from ._registry import (
+        REGISTRY,
+        AirflowVersion,
+        Entry,
+        Feature,
+        Selection,
+        airflow_version,
+        parse_airflow_version,
+        select_strategy,
+    )
 
 # Hard-coded: a vendored copy has no distribution metadata to read a version from.
 __version__ = "0.1.0"
@@ -68,9 +76,17 @@ __all__ = [
 #: package stays cheap in every DAG file that uses it.
 _LAZY = {
     **dict.fromkeys(("check_arguments", "execute_trigger"), "_execute"),
-    **dict.fromkeys(("AirflowVersion", "airflow_version", "parse_airflow_version"), "_version"),
     **dict.fromkeys(
-        ("REGISTRY", "Entry", "Feature", "Selection", "select_strategy"),
+        (
+            "REGISTRY",
+            "AirflowVersion",
+            "Entry",
+            "Feature",
+            "Selection",
+            "airflow_version",
+            "parse_airflow_version",
+            "select_strategy",
+        ),
         "_registry",
     ),
 }
@@ -78,8 +94,7 @@ _LAZY = {
 
 def reset() -> None:
     """Forget the detected Airflow version and the chosen strategy (for tests)."""
-    from ._registry import select_strategy
-    from ._version import airflow_version
+    from ._registry import airflow_version, select_strategy
 
     airflow_version.cache_clear()
     select_strategy.cache_clear()

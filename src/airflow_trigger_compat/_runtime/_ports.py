@@ -18,9 +18,8 @@ from ._request import NOTSET, TriggerRequest, is_notset
 class SupervisorPort(TaskPort):
     """Airflow 3: the execution API, through the task's own supervisor channel (no database access).
 
-    The poll is ``ti.get_dagrun_state()``; upstream proposes the trigger as ``ti.trigger_dag_run()``
-    (apache/airflow#69135). Until a release ships it, the ``TriggerDagRun`` message the task runner sends
-    goes through ``SUPERVISOR_COMMS``: the endpoint and scoped token the runner uses.
+    The trigger is the ``TriggerDagRun`` message the task runner sends for stock (upstream proposes it as
+    ``ti.trigger_dag_run()``, apache/airflow#69135); the poll is ``ti.get_dagrun_state()``.
     """
 
     @override
@@ -34,14 +33,10 @@ class SupervisorPort(TaskPort):
         fields: dict[str, Any] = {"conf": request.conf, "logical_date": request.logical_date}
         # The request carries note and run_after only where the registry says this Airflow takes them.
         fields.update((k, v) for k, v in (("note", request.note), ("run_after", request.run_after)) if v)
-        native = getattr(self.ti, "trigger_dag_run", None)
+        message = load("TriggerDagRun")(
+            dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **fields
+        )
         try:
-            if native is not None:  # a future Airflow with the upstream accessor
-                native(dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **fields)
-                return True
-            message = load("TriggerDagRun")(
-                dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **fields
-            )
             response = _ask_supervisor(message)
         except load("AirflowRuntimeError") as err:
             if _already_exists(err.error):
@@ -86,8 +81,7 @@ def _already_exists(error: Any) -> bool:
 def _ask_supervisor(message: Any) -> Any:
     """Send ``message`` to the task's supervisor and return its answer.
 
-    task-sdk 1.0.3 (Airflow 3.0.3) gave the channel ``send()``; 1.0.0-1.0.2 have ``send_request()`` then
-    ``get_message()``, under the channel's lock, as their task runner does.
+    task-sdk 1.0.3 (Airflow 3.0.3) has ``send()``; before, ``send_request()`` then ``get_message()``.
     """
     comms = load("SUPERVISOR_COMMS")
     send = getattr(comms, "send", None)
