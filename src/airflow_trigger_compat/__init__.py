@@ -14,7 +14,6 @@ from ._runtime import (
     DurableUnavailableWarning,
     FeatureNotSupported,
     FlagIgnoredWarning,
-    ProviderParameterWarning,
     RetryUnavailableWarning,
     TriggerArgumentError,
     TriggerCompatError,
@@ -73,7 +72,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     from . import _runtime
 
-    if name in ("DIFFERENCES", "Difference"):
+    if name in ("DIFFERENCES", "Difference", "ProviderParameterWarning"):
         from . import _differences
 
         value: object = getattr(_differences, name)

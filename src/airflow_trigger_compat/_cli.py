@@ -148,7 +148,7 @@ def registry_json() -> list[dict[str, Any]]:
             "airflow": str(e.airflow),
             "strategy": e.strategy,
             "upstream": e.upstream,
-            "features": sorted(map(str, e.features)),
+            "features": sorted(str(f) for f in Feature if e.supports(f)),
             "gaps": {str(f): reason for f, reason in e.gaps.items()},
         }
         for e in REGISTRY

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
+from ._runtime._errors import TriggerCompatWarning
 from ._runtime._registry import VersionRange
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Difference",
     "ProviderFix",
     "ProviderParameter",
+    "ProviderParameterWarning",
     "differences_on",
 ]
 
@@ -48,6 +50,10 @@ HOW: Mapping[str, str] = MappingProxyType(
         "child run. durable=True: the same, the run_id derived from the parent task instance",
     }
 )
+
+
+class ProviderParameterWarning(TriggerCompatWarning):
+    """The installed standard provider's operator lacks a parameter; the drop-in applies it itself."""
 
 
 class ProviderParameter(NamedTuple):

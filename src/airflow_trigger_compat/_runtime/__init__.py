@@ -1,6 +1,4 @@
-"""The runtime of airflow-trigger-compat: what runs inside a task, and all that a provider vendors.
-
-From a provider's own ``TriggerDagRunOperator``::
+"""The runtime of airflow-trigger-compat: what runs inside a task, and all that a provider vendors::
 
     from ._vendor.airflow_trigger_compat import check_arguments, execute_trigger
 
@@ -11,8 +9,7 @@ From a provider's own ``TriggerDagRunOperator``::
     def execute(self, context):
         return execute_trigger(self, context)
 
-Importing it reads nothing about Airflow: the version is detected on first use. Imports inside are
-relative, so a copy runs under any package name.
+Importing it reads nothing about Airflow; imports inside are relative, so a copy runs under any name.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from ._errors import (
     DurableUnavailableWarning,
     FeatureNotSupported,
     FlagIgnoredWarning,
-    ProviderParameterWarning,
     RetryUnavailableWarning,
     TriggerArgumentError,
     TriggerCompatError,
@@ -55,7 +51,6 @@ __all__ = [
     "Feature",
     "FeatureNotSupported",
     "FlagIgnoredWarning",
-    "ProviderParameterWarning",
     "RetryUnavailableWarning",
     "Selection",
     "TriggerArgumentError",
@@ -72,8 +67,7 @@ __all__ = [
 ]
 
 
-#: Public names and the module that defines each, imported on first access (PEP 562), so importing the
-#: package stays cheap in every DAG file that uses it.
+#: Public names, imported from their module on first access (PEP 562): importing the package stays cheap.
 _LAZY = {
     **dict.fromkeys(("check_arguments", "execute_trigger"), "_execute"),
     **dict.fromkeys(

@@ -1,7 +1,4 @@
-"""Where each Airflow name lives, as data: newest import path first (like Airflow's common.compat).
-
-Nothing is imported until a strategy asks for a name, so this package imports without Airflow.
-"""
+"""Where each Airflow name lives, newest import path first (as Airflow's common.compat); imported on use."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""The package's own exception and warning family.
-
-Every error carries the Airflow version that was detected (``None`` when no Airflow is installed), so a
-report from a user's logs says which path ran.
-"""
+"""The package's errors (each with the detected Airflow version, ``None`` without Airflow) and warnings."""
 
 from __future__ import annotations
 
@@ -46,7 +42,7 @@ class TriggerArgumentError(TriggerCompatError, ValueError, TypeError):
 
 
 class FeatureNotSupported(TriggerCompatError, NotImplementedError):
-    """A flag was set that the running Airflow cannot honour (see the registry's feature table)."""
+    """A flag was set that the running Airflow cannot honour (the registry's gaps)."""
 
 
 class TriggerCompatWarning(UserWarning):
@@ -61,18 +57,13 @@ class FlagIgnoredWarning(TriggerCompatWarning):
     """A flag the running Airflow cannot honour was dropped, as the standard operator drops it there."""
 
 
-class ProviderParameterWarning(TriggerCompatWarning):
-    """The installed standard provider's operator lacks a parameter; the package applies it itself."""
-
-
 class RetryUnavailableWarning(TriggerCompatWarning):
     """The task has retries, but this Airflow does not retry it when the child run fails."""
 
 
 def task_failure(error: TriggerArgumentError) -> BaseException:
-    """The task failure for bad input: an ``AirflowFailException`` (no retry: retrying cannot fix it)
-    that is also the :class:`TriggerArgumentError` (so ``ValueError`` and ``TypeError``) and, where stock
-    raises a narrower type for the same input, that type too, so stock's callers catch it as before.
+    """Bad input as a task failure: an ``AirflowFailException`` (retrying cannot fix it) that is also
+    the :class:`TriggerArgumentError` and, where stock raises a narrower type, that type too.
     """
     from ._airflow import load  # Airflow's, so not imported with this module
 
@@ -89,8 +80,6 @@ def task_failure(error: TriggerArgumentError) -> BaseException:
 @functools.cache
 def _failure_class(bases: tuple[type[BaseException], ...]) -> type[TriggerArgumentError]:
     class TriggerArgumentFailure(*bases):  # type: ignore[misc]
-        """Bad input, failing the task without retries (see :func:`task_failure`)."""
-
         __init__ = TriggerArgumentError.__init__
 
         def __reduce__(self) -> Any:  # picklable: rebuilt from its parts

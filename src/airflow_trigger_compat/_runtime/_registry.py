@@ -13,7 +13,7 @@ import functools
 import importlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ._errors import UnsupportedAirflowVersion
 
@@ -122,10 +122,6 @@ class Entry(NamedTuple):
     def supports(self, feature: Feature) -> bool:
         return feature not in self.gaps
 
-    @property
-    def features(self) -> frozenset[Feature]:
-        return frozenset(f for f in Feature if f not in self.gaps)
-
 
 # Reasons shared by several rows are named once.
 _NO_STORE_BEFORE_3_3 = (
@@ -144,9 +140,7 @@ _NO_RETRY_BEFORE_3_3 = (
 
 #: Newest first, contiguous from 2.11 to 4.0.
 REGISTRY: tuple[Entry, ...] = (
-    # Airflow 3.3+: ResumableJobMixin and task_state_store exist, so durable=True works for any run_id
-    # (apache/airflow#69135 proposes ti.trigger_dag_run(); until it ships, the same TriggerDagRun message
-    # goes through the task's supervisor channel). Without durable: DagRunTriggerException, as stock.
+    # Airflow 3.3+: task_state_store and ResumableJobMixin, so durable=True works for any run_id.
     Entry(VersionRange((3, 3, 0), (4, 0, 0)), "accessor", "apache/airflow#69135"),
     # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
     Entry(
@@ -161,8 +155,7 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 3.0 (AIP-72): tasks lose ORM access; task_runner._handle_trigger_dag_run handles
-    # DagRunTriggerException. (task-sdk 1.0.3 changed the supervisor channel's API: _ports probes it.)
+    # Airflow 3.0 (AIP-72): tasks lose ORM access. (task-sdk 1.0.3 changed the supervisor channel's API.)
     Entry(
         VersionRange((3, 0, 0), (3, 2, 0)),
         "runner_exception",
@@ -181,7 +174,7 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 2.11: the last Airflow 2; the operator uses the ORM directly.
+    # Airflow 2.11: the operator uses the ORM directly.
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
         "airflow2",
@@ -199,21 +192,6 @@ REGISTRY: tuple[Entry, ...] = (
 )
 
 SUPPORTED = VersionRange(REGISTRY[-1].airflow.low, REGISTRY[0].airflow.high)
-
-#: Attributes of the current standard operator that older providers keep under another name: the
-#: package reads the current name, else the old one. ``deferrable`` was ``_defer`` up to 1.10.0
-#: (apache/airflow#58925, providers-standard 1.10.1).
-PROVIDER_ATTRIBUTES: Mapping[str, str] = MappingProxyType({"deferrable": "_defer"})
-
-
-def provider_attribute(operator: object, name: str) -> Any:
-    """``operator.<name>``, or where an older provider's operator keeps it (``PROVIDER_ATTRIBUTES``)."""
-    try:
-        return getattr(operator, name)
-    except AttributeError:
-        if name not in PROVIDER_ATTRIBUTES:
-            raise
-        return getattr(operator, PROVIDER_ATTRIBUTES[name])
 
 
 class Selection(NamedTuple):

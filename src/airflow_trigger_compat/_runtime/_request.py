@@ -1,10 +1,8 @@
-"""Turn an operator's (rendered) attributes into a validated :class:`TriggerRequest`.
+"""Turn an operator's rendered attributes into a validated :class:`TriggerRequest`.
 
-The values are the ones the standard operator's ``execute()`` computes on the running Airflow, with its
-own helpers (``timezone.parse``, ``timezone.utcnow``, ``DagRun.generate_run_id``), in its order, so the
-child run is the run stock would create. On top of that, input the trigger would refuse later (after a
-child run exists, or with an unhelpful error and a retry) is refused here first, with the value and the fix:
-``_differences.INVALID_INPUT_FAILS_EARLY`` declares that, and nothing refused here runs with stock.
+The values are the ones stock's ``execute()`` computes, with the running Airflow's own helpers, in its
+order. Input the trigger would refuse later (after a child run exists) is refused here first, with the
+value and the fix (declared: ``invalid-input-fails-early``); nothing refused here runs with stock.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import WHEN_MISSING, Feature, Selection, provider_attribute
+from ._registry import WHEN_MISSING, Feature, Selection
 
 DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
 #: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
@@ -33,10 +31,8 @@ class TriggerRequest(NamedTuple):
     run_id: str
     conf: Any
     logical_date: datetime.datetime | None
-    #: Only when given (stock passes run_after on only when it is set and truthy).
-    run_after: datetime.datetime | None
-    #: ``None`` when empty, or dropped because this Airflow cannot store it.
-    note: str | None
+    run_after: datetime.datetime | None  # only when given and this Airflow takes it
+    note: str | None  # None when empty, or where this Airflow cannot store it
     reset_dag_run: bool
     skip_when_already_exists: bool
     wait_for_completion: bool
@@ -46,11 +42,10 @@ class TriggerRequest(NamedTuple):
     deferrable: bool
     fail_when_dag_is_paused: bool
     durable: bool
-    #: Flags given that this Airflow drops, as the standard operator drops them (each gets a warning).
+    #: Flags given that this Airflow drops, as stock drops them (each gets a warning).
     dropped: tuple[Feature, ...] = ()
-    #: The run_id is the one stock makes from "now" (no trigger_run_id, no run_after, and logical_date unset
-    #: or None; None is also the unset default of providers-standard before 0.4.0): no other party can name
-    #: it, so an "already exists" answer for it is this task's own run.
+    #: The run_id is made from "now" (no trigger_run_id, no run_after, logical_date unset or None): no other
+    #: party can name it, so an "already exists" answer for it is this task's own run.
     run_id_generated: bool = False
 
 
@@ -183,11 +178,8 @@ def parse_conf(conf: Any) -> Any:
 
 
 def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> None:
-    """Refuse what the trigger itself refuses, after stock's checks passed: not a JSON object, and
-    (``str_keys``, the 3.x ``TriggerDagRun`` payload's ``dict[str, Any]``) a key that is not a string.
-
-    NaN and infinity pass, as with stock: Airflow 2 stores them; on 3.x the task runner refuses them
-    before ``execute()`` runs (it serialises the rendered conf as strict JSON), for both operators alike.
+    """Refuse what the trigger refuses after stock's checks passed: not a JSON object, and (``str_keys``,
+    3.x's ``dict[str, Any]`` payload) a key that is not a string. NaN passes, as with stock.
     """
     if conf is None or (falsy_means_none and not conf):
         return
@@ -297,7 +289,7 @@ def build_request(
     dag_id = check_trigger_dag_id(operator.trigger_dag_id)
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
     poke_interval = operator.poke_interval
-    deferrable = provider_attribute(operator, "deferrable")
+    deferrable = operator.deferrable
     # The synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
     # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
     if (
