@@ -28,17 +28,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._differences import DIFFERENCES, Difference
     from ._operator import TriggerDagRunOperator
-    from ._runtime import (
+    from ._runtime import check_arguments, execute_trigger, select_strategy
+    from ._runtime._registry import (
         REGISTRY,
         AirflowVersion,
         Entry,
         Feature,
         Selection,
         airflow_version,
-        check_arguments,
-        execute_trigger,
         parse_airflow_version,
-        select_strategy,
     )
 
 __all__ = [
@@ -87,8 +85,12 @@ def __getattr__(name: str) -> object:
                 airflow_version=None,
             ) from err
         return TriggerDagRunOperator  # not cached: an import that failed may succeed later
-    elif name in __all__:
+    elif name in _runtime.__all__:
         value = getattr(_runtime, name)
+    elif name in __all__:  # the version story, for maintainers' tools
+        from ._runtime import _registry
+
+        value = getattr(_registry, name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later lookups skip __getattr__

@@ -28,62 +28,31 @@ from ._errors import (
 # Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._execute import check_arguments, execute_trigger
-    from ._registry import (
-        REGISTRY,
-        AirflowVersion,
-        Entry,
-        Feature,
-        Selection,
-        airflow_version,
-        parse_airflow_version,
-        select_strategy,
-    )
+    from ._execute import execute_trigger
+    from ._registry import select_strategy
+    from ._request import check_arguments
 
 # Hard-coded: a vendored copy has no distribution metadata to read a version from.
 __version__ = "0.1.0"
 
 __all__ = [
-    "REGISTRY",
-    "AirflowVersion",
     "DurableUnavailableWarning",
-    "Entry",
-    "Feature",
     "FeatureNotSupported",
     "FlagIgnoredWarning",
     "RetryUnavailableWarning",
-    "Selection",
     "TriggerArgumentError",
     "TriggerCompatError",
     "TriggerCompatWarning",
     "UnsupportedAirflowVersion",
     "__version__",
-    "airflow_version",
     "check_arguments",
     "execute_trigger",
-    "parse_airflow_version",
     "reset",
     "select_strategy",
 ]
 
-
 #: Public names, imported from their module on first access (PEP 562): importing the package stays cheap.
-_LAZY = {
-    **dict.fromkeys(("check_arguments", "execute_trigger"), "_execute"),
-    **dict.fromkeys(
-        (
-            "REGISTRY",
-            "AirflowVersion",
-            "Entry",
-            "Feature",
-            "Selection",
-            "airflow_version",
-            "parse_airflow_version",
-            "select_strategy",
-        ),
-        "_registry",
-    ),
-}
+_LAZY = {"check_arguments": "_request", "execute_trigger": "_execute", "select_strategy": "_registry"}
 
 
 def reset() -> None:

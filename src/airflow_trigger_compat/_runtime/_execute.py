@@ -15,7 +15,7 @@ from ._errors import (
     task_failure,
 )
 from ._registry import Feature, Selection, select_strategy
-from ._request import TriggerRequest, build_request, check_static_arguments
+from ._request import TriggerRequest, build_request
 
 
 def durable_gap(selection: Selection, request: TriggerRequest) -> str | None:
@@ -72,15 +72,6 @@ def _with_openlineage(operator: Any, context: Mapping[str, Any], request: Trigge
     conf = safe_inject_openlineage_properties_into_dagrun_conf(dr_conf=request.conf, ti=context.get("ti"))
     operator.conf = conf
     return request if conf is request.conf else request._replace(conf=conf)
-
-
-def check_arguments(kwargs: Mapping[str, Any]) -> None:
-    """Check a ``TriggerDagRunOperator``'s constructor arguments against the running Airflow.
-
-    Call it at the end of the operator's ``__init__``, after stock's own checks (so what stock refuses
-    fails with stock's error), so a bad value fails when the DAG is parsed.
-    """
-    check_static_arguments(select_strategy(), kwargs)
 
 
 def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:

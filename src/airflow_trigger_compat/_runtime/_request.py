@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import WHEN_MISSING, Feature, Selection
+from ._registry import WHEN_MISSING, Feature, Selection, select_strategy
 
 DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
 #: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
@@ -245,12 +245,14 @@ def check_features(selection: Selection, **flags: Any) -> None:
             )
 
 
-def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> None:
-    """Checks at construction: only what the standard operator checks there too, plus ``durable``.
+def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = None) -> None:
+    """Check a ``TriggerDagRunOperator``'s constructor arguments against the running Airflow.
 
-    Anything else waits for ``execute()``, as with stock, so every DAG file that parses with the standard
-    operator parses with this one (the one exception, a literal empty ``trigger_dag_id``, is declared).
+    Call it at the end of the operator's ``__init__``, after stock's own checks: only what stock checks
+    there too, plus ``durable``, so every DAG file that parses with stock parses with this (the one
+    exception, a literal empty ``trigger_dag_id``, is declared). The rest waits for ``execute()``.
     """
+    selection = selection or select_strategy()
     durable = kwargs.get("durable", False)
     if not isinstance(durable, bool):
         raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
