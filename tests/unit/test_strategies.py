@@ -140,18 +140,18 @@ def test_push_link_tolerates_a_partial_context(
     fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operator = _operator()
-    runner_exception.push_link(operator, {}, "r1")  # no ti: nothing to push to
+    runner_exception.Port(operator, {}).push_link("r1")  # no ti: nothing to push to
 
     class BrokenTi(Ti):
         def xcom_push(self, *, key: str, value: Any) -> None:
             raise AttributeError("mock")
 
-    runner_exception.push_link(operator, {"ti": BrokenTi()}, "r1")
+    runner_exception.Port(operator, {"ti": BrokenTi()}).push_link("r1")
     assert operator.log.lines == [
         "Skipping TriggerDagRunLink XCom push due to mock or incomplete context: mock"
     ]
     monkeypatch.delattr(TriggerDagRunLink, "xcom_key")  # a failure inside the push: also tolerated
-    runner_exception.push_link(operator, {"task_instance": Ti()}, "r1")
+    runner_exception.Port(operator, {"task_instance": Ti()}).push_link("r1")
     assert len(operator.log.lines) == 2
 
 
@@ -162,7 +162,7 @@ def test_push_link_needs_the_url_builder(
 
     monkeypatch.delattr(sys.modules["airflow.utils.helpers"], "build_airflow_dagrun_url")
     ti = Ti()
-    runner_exception.push_link(_operator(), {"ti": ti}, "r1")  # not in every 3.x core
+    runner_exception.Port(_operator(), {"ti": ti}).push_link("r1")  # not in every 3.x core
     assert ti.pushed == []
 
 

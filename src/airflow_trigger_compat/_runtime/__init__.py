@@ -71,7 +71,3 @@ def __getattr__(name: str) -> object:
     value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

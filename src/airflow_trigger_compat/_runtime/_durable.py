@@ -68,7 +68,6 @@ class DagRunJob:
         self._pushed: str | None = None
         self._linked: str | None = None
 
-    # -- ResumableJobMixin hooks -------------------------------------------------------------------
     def get_job_status(self, external_id: Any, context: Any) -> str:
         state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id), missing_ok=True)
         return _ABSENT if state is None else state
@@ -104,7 +103,6 @@ class DagRunJob:
     def get_job_result(self, external_id: Any, context: Any) -> None:
         self._push(str(external_id))
 
-    # -- decisions -----------------------------------------------------------------------------------
     def _trigger(self, run_id: str, reset: bool, *, stored_before: bool) -> None:
         request = self.request
         check_not_paused(request, self.port)

@@ -71,7 +71,19 @@ class SupervisorPort(TaskPort):
 
     @override
     def push_link(self, run_id: str) -> None:
-        push_link(self.operator, self.context, run_id)
+        """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3."""
+        from airflow.utils import helpers
+
+        build_airflow_dagrun_url = getattr(helpers, "build_airflow_dagrun_url", None)
+        if build_airflow_dagrun_url is None or self.ti is None or not hasattr(self.ti, "xcom_push"):
+            return  # not in every 3.x core; the link is a convenience
+        try:
+            self.ti.xcom_push(
+                key=load("TriggerDagRunLink")().xcom_key,
+                value=build_airflow_dagrun_url(dag_id=self.operator.trigger_dag_id, run_id=run_id),
+            )
+        except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
+            self.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
 
 def _already_exists(error: Any) -> bool:
@@ -92,23 +104,6 @@ def _ask_supervisor(message: Any) -> Any:
     with comms.lock:
         comms.send_request(log=structlog.get_logger(logger_name="task"), msg=message)
         return comms.get_message()
-
-
-def push_link(operator: Any, context: Mapping[str, Any], run_id: str) -> None:
-    """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3."""
-    from airflow.utils import helpers
-
-    build_airflow_dagrun_url = getattr(helpers, "build_airflow_dagrun_url", None)
-    ti = context.get("task_instance") or context.get("ti")
-    if build_airflow_dagrun_url is None or ti is None or not hasattr(ti, "xcom_push"):
-        return  # not in every 3.x core; the link is a convenience
-    try:
-        ti.xcom_push(
-            key=load("TriggerDagRunLink")().xcom_key,
-            value=build_airflow_dagrun_url(dag_id=operator.trigger_dag_id, run_id=run_id),
-        )
-    except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
-        operator.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
 
 class OrmPort(TaskPort):

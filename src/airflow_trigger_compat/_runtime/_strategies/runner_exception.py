@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 from .._airflow import load
 from .._errors import TriggerArgumentError
 from .._ports import SupervisorPort as Port
-from .._ports import push_link
 from .._request import TriggerRequest, check_aware, check_conf_shape
 
 __all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
@@ -40,7 +39,7 @@ def raise_for_runner(operator: Any, context: Mapping[str, Any], request: Trigger
     """The standard operator's ``_trigger_dag_af_3``: the task runner triggers and waits."""
     if request.fail_when_dag_is_paused and context["ti"].get_dag(request.trigger_dag_id).is_paused:
         raise load("DagIsPaused")(dag_id=request.trigger_dag_id)
-    push_link(operator, context, request.run_id)
+    Port(operator, context).push_link(request.run_id)
     raise load("DagRunTriggerException")(**runner_kwargs(request))
 
 
