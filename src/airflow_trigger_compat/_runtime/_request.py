@@ -56,31 +56,25 @@ class AirflowHelpers(NamedTuple):
     utcnow: Callable[[], datetime.datetime]
     #: ``(logical_date, run_after)`` -> the run_id ``DagRun.generate_run_id`` makes for a manual run.
     generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]
-    #: Raises ``ValueError`` for a run_id Airflow would refuse to create.
-    validate_run_id: Callable[[str], object]
+    validate_run_id: Callable[[str], object]  # raises ValueError for a run_id Airflow refuses
 
 
 @functools.cache
 def airflow_helpers() -> AirflowHelpers:
-    timezone = load("timezone")
-    dag_run, run_type = load("DagRun"), load("DagRunType")
+    timezone, dag_run, manual = load("timezone"), load("DagRun"), load("DagRunType").MANUAL
     if "run_after" in inspect.signature(dag_run.generate_run_id).parameters:
         # Airflow 3: run_after is part of the id, and a run without a logical date gets a random suffix.
         def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
             return str(
-                dag_run.generate_run_id(
-                    run_type=run_type.MANUAL, logical_date=logical_date, run_after=run_after
-                )
+                dag_run.generate_run_id(run_type=manual, logical_date=logical_date, run_after=run_after)
             )
     else:
         # Airflow 2: DagRun.generate_run_id(run_type, execution_date), "now" when there is no date.
         def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
-            return str(dag_run.generate_run_id(run_type.MANUAL, logical_date or timezone.utcnow()))
+            return str(dag_run.generate_run_id(manual, logical_date or timezone.utcnow()))
 
-    # Looked up on the module at each call, as stock's own `timezone.parse(...)` calls are. The run_id
-    # check is Airflow's own, run when the child DagRun row is created (DagRun.validate_run_id, a
-    # SQLAlchemy @validates hook that does not use self): called here it refuses the same run_ids with the
-    # same message, before the trigger.
+    # Looked up on the module at each call, as stock's own calls are. The run_id check is Airflow's own,
+    # run when the child DagRun row is created (a @validates hook that does not use self).
     return AirflowHelpers(
         lambda value: timezone.parse(value),
         lambda: timezone.utcnow(),
@@ -89,8 +83,7 @@ def airflow_helpers() -> AirflowHelpers:
     )
 
 
-def is_notset(value: object) -> bool:
-    # airflow's NOTSET sentinel (ArgNotSet), recognised without importing Airflow.
+def is_notset(value: object) -> bool:  # Airflow's NOTSET (ArgNotSet), without importing Airflow
     return type(value).__name__ == "ArgNotSet"
 
 
@@ -128,9 +121,8 @@ def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ..
 
     A state in both lists is allowed, as with stock: a child in it fails the parent.
     """
-    return _states("allowed_states", allowed_states, ("success",)), _states(
-        "failed_states", failed_states, ("failed",)
-    )
+    allowed = _states("allowed_states", allowed_states, ("success",))
+    return allowed, _states("failed_states", failed_states, ("failed",))
 
 
 def check_trigger_dag_id(dag_id: Any) -> str:
