@@ -174,7 +174,7 @@ FLAG_VALUES: dict[str, Any] = {
 @pytest.mark.parametrize("feature", list(FLAG_VALUES))
 def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) -> None:
     """The registry declares a gap exactly where this Airflow lacks the feature; where it does, the
-    package refuses the flag exactly when stock does (WHEN_MISSING "refuse"), else it parses as stock's.
+    package refuses the flag exactly when stock does (REFUSED_WHEN_MISSING), else it parses as stock's.
 
     A declared gap is reported as ``not_applicable`` with the registry's reason (the matrix's ``n/a``).
     """
@@ -184,7 +184,7 @@ def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) ->
     if reason is None:
         return
     registry = importlib.import_module(f"{compat.__name__}._registry")
-    refuses = registry.WHEN_MISSING.get(registry.Feature(feature)) == "refuse"
+    refuses = registry.Feature(feature) in registry.REFUSED_WHEN_MISSING
 
     def refused(operator: Any) -> bool:
         with warnings.catch_warnings():

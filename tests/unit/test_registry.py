@@ -123,23 +123,18 @@ def test_every_strategy_module_is_a_strategy_module() -> None:
         assert isinstance(module.Port, type)
 
 
-def test_every_feature_says_what_happens_where_it_is_missing() -> None:
-    from airflow_trigger_compat._runtime._registry import WHEN_MISSING
+def test_a_refused_flag_fails_at_construction_and_a_dropped_one_does_not() -> None:
+    from airflow_trigger_compat._runtime._registry import REFUSED_WHEN_MISSING
 
-    # Every feature some supported Airflow lacks has a rule (a new gap without one fails here) ...
-    assert {f for entry in REGISTRY for f in entry.gaps} <= set(WHEN_MISSING)
-    assert set(WHEN_MISSING.values()) <= {"refuse", "drop", "warn"}
-    # ... and whether "refuse" is stock's rule is checked against stock itself, inside each Airflow
-    # (tests/behaviour: test_declared_gap_matches_this_airflow). Here: the rule is what the package obeys.
-    selection = selection_for("3.1.8")  # lacks fail_when_dag_is_paused, the one flag checked at construction
-    assert selection.gap(Feature.FAIL_WHEN_DAG_IS_PAUSED) is not None
-    if WHEN_MISSING.get(Feature.FAIL_WHEN_DAG_IS_PAUSED) == "refuse":
-        with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused"):
-            check_features(selection, fail_when_dag_is_paused=True)
-    else:
+    # Whether stock refuses is checked against stock itself, inside each Airflow (tests/behaviour:
+    # test_declared_gap_matches_this_airflow). Here: the package obeys the rule, both ways.
+    selection = selection_for("3.1.8")  # lacks fail_when_dag_is_paused and note
+    assert (
+        Feature.FAIL_WHEN_DAG_IS_PAUSED in REFUSED_WHEN_MISSING and Feature.NOTE not in REFUSED_WHEN_MISSING
+    )
+    with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused"):
         check_features(selection, fail_when_dag_is_paused=True)
-    with pytest.raises(TypeError):
-        WHEN_MISSING[Feature.NOTE] = "refuse"  # type: ignore[index]
+    check_features(selection, note="dropped with a warning at execute(), never refused")
 
 
 def test_the_refused_gap_quotes_stocks_message() -> None:

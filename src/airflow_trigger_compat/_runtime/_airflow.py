@@ -53,8 +53,5 @@ def _module_with(name: str) -> ModuleType:
 
 
 def load(name: str) -> Any:
-    """Import ``name`` from the first of its paths that has it.
-
-    The module is cached, the attribute is read each time: ``SUPERVISOR_COMMS`` is rebound at task start.
-    """
+    """``name`` from the first of its paths that has it, read each time (``SUPERVISOR_COMMS`` is rebound)."""
     return getattr(_module_with(name), name)

@@ -1,8 +1,7 @@
-"""The trigger-and-wait contract of the paths where the operator owns its execution (``durable=True``).
+"""The trigger-and-wait contract where the operator owns its execution (``durable=True``).
 
-Each path differs only in its :class:`TaskPort` (``_ports``), the thin adapter to what the running Airflow
-lets a task do. The rules copy what stock's callers see there (on 3.x the task runner's
-``_handle_trigger_dag_run``): the same log lines, XComs, outcomes and error types.
+The rules copy what stock's callers see (on 3.x the runner's ``_handle_trigger_dag_run``): the same log
+lines, XComs, outcomes and error types; each Airflow differs only in its :class:`TaskPort` (``_ports``).
 """
 
 from __future__ import annotations
@@ -22,11 +21,8 @@ XCOM_RUN_ID = "trigger_run_id"
 
 
 class ParentKey(NamedTuple):
-    """The parent task instance, plus what tells its DAG run and a user's clear apart from a retry.
-
-    ``dag_run`` tells apart two DAG runs under one run_id (a run deleted and created again); ``max_tries``
-    is raised by every clear of a task that is not running, never by a retry. Why each part is stable
-    across the tries of one run: docs/durable.md, "What the key is made of".
+    """The parent task instance; ``dag_run`` tells apart two DAG runs under one run_id, ``max_tries`` a
+    user's clear (which raises it) from a retry. Why each part is stable: docs/durable.md.
     """
 
     dag_id: str
@@ -38,10 +34,7 @@ class ParentKey(NamedTuple):
 
 
 class TaskPort:
-    """What the contract needs from the running Airflow, as seen from inside the task.
-
-    The subclasses (``_ports``) trigger and poll; outcomes are Airflow's own exceptions here.
-    """
+    """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors."""
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         self.operator = operator
@@ -138,10 +131,7 @@ def handle_existing_run(request: TriggerRequest, port: TaskPort, run_id: str) ->
 
 
 def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
-    """Poll the child run every ``poke_interval`` until it reaches an allowed or a failed state.
-
-    A run deleted meanwhile raises Airflow's own "not found" error from the poll, as stock's wait does.
-    """
+    """Poll the child run until it reaches an allowed or a failed state (a deleted run raises, as stock)."""
     while True:
         port.log_waiting(request, run_id)
         port.sleep(request.poke_interval)

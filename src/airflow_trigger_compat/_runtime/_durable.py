@@ -1,11 +1,9 @@
-"""``durable=True``: a retry after a lost worker reconnects to the in-flight child run.
+"""``durable=True``: a retry after a lost worker reconnects to the in-flight child run (docs/durable.md).
 
-Airflow 3.3+ (:class:`DagRunJob`): Airflow's own ``ResumableJobMixin`` keeps the child's run_id in
-``context["task_state_store"]``, written *before* the trigger, so the mixin's documented window (a crash
-between ``submit_job`` and the store write) cannot lose a run. Without a store (2.11, 3.0-3.2, a generated
-run_id; :func:`run_without_store`) the run_id is derived from the parent task instance, and Airflow's
-unique (dag_id, run_id) turns a retry's trigger into "already exists" for the run a lost try made.
-What a retry does in each case, and why each part of the key is stable: docs/durable.md.
+Airflow 3.3+ (:class:`DagRunJob`): ``ResumableJobMixin`` keeps the child's run_id in ``task_state_store``,
+written *before* the trigger, so the mixin's window (a crash between submit and store) cannot lose a run.
+Without a store (:func:`run_without_store`) the run_id is derived from the parent task instance, and
+Airflow's unique (dag_id, run_id) turns a retry's trigger into "already exists" for the lost try's run.
 """
 
 from __future__ import annotations
@@ -35,10 +33,8 @@ def state_key(trigger_dag_id: str, max_tries: int) -> str:
 
 
 def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> str:
-    """The child run_id for ``parent`` without a store: the same on every try, new on every clear.
-
-    ``generation`` counts the fresh runs a parent needs after its child failed (1, 2, ...).
-    """
+    """The child run_id without a store: the same on every try, new on every clear and ``generation``
+    (the fresh runs a parent needs after its child failed: 1, 2, ...)."""
     identity = "\0".join(map(str, (*parent, trigger_dag_id)))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
     return f"manual__durable-{digest}-{generation}"
@@ -54,8 +50,6 @@ def run_durable(request: TriggerRequest, port: TaskPort, context: Mapping[str, A
 
 class DagRunJob:
     """The child DAG run as a ``ResumableJobMixin`` job (combined with the mixin by :func:`run_durable`)."""
-
-    external_id_key = STATE_KEY
 
     def __init__(self, request: TriggerRequest, port: TaskPort, store: Any) -> None:
         self.external_id_key = state_key(request.trigger_dag_id, port.parent_key().max_tries)
@@ -159,12 +153,9 @@ def _resumable_job_class() -> type:
 
 
 def run_without_store(request: TriggerRequest, port: TaskPort) -> None:
-    """The durable trigger and wait where no ``task_state_store`` exists, for a generated run_id.
-
-    That run_id is replaced by :func:`derived_run_id`, so every try of one parent names the same child run:
-    "already exists" is then this task's own run (a lost try's, or this try's own POST retried by the API
-    client, apache/airflow#66905), reconnected to; a run that ended in ``failed_states`` makes the next
-    generation.
+    """Durable without ``task_state_store`` (a generated run_id): every try names the child run
+    :func:`derived_run_id`, so "already exists" is this task's own run (a lost try's, or its own POST
+    retried by the API client, apache/airflow#66905); a run that ended in ``failed_states`` makes the next.
     """
     check_not_paused(request, port)
     parent = port.parent_key()

@@ -23,21 +23,12 @@ class UnsupportedAirflowVersion(TriggerCompatError):
 
 
 class TriggerArgumentError(TriggerCompatError, ValueError, TypeError):
-    """An operator argument is invalid; raised before any child run is triggered.
-
-    Both a ``ValueError`` and a ``TypeError``, the types stock raises for bad input. ``stock_type`` names a
-    narrower type stock raises for the same input (pendulum's ``ParserError`` for a bad date): the task
-    failure built from this error (:func:`task_failure`) is an instance of it too.
+    """An operator argument is invalid, found before any child run is triggered; a ``ValueError`` and a
+    ``TypeError`` as stock's. ``stock_type``: a narrower type stock raises (pendulum's ``ParserError``).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        airflow_version: str | None = None,
-        stock_type: type[BaseException] | None = None,
-    ) -> None:
-        super().__init__(message, airflow_version=airflow_version)
+    def __init__(self, message: str, *, stock_type: type[BaseException] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.stock_type = stock_type
 
 

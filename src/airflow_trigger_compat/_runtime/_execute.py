@@ -77,8 +77,7 @@ def _with_openlineage(operator: Any, context: Mapping[str, Any], request: Trigge
 def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
     """Run ``operator`` (a ``TriggerDagRunOperator`` or anything with its attributes) on this Airflow.
 
-    Invalid arguments fail the task before any child run exists: without retries
-    (:func:`._errors.task_failure`), or where the task runner refuses them itself, as it refuses stock's.
+    Invalid arguments fail the task before any child run exists, without retries.
     """
     selection = select_strategy()
     strategy = selection.load()

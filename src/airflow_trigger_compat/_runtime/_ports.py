@@ -1,7 +1,4 @@
-"""The ports (``_contract.TaskPort``): how a task triggers and polls a DAG run on each Airflow.
-
-``trigger`` is the seam the durable tests wrap to crash a try at a chosen moment.
-"""
+"""How a task triggers and polls a DAG run on each Airflow (``trigger``: the crash tests' seam)."""
 
 from __future__ import annotations
 
@@ -91,10 +88,7 @@ def _already_exists(error: Any) -> bool:
 
 
 def _ask_supervisor(message: Any) -> Any:
-    """Send ``message`` to the task's supervisor and return its answer.
-
-    task-sdk 1.0.3 (Airflow 3.0.3) has ``send()``; before, ``send_request()`` then ``get_message()``.
-    """
+    """Send ``message`` to the supervisor: task-sdk 1.0.3 has ``send()``; before, two calls under a lock."""
     comms = load("SUPERVISOR_COMMS")
     send = getattr(comms, "send", None)
     if send is not None:

@@ -1,9 +1,6 @@
-"""The version story, in one place: the running Airflow's version, and what runs there.
-
-Read ``REGISTRY`` top to bottom: each entry is a half-open Airflow range, the strategy that runs there,
-and the features that range lacks, each with its reason. Supported features are everything else.
-Routing uses the release tuple only, as the standard provider's ``get_base_airflow_version_tuple``:
-``3.3.0rc1``, ``3.3.0.dev0`` and ``3.3.0+local.1`` are all 3.3.
+"""The version story, in one place. Read ``REGISTRY`` top to bottom: each row is a half-open Airflow range,
+the strategy that runs there, and the features that range lacks, each with its reason. Routing uses the
+release tuple only (``3.3.0rc1``, ``3.3.0.dev0`` are 3.3), as the standard provider's version checks.
 """
 
 from __future__ import annotations
@@ -52,10 +49,7 @@ def parse_airflow_version(raw: str) -> AirflowVersion:
 
 @functools.cache
 def airflow_version() -> AirflowVersion | None:
-    """Return the running Airflow's version, or ``None`` when Airflow is not importable.
-
-    Cached: call :func:`reset` after changing the environment in tests.
-    """
+    """The running Airflow's version, or ``None`` when Airflow is not importable (cached)."""
     try:
         from airflow import __version__
     except ImportError:
@@ -79,18 +73,9 @@ class Feature(str, enum.Enum):
         return self.value
 
 
-#: What happens to a flag set where its feature is missing. For stock's flags stock decides (it refuses or
-#: drops them; the package also warns, ``FlagIgnoredWarning``); durable and retries are the package's own
-#: promises: it warns and runs as stock does.
-WHEN_MISSING: Mapping[Feature, str] = MappingProxyType(
-    {
-        Feature.FAIL_WHEN_DAG_IS_PAUSED: "refuse",
-        Feature.NOTE: "drop",
-        Feature.RUN_AFTER: "drop",
-        Feature.TASK_STATE_STORE: "warn",
-        Feature.RETRY_ON_FAILED_CHILD: "warn",
-    }
-)
+#: The flags stock refuses where their feature is missing; it drops note and run_after there (the package
+#: also warns, ``FlagIgnoredWarning``), and durable and retries warn and run as stock does.
+REFUSED_WHEN_MISSING = frozenset({Feature.FAIL_WHEN_DAG_IS_PAUSED})
 
 
 class VersionRange(NamedTuple):

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import WHEN_MISSING, Feature, Selection, select_strategy
+from ._registry import REFUSED_WHEN_MISSING, Feature, Selection, select_strategy
 
 DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
 #: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
@@ -229,7 +229,7 @@ def check_features(selection: Selection, **flags: Any) -> None:
         if not value or is_notset(value):
             continue
         reason = selection.gap(name)
-        if reason is not None and WHEN_MISSING.get(Feature(name)) == "refuse":
+        if reason is not None and Feature(name) in REFUSED_WHEN_MISSING:
             raise FeatureNotSupported(
                 f"{name}={value!r} cannot work on Airflow {selection.version.raw} "
                 f"(strategy {selection.name!r}): {reason}. Remove {name}, or require a newer Airflow.",
@@ -238,11 +238,8 @@ def check_features(selection: Selection, **flags: Any) -> None:
 
 
 def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = None) -> None:
-    """Check a ``TriggerDagRunOperator``'s constructor arguments against the running Airflow.
-
-    Call it at the end of the operator's ``__init__``, after stock's own checks: only what stock checks
-    there too, plus ``durable``, so every DAG file that parses with stock parses with this (the one
-    exception, a literal empty ``trigger_dag_id``, is declared). The rest waits for ``execute()``.
+    """Check constructor arguments at the end of the operator's ``__init__``, after stock's own checks:
+    only what stock checks there too, plus ``durable`` (declared: a literal empty ``trigger_dag_id``).
     """
     selection = selection or select_strategy()
     durable = kwargs.get("durable", False)
@@ -260,10 +257,7 @@ def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = Non
 def build_request(
     operator: Any, selection: Selection, helpers: AirflowHelpers | None = None
 ) -> TriggerRequest:
-    """Validate the operator's rendered attributes and compute the request as the standard operator does.
-
-    Writes back what stock writes back: ``operator.conf`` (a JSON string becomes the dict).
-    """
+    """The request stock would compute from the operator's rendered attributes; sets ``operator.conf``."""
     helpers = helpers or airflow_helpers()
     # 1. Stock's own checks, in stock's order: logical_date's type, the dates, conf.
     logical_arg = operator.logical_date

@@ -27,10 +27,8 @@ def check(request: TriggerRequest) -> None:
 def refuse(
     operator: Any, context: Mapping[str, Any], request: TriggerRequest, error: TriggerArgumentError
 ) -> NoReturn:
-    """Log what is wrong and the fix, then let the runner refuse the payload as it refuses stock's.
-
-    Its error escapes ``_handle_trigger_dag_run`` before anything is sent: the task fails without retries.
-    """
+    """Log what is wrong and the fix, then let the runner refuse the payload as it refuses stock's: its
+    error escapes ``_handle_trigger_dag_run`` before anything is sent, failing the task without retries."""
     operator.log.error("%s", error)
     raise_for_runner(operator, context, request)
 
