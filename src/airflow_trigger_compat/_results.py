@@ -177,7 +177,7 @@ def problems(doc: Any) -> list[str]:
 def behaviour_summary(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """A behavioural run's summary: how many scenarios had each outcome, the declared differences shown."""
     rows = list(rows)
-    counts = Counter(r["outcome"] for r in rows)
+    counts = Counter(r.get("outcome") for r in rows)
     return {
         "outcomes": {o: counts[o] for o in OUTCOMES},
         "declared": sorted({d for r in rows for d in r.get("declared") or []}),
@@ -209,10 +209,13 @@ def document(**fields: Any) -> dict[str, Any]:
         "details": {},
         **fields,
     }
-    if doc.get("suite") == "behaviour" and "summary" not in doc:
-        doc["summary"] = behaviour_summary(doc["rows"])
-    elif doc.get("suite") == "live" and isinstance(doc.get("summary", {}), dict):
-        doc["summary"] = {**doc.get("summary", {}), **live_summary(doc["rows"])}
+    rows = doc["rows"]
+    if not (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)):
+        pass  # problems() names it
+    elif doc.get("suite") == "behaviour" and "summary" not in doc:
+        doc["summary"] = behaviour_summary(rows)
+    elif doc.get("suite") == "live":
+        doc["summary"] = {**(doc.get("summary") or {}), **live_summary(doc["rows"])}
     found = problems(doc)
     if found:
         raise ResultsError("cannot write this results document: " + "; ".join(found))
