@@ -18,7 +18,7 @@ from airflow_trigger_compat._results import ResultsError
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Files written by real runs of the writers: `nox -s "tests(2.11.2)"`, `nox -s "bench(3.3)"`.
-DATA = Path(__file__).parent / "data" / "results"
+DATA = Path(__file__).parent / "data"
 
 
 def _fields(path: Path, cls: str) -> dict[str, Any]:
