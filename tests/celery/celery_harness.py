@@ -819,54 +819,6 @@ def summarize(parents: list[ParentResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def _compact(counts: list[int]) -> str:
-    if len(counts) <= 3:
-        return " ".join(str(n) for n in counts)
-    hist: dict[int, int] = {}
-    for n in counts:
-        hist[n] = hist.get(n, 0) + 1
-    return ", ".join(f"{k} x{v}" for k, v in sorted(hist.items()))
-
-
-def format_table(version: str, rows: list[dict[str, Any]], load: dict[str, Any]) -> str:
-    head = (
-        "case",
-        "variant",
-        "child runs per parent (per index)",
-        "final / max try",
-        "try 1 -> retry worker",
-        "kill->reconnect median s",
-        "kill->new child median s",
-    )
-    body = []
-    for r in rows:
-        body.append(
-            (
-                KIND_LABEL[r["case"]],
-                h.VARIANT_LABEL.get(r["variant"], r["variant"]),
-                _compact(r["child_runs_per_ti"]),
-                f"{'/'.join(r['parent_states'])} / {h._fmt(r['max_try'])}",
-                f"{','.join(r['worker_try1'])} -> {','.join(r['worker_retry'])}",
-                h._fmt(r["kill_to_reconnect_median_s"]),
-                h._fmt(r["kill_to_retrigger_median_s"]),
-            )
-        )
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
-    line = "| " + " | ".join(c.ljust(w) for c, w in zip(head, widths, strict=True)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    out = [f"Airflow {version} on CeleryExecutor", line, sep]
-    out += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(b, widths, strict=True)) + " |" for b in body]
-    tp = load.get("throughput_per_min", {})
-    if tp:
-        out.append(
-            f"case 4 throughput (parents finished per minute): stock {h._fmt(tp.get('stock'))}, "
-            f"durable {h._fmt(tp.get('shim_durable'))}, "
-            f"durable/stock {h._fmt(load.get('ratio_durable_over_stock'))} "
-            f"(seed {load.get('seed')}, {len(load.get('kills', []))} worker kills)"
-        )
-    return "\n".join(out)
-
-
 @contextlib.contextmanager
 def running_celery(minor: str, cases: list[str], keep_home: bool = False) -> Iterator[CeleryInstance]:
     with h.running_airflow(minor, cases, keep_home=keep_home, factory=CeleryInstance) as inst:
@@ -922,11 +874,31 @@ def run_version(
         "load": run.load,
         "parents": [asdict(p) for p in run.parents],
     }
-    print(format_table(version, rows, run.load), flush=True)
+    fields = {
+        "suite": "live",
+        "run": "celery",
+        "airflow": version,
+        "environment": {
+            "python": sys.version.split()[0],
+            "package": "airflow_trigger_compat" if shim else None,
+            "provider_standard": h.schema.installed("apache-airflow-providers-standard"),
+            "executor": "CeleryExecutor",
+            "strategy": None,
+        },
+        "exitstatus": 1 if error else 0,
+        "error": error,
+        "duration_s": timings["version_total_s"],
+        "timings": timings,
+        "summary": {"groups": rows, "load": run.load},
+        "rows": [{"kill": p["kind"], **p} for p in report["parents"]],
+        "details": {
+            k: report[k] for k in ("airflow_minor", "workers", "airflow_home_kept", "settings", "phases")
+        },
+    }
+    doc = h.schema.write(out, **fields) if out is not None else h.schema.document(**fields)
+    print(h.schema.run_table(doc), flush=True)
     print(f"timings: {json.dumps(timings)}", flush=True)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
         h.log(f"wrote {out}")
     return report
 

@@ -639,7 +639,7 @@ _ALL = ("stock", "shim_nodur", "shim_durable")
 
 #: The one place a case kind is declared absent from a version: (variants, kind, low, high, reason), for
 #: releases low <= version < high. The crash test reports each as a skip with its reason, the results JSON
-#: as ``not_run``, and scripts/crash_table.py as "not run here".
+#: as ``not_run``, and scripts/results_table.py as "not run here".
 NOT_RUN: tuple[tuple[tuple[str, ...], str, tuple[int, int], tuple[int, int], str], ...] = (
     (("shim_nodur", "shim_durable"), "midwait", (3, 0), (3, 1),
      "Airflow 3.0's supervisor reports a SIGKILLed task process failed without retries (task-sdk 1.0.6 "
@@ -1180,45 +1180,22 @@ def run_cases(inst: Instance, cases: list[str], stagger: float = 0.0) -> list[Ca
 
 
 # --------------------------------------------------------------------------------------------------------
-# Reporting
+# Reporting: the results schema (src/airflow_trigger_compat/_results.py) writes and renders the report
 # --------------------------------------------------------------------------------------------------------
-def _fmt(v: Any) -> str:
-    return "-" if v is None else str(v)
+def _results() -> Any:
+    """_results.py by path: a provider session runs this without airflow_trigger_compat installed."""
+    import importlib.util
 
-
-def format_table(version: str, results: list[CaseResult], not_run: list[dict[str, str]] | None = None) -> str:
-    head = (
-        "variant",
-        "kill",
-        "child runs",
-        "parent / try",
-        "kill->try2 running s",
-        "kill->reconnect / re-trigger s",
-        "outcome",
+    spec = importlib.util.spec_from_file_location(
+        "_airflow_trigger_compat_results", REPO / "src" / "airflow_trigger_compat" / "_results.py"
     )
-    rows = []
-    for r in results:
-        rows.append(
-            (
-                VARIANT_LABEL.get(r.variant, r.variant) + f" #{r.case.rsplit('__', 1)[1]}",
-                KILL_LABEL.get(r.kill, r.kill),
-                _fmt(r.child_runs if r.child_runs >= 0 else None),
-                f"{_fmt(r.parent_state)} / {_fmt(r.try_number)}",
-                _fmt(r.kill_to_try2_running_s),
-                _fmt(r.kill_to_reconnect_s if r.kill_to_reconnect_s is not None else r.kill_to_new_child_s),
-                r.error or r.outcome,
-            )
-        )
-    for n in not_run or []:
-        rows.append((VARIANT_LABEL.get(n["variant"], n["variant"]), KILL_LABEL.get(n["kill"], n["kill"]),
-                     "-", "-", "-", "-", f"not run here: {n['reason']}"))  # fmt: skip
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = [
-        "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows
-    ]
-    return "\n".join([f"Airflow {version}", line, sep, *body])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+schema = _results()
 
 
 def run_version(
@@ -1241,7 +1218,7 @@ def run_version(
     cases = only or case_ids(minor, repeats, shim, variants)
     log(f"Airflow {version}: cases {cases}")
     with running_airflow(minor, cases, python=python, keep_home=keep_home) as inst:
-        results = run_cases(inst, cases)
+        ran = run_cases(inst, cases)
         timings = dict(inst.timings)
     timings["version_total_s"] = round(time.monotonic() - t0, 1)
     report = {
@@ -1250,16 +1227,34 @@ def run_version(
         "shim_installed": shim,
         "shim_operator": SHIM_OPERATOR,
         "timings": timings,
-        "cases": [asdict(r) for r in results],
+        "cases": [asdict(r) for r in ran],
         "not_run": not_run
         if not_run is not None
         else [n for n in absences(minor) if not variants or n["variant"] in variants],
     }
-    print(format_table(version, results, report["not_run"]), flush=True)
+    fields = {
+        "suite": "live",
+        "run": "local" if SHIM_PACKAGE == "airflow_trigger_compat" else "provider-local",
+        "airflow": version,
+        "environment": {
+            "python": sys.version.split()[0],
+            "package": SHIM_PACKAGE if shim else None,
+            "provider_standard": schema.installed("apache-airflow-providers-standard"),
+            "executor": "LocalExecutor",
+            "strategy": None,
+            "operator": SHIM_OPERATOR,
+            "database": os.environ.get("E2E_DATABASE", "postgres"),
+        },
+        "duration_s": timings["version_total_s"],
+        "timings": timings,
+        "rows": report["cases"],
+        "not_run": [{"case": f"{n['variant']}__{n['kill']}", **n} for n in report["not_run"]],
+        "details": {"airflow_minor": minor},
+    }
+    doc = schema.write(out, **fields) if out is not None else schema.document(**fields)
+    print(schema.run_table(doc), flush=True)
     print(f"timings: {json.dumps(timings)}", flush=True)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
         log(f"wrote {out}")
     return report
 
