@@ -164,10 +164,10 @@ def bench_import(runs: int = 15) -> dict[str, Any]:
 
 
 def _results() -> Any:
-    """The results schema (src/airflow_trigger_compat/_results.py), by path, as every writer loads it."""
+    """The results schema (tests/results.py), by path, as every writer loads it."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "src" / "airflow_trigger_compat" / "_results.py"
+    path = Path(__file__).resolve().parents[1] / "tests" / "results.py"
     spec = importlib.util.spec_from_file_location("_airflow_trigger_compat_results", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

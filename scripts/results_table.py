@@ -26,10 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _results() -> ModuleType:
-    """src/airflow_trigger_compat/_results.py by path: this runs where the package is not installed."""
-    spec = importlib.util.spec_from_file_location(
-        "_results", ROOT / "src" / "airflow_trigger_compat" / "_results.py"
-    )
+    """tests/results.py by path: this runs where the package is not installed."""
+    spec = importlib.util.spec_from_file_location("_results", ROOT / "tests" / "results.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,7 +7,7 @@ reports from, so an installed copy needs neither the network nor a checkout:
   ``_policy.provider_figures``;
 * ``trace``: the unit tests run under a profiler (pytest in this process): for each test case, the
   registry rows it resolved and the package functions it ran;
-* ``evidence``: results/behaviour-<release>.json (read with ``_results.load``) summarised (strategy,
+* ``evidence``: results/behaviour-<release>.json (read with tests/results.py) summarised (strategy,
   outcomes, declared differences).
 
     python scripts/update_policy_data.py [--cache DIR] [--results DIR]
@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import tomllib
 
-from airflow_trigger_compat import _policy, _results
+from airflow_trigger_compat import _policy
 from airflow_trigger_compat._policy import DATA_FILE, PACKAGE_DIR, candidate_minimums, code_lines
 from airflow_trigger_compat._runtime import _registry
 
@@ -205,9 +205,12 @@ def _commit() -> str:
 
 
 def evidence(results: Path) -> dict[str, Any]:
-    """The release matrix's behavioural results (_results documents of run "releases"), summarised."""
+    """The release matrix's behavioural results (results documents of run "releases"), summarised."""
     releases, left_out = {}, []
-    docs = _results.select(_results.load(results), "releases") if results.is_dir() else []
+    sys.path.insert(0, str(ROOT))  # the results schema: tests/results.py
+    from tests import results as schema
+
+    docs = schema.select(schema.load(results), "releases") if results.is_dir() else []
     for doc in docs:
         if doc["exitstatus"] != 0:  # a failing or interrupted session is no evidence
             left_out.append(f"behaviour-{doc['airflow']}.json (session exit {doc['exitstatus']})")

@@ -7,7 +7,7 @@ Environment (set by the ``tests`` nox session):
 
 * ``AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW``: the Airflow release this environment must have.
 * ``AIRFLOW_TRIGGER_COMPAT_RESULTS``: where to write the run's results document (optional; the schema is
-  ``src/airflow_trigger_compat/_results.py``). ``AIRFLOW_TRIGGER_COMPAT_RUN``: which table it belongs to
+  ``tests/results.py``). ``AIRFLOW_TRIGGER_COMPAT_RUN``: which table it belongs to
   (default: ``provider`` for a vendored copy, ``oldest-provider`` with an expected provider, else
   ``releases``; ``tests(next)`` sets ``next``).
 * ``AIRFLOW_TRIGGER_COMPAT_PACKAGE``, ``AIRFLOW_TRIGGER_COMPAT_OPERATOR``: the package and operator under
@@ -339,11 +339,11 @@ class ResultRecorder:
 
 
 def _results() -> Any:
-    """The results schema (src/airflow_trigger_compat/_results.py), by path: the provider sessions run
+    """The results schema (tests/results.py), by path: the provider sessions run
     without the package installed, and importing it would hide the vendored copy under test."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[2] / "src" / "airflow_trigger_compat" / "_results.py"
+    path = Path(__file__).resolve().parents[1] / "results.py"
     spec = importlib.util.spec_from_file_location("_airflow_trigger_compat_results", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1180,14 +1180,14 @@ def run_cases(inst: Instance, cases: list[str], stagger: float = 0.0) -> list[Ca
 
 
 # --------------------------------------------------------------------------------------------------------
-# Reporting: the results schema (src/airflow_trigger_compat/_results.py) writes and renders the report
+# Reporting: the results schema (tests/results.py) writes and renders the report
 # --------------------------------------------------------------------------------------------------------
 def _results() -> Any:
     """_results.py by path: a provider session runs this without airflow_trigger_compat installed."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "_airflow_trigger_compat_results", REPO / "src" / "airflow_trigger_compat" / "_results.py"
+        "_airflow_trigger_compat_results", REPO / "tests" / "results.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

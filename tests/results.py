@@ -1,10 +1,10 @@
 """The results schema: every ``results/*.json`` the project writes, one validated shape, one reader.
 
-Maintainer tooling beside ``_policy``, not part of the vendored ``_runtime`` (which never imports it).
+Test tooling, not part of the package.
 Stdlib only, no relative imports: the behavioural suite, the live harnesses and scripts/results_table.py
 load it by file path where the package is not installed (the ``provider`` sessions)::
 
-    spec = importlib.util.spec_from_file_location("_results", "src/airflow_trigger_compat/_results.py")
+    spec = importlib.util.spec_from_file_location("_results", "tests/results.py")
 
 A document (``SCHEMA``)::
 
