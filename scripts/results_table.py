@@ -1,4 +1,4 @@
-"""Print the tables of a results directory (every results/*.json, one schema: _results.SCHEMA).
+"""Print the tables of a results directory (every results/*.json, one schema: tests/results.py).
 
     python scripts/results_table.py                       # every table the directory has results for
     python scripts/results_table.py --only matrix         # one: matrix, crash, celery, bench
