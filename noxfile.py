@@ -130,7 +130,7 @@ _NEXT_VERDICT = """
 import sys, tomllib
 from importlib.metadata import version
 from airflow_trigger_compat._runtime._registry import REGISTRY
-from airflow_trigger_compat._runtime._version import parse_airflow_version
+from airflow_trigger_compat._runtime._registry import parse_airflow_version
 found = parse_airflow_version(version("apache-airflow"))
 known = tomllib.load(open("constraints/releases.toml", "rb"))["releases"]
 row = next((e for e in REGISTRY if found.release in e.airflow), None)
@@ -159,7 +159,8 @@ def tests_next(session: nox.Session) -> None:
     wanted.write_text("apache-airflow>=2.11.0.dev0\napache-airflow-providers-standard>=0.0.1.dev0\n")
     outcome = "passed"
     try:
-        _behaviour_suite(session, str(wanted), {"AIRFLOW_TRIGGER_COMPAT_RESULTS": "results/next.json"})
+        env = {"AIRFLOW_TRIGGER_COMPAT_RESULTS": "results/next.json", "AIRFLOW_TRIGGER_COMPAT_RUN": "next"}
+        _behaviour_suite(session, str(wanted), env)
     except nox.command.CommandFailed:
         outcome = "failed"
     session.run("python", "-c", _NEXT_VERDICT, outcome)
@@ -211,8 +212,8 @@ def oldest_provider(session: nox.Session, airflow: str) -> None:
 
 @nox.session(python=False, tags=["ci", "ci-matrix"])
 def matrix_table(session: nox.Session) -> None:
-    """Print Airflow version x strategy x scenario outcomes from results/behaviour-*.json."""
-    session.run(sys.executable, "scripts/matrix_table.py", *session.posargs)
+    """Print Airflow version x strategy x scenario outcomes from results/ (the behavioural matrix)."""
+    session.run(sys.executable, "scripts/results_table.py", "--only", "matrix", *session.posargs)
 
 
 # psycopg2 for the crash test's PostgreSQL (LocalExecutor refuses SQLite on Airflow 2; on 3.x concurrent
@@ -260,8 +261,8 @@ def live(session: nox.Session, airflow: str) -> None:
 
 @nox.session(python=False, tags=["ci", "ci-live"])
 def crash_table(session: nox.Session) -> None:
-    """Print the crash test for every version (child runs per parent run) from results/e2e-*.json."""
-    session.run(sys.executable, "scripts/crash_table.py", *session.posargs)
+    """Print the crash test for every version (child runs per parent run) from results/."""
+    session.run(sys.executable, "scripts/results_table.py", "--only", "crash", *session.posargs)
 
 
 @nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
@@ -324,8 +325,8 @@ def provider(session: nox.Session, airflow: str) -> None:
 
 @nox.session(python=False, tags=["celery", "ci", "ci-live"])
 def celery_table(session: nox.Session) -> None:
-    """Print the crash test on Celery for every version from results/celery-*.json."""
-    session.run(sys.executable, "scripts/celery_table.py", *session.posargs)
+    """Print the crash test on Celery for every version from results/."""
+    session.run(sys.executable, "scripts/results_table.py", "--only", "celery", *session.posargs)
 
 
 @nox.session(python=PYTHON)

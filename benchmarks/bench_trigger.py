@@ -9,7 +9,7 @@
 3. ``python -X importtime -c "import airflow_trigger_compat"``. Target: < 10 ms, no ``airflow`` module.
 
 Run inside an environment with Airflow 3.x and the standard provider: ``nox -s bench``.
-Writes ``results/bench.json`` (or ``$BENCH_RESULT``) as well as printing the figures.
+Writes ``results/bench.json`` (or ``$BENCH_RESULT``; the schema: ``_results.py``) and prints the figures.
 """
 
 from __future__ import annotations
@@ -163,41 +163,57 @@ def bench_import(runs: int = 15) -> dict[str, Any]:
     }
 
 
+def _results() -> Any:
+    """The results schema (tests/results.py), by path, as every writer loads it."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "results.py"
+    spec = importlib.util.spec_from_file_location("_airflow_trigger_compat_results", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> int:
     started = time.perf_counter()
-    report = {"python": sys.version.split()[0]}
     try:
         import airflow
 
-        report["airflow"] = airflow.__version__
-        report["whole_trigger"] = bench_whole_trigger()
+        version, trigger = airflow.__version__, bench_whole_trigger()
     except ImportError:
-        report["airflow"] = None
-    report.update(bench_lookup() if report["airflow"] else {})
-    report.update(bench_import())
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(os.environ.get("BENCH_RESULT", "results/bench.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-    trig = report.get("whole_trigger", {})
-    print()
-    print(f"Airflow {report['airflow']} ({trig.get('strategy')}), Python {report['python']}")
-    for case in ("fire_and_forget", "wait"):
-        if case in trig:
-            r = trig[case]
-            print(
-                f"  whole trigger, {case:<16} shim {r['shim_us']:>8} us  stock {r['stock_us']:>8} us  "
-                f"ratio {r['ratio']:.3f}  (target <= 1.05)"
-            )
-    if "cached_lookup_ns" in report:
-        print(f"  cached strategy lookup       {report['cached_lookup_ns']} ns  (target < 1000 ns)")
-    print(
-        f"  import airflow_trigger_compat {report['import_ms_median']} ms median, "
-        f"{report['import_ms_min']} ms min "
-        f"(target < 10 ms); airflow modules imported: {report['airflow_modules_imported'] or 'none'}"
+        version, trigger = None, {"strategy": None}
+    summary: dict[str, Any] = {**(bench_lookup() if version else {}), **bench_import()}
+    results = _results()
+    doc = results.write(
+        os.environ.get("BENCH_RESULT", "results/bench.json"),
+        suite="bench",
+        run="bench",
+        airflow=version or "none",
+        environment={
+            "python": sys.version.split()[0],
+            "package": "airflow_trigger_compat",
+            "provider_standard": _provider_standard(),
+            "executor": None,
+            "strategy": trigger.pop("strategy"),
+        },
+        exitstatus=0,
+        duration_s=round(time.perf_counter() - started, 1),
+        summary=summary,
+        rows=[{"case": case, **figures} for case, figures in trigger.items()],
+        details={"rounds": ROUNDS, "number": NUMBER},
     )
+    print("\n".join(results.bench_lines(doc)))
     return 0
+
+
+def _provider_standard() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("apache-airflow-providers-standard")
+    except PackageNotFoundError:
+        return None
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ reports from, so an installed copy needs neither the network nor a checkout:
   ``_policy.provider_figures``;
 * ``trace``: the unit tests run under a profiler (pytest in this process): for each test case, the
   registry rows it resolved and the package functions it ran;
-* ``evidence``: results/behaviour-<release>.json summarised (strategy, outcomes, declared differences).
+* ``evidence``: results/behaviour-<release>.json (read with tests/results.py) summarised (strategy,
+  outcomes, declared differences).
 
     python scripts/update_policy_data.py [--cache DIR] [--results DIR]
 
@@ -27,7 +28,6 @@ import sys
 import tarfile
 import urllib.parse
 import urllib.request
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -205,20 +205,23 @@ def _commit() -> str:
 
 
 def evidence(results: Path) -> dict[str, Any]:
+    """The release matrix's behavioural results (results documents of run "releases"), summarised."""
     releases, left_out = {}, []
-    for path in sorted(results.glob("behaviour-*.json"), key=lambda p: _policy._release(p.stem)):
-        data = json.loads(path.read_text())
-        if data.get("exitstatus") != 0:  # a failing or interrupted session is no evidence
-            left_out.append(f"{path.name} (session exit {data.get('exitstatus')})")
+    sys.path.insert(0, str(ROOT))  # the results schema: tests/results.py
+    from tests import results as schema
+
+    docs = schema.select(schema.load(results), "releases") if results.is_dir() else []
+    for doc in docs:
+        if doc["exitstatus"] != 0:  # a failing or interrupted session is no evidence
+            left_out.append(f"behaviour-{doc['airflow']}.json (session exit {doc['exitstatus']})")
             continue
-        scenarios = data["scenarios"].values()
-        measured = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat()
-        releases[data["airflow"]] = {
-            "strategy": data["strategy"],
-            "provider_standard": data.get("provider_standard"),
-            "outcomes": dict(sorted(Counter(s["outcome"] for s in scenarios).items())),
-            "declared": sorted({d for s in scenarios for d in s.get("declared") or []}),
-            "measured": measured,
+        outcomes = {o: n for o, n in doc["summary"]["outcomes"].items() if n}
+        releases[doc["airflow"]] = {
+            "strategy": doc["environment"]["strategy"],
+            "provider_standard": doc["environment"]["provider_standard"],
+            "outcomes": dict(sorted(outcomes.items())),
+            "declared": doc["summary"]["declared"],
+            "measured": doc["written_at"][:10],
         }
     names = ", ".join(releases) or "none"
     return {

@@ -14,9 +14,7 @@ from ._runtime import (
     DurableUnavailableWarning,
     FeatureNotSupported,
     FlagIgnoredWarning,
-    ProviderParameterWarning,
     RetryUnavailableWarning,
-    StrategyUnavailable,
     TriggerArgumentError,
     TriggerCompatError,
     TriggerCompatWarning,
@@ -30,26 +28,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._differences import DIFFERENCES, Difference
     from ._operator import TriggerDagRunOperator
-    from ._runtime import (
-        FORCE_ENV_VAR,
+    from ._runtime import check_arguments, execute_trigger, select_strategy
+    from ._runtime._registry import (
         REGISTRY,
-        STRATEGIES,
         AirflowVersion,
         Entry,
         Feature,
         Selection,
         airflow_version,
-        check_arguments,
-        execute_trigger,
         parse_airflow_version,
-        select_strategy,
     )
 
 __all__ = [
     "DIFFERENCES",
-    "FORCE_ENV_VAR",
     "REGISTRY",
-    "STRATEGIES",
     "AirflowVersion",
     "Difference",
     "DurableUnavailableWarning",
@@ -60,7 +52,6 @@ __all__ = [
     "ProviderParameterWarning",
     "RetryUnavailableWarning",
     "Selection",
-    "StrategyUnavailable",
     "TriggerArgumentError",
     "TriggerCompatError",
     "TriggerCompatWarning",
@@ -79,7 +70,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     from . import _runtime
 
-    if name in ("DIFFERENCES", "Difference"):
+    if name in ("DIFFERENCES", "Difference", "ProviderParameterWarning"):
         from . import _differences
 
         value: object = getattr(_differences, name)
@@ -94,8 +85,12 @@ def __getattr__(name: str) -> object:
                 airflow_version=None,
             ) from err
         return TriggerDagRunOperator  # not cached: an import that failed may succeed later
-    elif name in __all__:
+    elif name in _runtime.__all__:
         value = getattr(_runtime, name)
+    elif name in __all__:  # the version story, for maintainers' tools
+        from ._runtime import _registry
+
+        value = getattr(_registry, name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later lookups skip __getattr__

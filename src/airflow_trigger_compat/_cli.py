@@ -19,17 +19,23 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._differences import HOW
 from ._policy import candidate_minimums, load_data, parse_minimum, policy
 from ._policy import markdown as policy_markdown
 from ._runtime._errors import TriggerCompatError
-from ._runtime._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Feature, resolve
-from ._runtime._version import AirflowVersion, airflow_version, parse_airflow_version
+from ._runtime._registry import (
+    REGISTRY,
+    AirflowVersion,
+    Feature,
+    airflow_version,
+    parse_airflow_version,
+    resolve,
+)
 from ._vendoring import VendorError, check, outdated, vendor
 
 __all__ = ["main", "registry_markdown"]
@@ -71,18 +77,13 @@ def installed_airflow_version() -> AirflowVersion | None:
 def info(as_json: bool, out: TextIO) -> int:
     try:
         # From the distribution metadata: no Airflow import, nothing created under $AIRFLOW_HOME.
-        selection = resolve(installed_airflow_version(), os.environ.get(FORCE_ENV_VAR) or None)
+        selection = resolve(installed_airflow_version())
     except TriggerCompatError as err:
         if as_json:
             out.write(json.dumps({"error": str(err), "airflow": err.airflow_version}, indent=2) + "\n")
         print(err if str(err).startswith(_PROG) else f"{_PROG}: {err}", file=sys.stderr)
         return 1
-    default = next(e.strategy for e in REGISTRY if selection.version.release in e.airflow)
-    row = f"registry row {selection.entry.airflow}: {selection.entry.upstream}"
-    if selection.forced:  # a forced strategy keeps the features of its own newest row (conservative)
-        why = f"{selection.reason}; the default here is {default!r}; features as on its {row}"
-    else:
-        why = f"{selection.reason} ({row})"
+    why = f"{selection.reason} (registry row {selection.entry.airflow}: {selection.entry.upstream})"
     features = {str(f): selection.gap(f) for f in Feature}
     if as_json:
         data = {
@@ -90,7 +91,6 @@ def info(as_json: bool, out: TextIO) -> int:
             "version": _version(),
             "airflow": selection.version.raw,
             "strategy": selection.name,
-            "forced": selection.forced,
             "reason": why,
             "upstream": selection.entry.upstream,
             "features": {name: gap is None for name, gap in features.items()},
@@ -101,9 +101,8 @@ def info(as_json: bool, out: TextIO) -> int:
     lines = [
         f"{_PROG} {_version()} (imported as {__package__})",
         f"Airflow:  {selection.version.raw}",
-        f"Strategy: {selection.name}: {selection.strategy.summary}",
+        f"Strategy: {selection.name}: {HOW[selection.name]}",
         f"Why:      {why}",
-        f"Force:    set {FORCE_ENV_VAR} to one of {sorted(STRATEGIES)} to compare paths",
         "Features:",
         *(f"  {name:<25} {'yes' if gap is None else 'no: ' + gap}" for name, gap in features.items()),
     ]
@@ -128,7 +127,7 @@ def registry_markdown() -> str:
             else:
                 number = reasons.setdefault(f"`{feature}`: {gap}", len(reasons) + 1)
                 cells.append(f"no [{number}]")
-        how = STRATEGIES[entry.strategy].summary
+        how = HOW[entry.strategy]
         rows.append(
             f"| `{entry.airflow}` | `{entry.strategy}` | {how} | {entry.upstream} | {' | '.join(cells)} |"
         )
@@ -149,7 +148,7 @@ def registry_json() -> list[dict[str, Any]]:
             "airflow": str(e.airflow),
             "strategy": e.strategy,
             "upstream": e.upstream,
-            "features": sorted(map(str, e.features)),
+            "features": sorted(str(f) for f in Feature if e.supports(f)),
             "gaps": {str(f): reason for f, reason in e.gaps.items()},
         }
         for e in REGISTRY

@@ -20,19 +20,40 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
+from ._runtime._errors import TriggerCompatWarning
 from ._runtime._registry import VersionRange
 
 __all__ = [
     "DIFFERENCES",
+    "HOW",
     "PROVIDER_FIXES",
     "PROVIDER_PARAMETERS",
     "Difference",
     "ProviderFix",
     "ProviderParameter",
+    "ProviderParameterWarning",
     "differences_on",
 ]
 
 _EVERY_VERSION = VersionRange((2, 11, 0), (4, 0, 0))
+
+#: How each strategy (``_runtime/_strategies/<name>.py``) runs the trigger: the registry table's "How".
+HOW: Mapping[str, str] = MappingProxyType(
+    {
+        "accessor": "as the standard operator: execute() raises DagRunTriggerException and the task runner "
+        "triggers and waits. durable=True: the operator triggers through the execution API and polls the "
+        "child run itself, its run_id kept in task_state_store (ResumableJobMixin)",
+        "runner_exception": "as the standard operator: execute() raises DagRunTriggerException and the "
+        "task runner triggers and waits. durable=True: the operator triggers through the execution API "
+        "and polls the child run itself, its run_id derived from the parent task instance",
+        "airflow2": "as the standard operator: it triggers through the ORM (trigger_dag) and polls the "
+        "child run. durable=True: the same, the run_id derived from the parent task instance",
+    }
+)
+
+
+class ProviderParameterWarning(TriggerCompatWarning):
+    """The installed standard provider's operator lacks a parameter; the drop-in applies it itself."""
 
 
 class ProviderParameter(NamedTuple):

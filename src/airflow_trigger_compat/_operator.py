@@ -15,8 +15,8 @@ from airflow.providers.standard.operators.trigger_dagrun import (
 )
 from typing_extensions import override
 
-from ._differences import PROVIDER_PARAMETERS
-from ._runtime import ProviderParameterWarning, check_arguments, execute_trigger
+from ._differences import PROVIDER_PARAMETERS, ProviderParameterWarning
+from ._runtime import check_arguments, execute_trigger
 
 __all__ = ["TriggerDagRunOperator"]
 
@@ -65,6 +65,8 @@ class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[mis
             )
             setattr(self, name, value)
         self.durable = durable
+        if not hasattr(self, "deferrable"):  # providers-standard <= 1.10.0 (apache/airflow#58925)
+            self.deferrable = self._defer
 
     @override
     def execute(self, context: Any) -> Any:

@@ -35,7 +35,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._runtime._registry import REGISTRY, STRATEGIES, SUPPORTED, Feature, Release, VersionRange
+from ._differences import HOW
+from ._runtime._registry import REGISTRY, SUPPORTED, Feature, Release, VersionRange
 
 __all__ = [
     "DATA_FILE",
@@ -355,8 +356,12 @@ def _reachable(graph: Mapping[str, set[str]], starts: Iterable[str]) -> set[str]
     return seen
 
 
+#: Every strategy the registry routes to, newest first.
+_STRATEGIES = tuple(dict.fromkeys(e.strategy for e in REGISTRY))
+
+
 def _strategy_module(name: str) -> str:
-    return f"_strategies/{STRATEGIES[name].name}.py"
+    return f"_strategies/{name}.py"
 
 
 class DeadCode(NamedTuple):
@@ -375,7 +380,7 @@ def dead_code(dropped: Iterable[str], package_dir: Path = PACKAGE_DIR) -> DeadCo
     """The modules (with their code lines) that only the ``dropped`` strategies import."""
     dropped = set(dropped)
     graph = import_graph(package_dir)
-    live = _reachable(graph, [*ENTRY_POINTS, *(_strategy_module(s) for s in STRATEGIES if s not in dropped)])
+    live = _reachable(graph, [*ENTRY_POINTS, *(_strategy_module(s) for s in _STRATEGIES if s not in dropped)])
     dead = _reachable(graph, (_strategy_module(s) for s in dropped)) - live
     kept = {
         s: sorted(m for m in live if _strategy_module(s) in graph[m])
@@ -525,7 +530,7 @@ def policy(
             {
                 "airflow": str(cut),
                 "strategy": entry.strategy,
-                "how": STRATEGIES[entry.strategy].summary,
+                "how": HOW[entry.strategy],
                 "gaps": {str(f): reason for f, reason in entry.gaps.items()},
                 **_evidence(cut, data["evidence"]),
             }

@@ -57,7 +57,7 @@ def _operator(spec: str | None) -> Any:
 TriggerDagRunOperator = _operator(os.environ.get("AIRFLOW_TRIGGER_COMPAT_OPERATOR"))
 
 DurableUnavailableWarning = compat.DurableUnavailableWarning
-Feature = compat.Feature
+Feature = importlib.import_module(f"{compat.__name__}._registry").Feature
 FeatureNotSupported = compat.FeatureNotSupported
 RetryUnavailableWarning = compat.RetryUnavailableWarning
 TriggerCompatWarning = compat.TriggerCompatWarning

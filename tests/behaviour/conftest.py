@@ -6,7 +6,10 @@ import time, before anything imports Airflow. The DB schema is created once per 
 Environment (set by the ``tests`` nox session):
 
 * ``AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW``: the Airflow release this environment must have.
-* ``AIRFLOW_TRIGGER_COMPAT_RESULTS``: where to write the JSON result of the run (optional).
+* ``AIRFLOW_TRIGGER_COMPAT_RESULTS``: where to write the run's results document (optional; the schema is
+  ``tests/results.py``). ``AIRFLOW_TRIGGER_COMPAT_RUN``: which table it belongs to
+  (default: ``provider`` for a vendored copy, ``oldest-provider`` with an expected provider, else
+  ``releases``; ``tests(next)`` sets ``next``).
 * ``AIRFLOW_TRIGGER_COMPAT_PACKAGE``, ``AIRFLOW_TRIGGER_COMPAT_OPERATOR``: the package and operator under
   test (see ``_subject``; set by the ``vendored`` session to drive a vendored copy).
 """
@@ -304,20 +307,48 @@ class ResultRecorder:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not self.path:
             return
-        result = {
-            "airflow": self.meta.get("airflow"),
-            "expected_airflow": os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW"),
-            "strategy": self.meta.get("strategy"),
-            "package": self.meta.get("package"),
-            "provider_standard": self.meta.get("provider_standard"),
-            "python": sys.version.split()[0],
-            "exitstatus": int(session.exitstatus),
-            "duration_s": round(time.perf_counter() - self.start, 2),
-            "setup": self.setup_timings,
-            "scenarios": self.scenarios,
-        }
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        Path(self.path).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        package = self.meta.get("package")
+        expected_provider = os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_PROVIDER")
+        run = os.environ.get("AIRFLOW_TRIGGER_COMPAT_RUN") or (
+            "provider"  # a vendored copy (airflow.providers.standard._vendor...): the provider sessions
+            if package and not package.startswith("airflow_trigger_compat")
+            else "oldest-provider"
+            if expected_provider
+            else "releases"
+        )
+        expected = os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW")
+        _results().write(
+            self.path,
+            suite="behaviour",
+            run=run,
+            airflow=self.meta.get("airflow") or expected or "unknown",
+            environment={
+                "python": sys.version.split()[0],
+                "package": package,
+                "provider_standard": self.meta.get("provider_standard"),
+                "executor": None,  # in-process: dag.test()
+                "strategy": self.meta.get("strategy"),
+                "expected_airflow": expected,
+                "expected_provider": expected_provider,
+            },
+            exitstatus=int(session.exitstatus),
+            duration_s=round(time.perf_counter() - self.start, 2),
+            timings=self.setup_timings,
+            rows=[{"name": name, **entry} for name, entry in sorted(self.scenarios.items())],
+        )
+
+
+def _results() -> Any:
+    """The results schema (tests/results.py), by path: the provider sessions run
+    without the package installed, and importing it would hide the vendored copy under test."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "results.py"
+    spec = importlib.util.spec_from_file_location("_airflow_trigger_compat_results", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _first_line(text: str) -> str:

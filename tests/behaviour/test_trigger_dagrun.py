@@ -115,7 +115,9 @@ def test_info_reads_the_version_from_metadata_without_importing_airflow(tmp_path
 
     import airflow
 
-    assert compat.airflow_version().raw == airflow.__version__  # what the runtime routes on, in a task
+    assert (
+        compat.select_strategy().version.raw == airflow.__version__
+    )  # what the runtime routes on, in a task
     if compat.__name__ != "airflow_trigger_compat._runtime":
         return  # a vendored copy has no CLI (only the runtime is vendored): the line above is its part
     probe = (
@@ -172,7 +174,7 @@ FLAG_VALUES: dict[str, Any] = {
 @pytest.mark.parametrize("feature", list(FLAG_VALUES))
 def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) -> None:
     """The registry declares a gap exactly where this Airflow lacks the feature; where it does, the
-    package refuses the flag exactly when stock does (WHEN_MISSING "refuse"), else it parses as stock's.
+    package refuses the flag exactly when stock does (REFUSED_WHEN_MISSING), else it parses as stock's.
 
     A declared gap is reported as ``not_applicable`` with the registry's reason (the matrix's ``n/a``).
     """
@@ -182,7 +184,7 @@ def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) ->
     if reason is None:
         return
     registry = importlib.import_module(f"{compat.__name__}._registry")
-    refuses = registry.WHEN_MISSING.get(registry.Feature(feature)) == "refuse"
+    refuses = registry.Feature(feature) in registry.REFUSED_WHEN_MISSING
 
     def refused(operator: Any) -> bool:
         with warnings.catch_warnings():
@@ -326,7 +328,7 @@ class Seam:
 @pytest.fixture
 def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
     spy = Seam(store=has_store(selection), finish={})
-    port = selection.strategy.load().Port
+    port = selection.load().Port
     trigger_dag_run, dagrun_state = port.trigger, port.dagrun_state
 
     def trigger_wrapper(self: Any, request: Any, run_id: str, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import pickle
@@ -772,17 +773,59 @@ def run_version(
         timings = dict(inst.timings)
     timings["version_total_s"] = round(time.monotonic() - t0, 1)
     report["timings"] = timings
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"wrote {out}")
-    # The table, by the script that renders every version's from results/ (it reads this one alone here).
-    with tempfile.TemporaryDirectory() as tmp:
-        name, script = ("e2e", "crash_table") if executor == "local" else ("celery", "celery_table")
-        Path(tmp, f"{name}-{minor}.json").write_text(json.dumps(report))
-        subprocess.run([sys.executable, str(REPO / "scripts" / f"{script}.py"), tmp], check=False)
+    doc = results_document(executor, report, out)
+    print(schema.run_table(doc), flush=True)
     print(f"timings: {json.dumps(timings)}", flush=True)
     return report
+
+
+def _results() -> Any:
+    """The results schema, tests/results.py, by path: a provider session has no airflow_trigger_compat."""
+    spec = importlib.util.spec_from_file_location(
+        "_airflow_trigger_compat_results", REPO / "tests" / "results.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+schema = _results()
+
+
+def results_document(executor: str, report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    """The run as a results document (tests/results.py), written to ``out`` if given."""
+    celery = executor == "celery"
+    run = "celery" if celery else "local" if SHIM_PACKAGE == "airflow_trigger_compat" else "provider-local"
+    environment = {
+        "python": sys.version.split()[0],
+        "package": SHIM_PACKAGE if report["shim_installed"] else None,
+        "provider_standard": schema.installed("apache-airflow-providers-standard"),
+        "executor": "CeleryExecutor" if celery else "LocalExecutor",
+        "strategy": None,
+    }
+    fields = {"suite": "live", "run": run, "airflow": report["airflow_version"], "environment": environment}
+    fields |= {"duration_s": report["timings"]["version_total_s"], "timings": report["timings"]}
+    if celery:
+        details = ("airflow_minor", "workers", "airflow_home_kept", "settings", "phases")
+        fields |= {
+            "exitstatus": 1 if report["error"] else 0,
+            "error": report["error"],
+            "summary": {"groups": report["summary"], "load": report["load"]},
+            "rows": [{"kill": p["kind"], **p} for p in report["parents"]],
+            "details": {k: report[k] for k in details},
+        }
+    else:
+        environment |= {"operator": SHIM_OPERATOR, "database": os.environ.get("E2E_DATABASE", "postgres")}
+        fields |= {
+            "rows": report["cases"],
+            "not_run": [{"case": f"{n['variant']}__{n['kill']}", **n} for n in report["not_run"]],
+            "details": {"airflow_minor": report["airflow_minor"]},
+        }
+    doc = schema.write(out, **fields) if out is not None else schema.document(**fields)
+    if out is not None:
+        log(f"wrote {out}")
+    return doc  # type: ignore[no-any-return]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,7 +51,7 @@ _ALL = ("stock", "shim_nodur", "shim_durable")
 
 #: The one place a case kind is declared absent from a version: (variants, kind, low, high, reason), for
 #: releases low <= version < high. The crash test reports each as a skip with its reason, the results JSON
-#: as ``not_run``, and scripts/crash_table.py as "not run here".
+#: as ``not_run``, and scripts/results_table.py as "not run here".
 NOT_RUN: tuple[tuple[tuple[str, ...], str, tuple[int, int], tuple[int, int], str], ...] = (
     (("shim_nodur", "shim_durable"), "midwait", (3, 0), (3, 1),
      "Airflow 3.0's supervisor reports a SIGKILLed task process failed without retries (task-sdk 1.0.6 "

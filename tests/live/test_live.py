@@ -55,7 +55,7 @@ REPEATS = int(os.environ.get("E2E_REPEATS", "3"))
 VERSION = tuple(int(x) for x in MINOR.split("."))
 # One test per (variant, kill) any version runs. One this version lacks is skipped with the reason declared
 # in local_cases.NOT_RUN: pytest counts it as skipped, never as passed, and the results JSON lists it under
-# "not_run" (scripts/crash_table.py: "not run here: <reason>").
+# "not_run" (scripts/results_table.py: "not run here: <reason>").
 GROUPS = local_cases.groups()
 CELERY_GROUPS = [(k, v) for k in celery_cases.KILL_KINDS for v in celery_cases.VARIANTS]
 CELERY_GROUPS += [("load", v) for v in celery_cases.LOAD_VARIANTS]

@@ -19,9 +19,8 @@ import pytest
 import airflow_trigger_compat
 from airflow_trigger_compat._runtime import _airflow
 from airflow_trigger_compat._runtime._contract import ParentKey, handle_existing_run
-from airflow_trigger_compat._runtime._registry import Selection, resolve
+from airflow_trigger_compat._runtime._registry import Selection, parse_airflow_version, resolve
 from airflow_trigger_compat._runtime._request import AirflowHelpers, TriggerRequest, build_request
-from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 #: What the fake ``timezone.utcnow()`` answers.
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
@@ -234,8 +233,8 @@ class FakeOperator:
             setattr(self, key, value)
 
 
-def selection_for(version: str, forced: str | None = None) -> Selection:
-    return resolve(parse_airflow_version(version), forced)
+def selection_for(version: str) -> Selection:
+    return resolve(parse_airflow_version(version))
 
 
 def request_for(

@@ -12,8 +12,7 @@ import pytest
 
 from airflow_trigger_compat import _cli
 from airflow_trigger_compat._cli import main, registry_markdown
-from airflow_trigger_compat._runtime._registry import FORCE_ENV_VAR, REGISTRY, Feature
-from airflow_trigger_compat._runtime._version import parse_airflow_version
+from airflow_trigger_compat._runtime._registry import REGISTRY, Feature, parse_airflow_version
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -33,24 +32,7 @@ def test_info_names_version_strategy_reason_and_gaps(airflow_3_1: None) -> None:
     assert "Strategy: runner_exception" in out
     assert "3.1.8 is in >=3.0,<3.2" in out
     assert f"note                      no: {REGISTRY[2].gaps[Feature.NOTE]}" in out
-    assert "reset_dag_run             yes" in out
-
-
-def test_info_says_when_a_strategy_was_forced(airflow_3_1: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(FORCE_ENV_VAR, "runner_exception")
-    code, out = run("info", "--json")
-    data = json.loads(out)
-    assert (code, data["strategy"], data["forced"]) == (0, "runner_exception", True)
-    assert FORCE_ENV_VAR in data["reason"]
-    assert data["features"]["note"] is False and "note" in data["gaps"]
-
-
-def test_info_with_a_forced_strategy_that_cannot_run_exits_1(
-    airflow_3_1: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv(FORCE_ENV_VAR, "airflow2")
-    assert run("info")[0] == 1
-    assert "'airflow2' runs on Airflow >=2.11,<3.0" in capsys.readouterr().err
+    assert "task_state_store          no: " in out
 
 
 def test_info_without_airflow_names_the_supported_ranges_without_a_traceback() -> None:

@@ -11,7 +11,8 @@ import pytest
 from airflow_trigger_compat import FeatureNotSupported, FlagIgnoredWarning, TriggerArgumentError
 from airflow_trigger_compat._runtime import _execute, _request
 from airflow_trigger_compat._runtime._errors import task_failure
-from airflow_trigger_compat._runtime._execute import check_arguments, execute_trigger
+from airflow_trigger_compat._runtime._execute import execute_trigger
+from airflow_trigger_compat._runtime._request import check_arguments
 from airflow_trigger_compat._runtime._strategies import runner_exception
 
 from .conftest import AF3_HELPERS, AirflowFailException, FakeOperator, selection_for
@@ -144,7 +145,7 @@ def test_openlineage_parent_info_is_added_to_conf(
 
 
 def test_check_arguments_checks_against_the_running_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_execute, "select_strategy", lambda: selection_for("3.1.8"))
+    monkeypatch.setattr(_request, "select_strategy", lambda: selection_for("3.1.8"))
     with pytest.raises(FeatureNotSupported, match=r"requires Airflow 3\.2\.0"):
         check_arguments({"trigger_dag_id": "child", "fail_when_dag_is_paused": True})
     with pytest.raises(TriggerArgumentError, match="durable='yes'"):

@@ -9,16 +9,13 @@ import pytest
 import airflow_trigger_compat
 from airflow_trigger_compat import (
     REGISTRY,
-    STRATEGIES,
     Feature,
     FeatureNotSupported,
-    StrategyUnavailable,
     UnsupportedAirflowVersion,
     select_strategy,
 )
-from airflow_trigger_compat._runtime._registry import Entry, resolve
+from airflow_trigger_compat._runtime._registry import Entry, parse_airflow_version, resolve
 from airflow_trigger_compat._runtime._request import check_features
-from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 from .conftest import selection_for
 
@@ -89,18 +86,16 @@ def test_every_gap_has_a_reason_and_3_3_has_none() -> None:
         for feature, reason in entry.gaps.items():
             assert isinstance(feature, Feature)
             assert len(reason) > 20, (entry, feature)
-    assert REGISTRY[0].features == frozenset(Feature)
+    assert all(REGISTRY[0].supports(f) for f in Feature)
 
 
-def test_registry_rows_are_newest_first_contiguous_and_inside_their_strategy() -> None:
+def test_registry_rows_are_newest_first_and_contiguous() -> None:
     assert REGISTRY[-1].airflow.low == (2, 11, 0)
     assert REGISTRY[0].airflow.high == (4, 0, 0)
     for newer, older in itertools.pairwise(REGISTRY):
         assert older.airflow.high == newer.airflow.low, (older.airflow, newer.airflow)
     for entry in REGISTRY:
-        runs_on = STRATEGIES[entry.strategy].runs_on
         assert entry.airflow.low < entry.airflow.high
-        assert runs_on.low <= entry.airflow.low and entry.airflow.high <= runs_on.high, entry
 
 
 def test_neighbouring_rows_differ_in_strategy_or_features() -> None:
@@ -109,78 +104,40 @@ def test_neighbouring_rows_differ_in_strategy_or_features() -> None:
         assert (newer.strategy, dict(newer.gaps)) != (older.strategy, dict(older.gaps)), newer.airflow
 
 
-def test_force_strategy_within_its_range() -> None:
-    selection = resolve(parse_airflow_version("3.3.2"), "runner_exception")
-    assert selection.name == "runner_exception"
-    assert selection.forced
-    assert "forced" in selection.reason
-    # A forced strategy keeps its own (older) feature row: runner_exception has no run_after.
-    assert not selection.supports("run_after")
-
-
-@pytest.mark.parametrize(
-    ("version", "forced", "message"),
-    [
-        ("3.1.8", "accessor", "'accessor' cannot run on Airflow 3.1.8"),
-        ("3.3.2", "airflow2", "'airflow2' cannot run on Airflow 3.3.2"),
-        ("2.11.2", "runner_exception", "runs on Airflow >=3.0,<4.0"),
-        ("3.3.2", "bogus", "is not a strategy"),
-    ],
-)
-def test_forced_strategy_that_cannot_run_is_an_error(version: str, forced: str, message: str) -> None:
-    with pytest.raises(StrategyUnavailable, match=message) as info:
-        resolve(parse_airflow_version(version), forced)
-    assert info.value.airflow_version == version
-    assert "AIRFLOW_TRIGGER_COMPAT_STRATEGY" in str(info.value)
-
-
-def test_select_strategy_reads_env_and_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_select_strategy_caches_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("airflow")
     fake.__version__ = "3.3.2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "airflow", fake)
     assert select_strategy().name == "accessor"
-    monkeypatch.setenv("AIRFLOW_TRIGGER_COMPAT_STRATEGY", "runner_exception")
+    fake.__version__ = "3.1.8"  # type: ignore[attr-defined]
     assert select_strategy().name == "accessor"  # cached until reset
     airflow_trigger_compat.reset()
     assert select_strategy().name == "runner_exception"
 
 
-def test_every_strategy_module_exists_and_has_execute() -> None:
-    for strategy in STRATEGIES.values():
-        assert callable(strategy.load().execute), strategy.name
+def test_every_strategy_module_is_a_strategy_module() -> None:
+    for entry in REGISTRY:
+        module = resolve(parse_airflow_version(".".join(map(str, entry.airflow.low)))).load()
+        assert module.__name__.endswith(f"._strategies.{entry.strategy}")
+        assert callable(module.execute) and callable(module.check) and callable(module.refuse)
+        assert isinstance(module.Port, type)
 
 
-def test_every_feature_says_what_happens_where_it_is_missing() -> None:
-    from airflow_trigger_compat._runtime._registry import WHEN_MISSING
+def test_a_refused_flag_fails_at_construction_and_a_dropped_one_does_not() -> None:
+    from airflow_trigger_compat._runtime._registry import REFUSED_WHEN_MISSING
 
-    # Every feature some supported Airflow lacks has a rule (a new gap without one fails here) ...
-    assert {f for entry in REGISTRY for f in entry.gaps} <= set(WHEN_MISSING)
-    assert set(WHEN_MISSING.values()) <= {"refuse", "drop", "warn"}
-    # ... and whether "refuse" is stock's rule is checked against stock itself, inside each Airflow
-    # (tests/behaviour: test_declared_gap_matches_this_airflow). Here: the rule is what the package obeys.
-    selection = selection_for("3.1.8")  # lacks fail_when_dag_is_paused, the one flag checked at construction
-    assert selection.gap(Feature.FAIL_WHEN_DAG_IS_PAUSED) is not None
-    if WHEN_MISSING.get(Feature.FAIL_WHEN_DAG_IS_PAUSED) == "refuse":
-        with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused"):
-            check_features(selection, fail_when_dag_is_paused=True)
-    else:
+    # Whether stock refuses is checked against stock itself, inside each Airflow (tests/behaviour:
+    # test_declared_gap_matches_this_airflow). Here: the package obeys the rule, both ways.
+    selection = selection_for("3.1.8")  # lacks fail_when_dag_is_paused and note
+    assert (
+        Feature.FAIL_WHEN_DAG_IS_PAUSED in REFUSED_WHEN_MISSING and Feature.NOTE not in REFUSED_WHEN_MISSING
+    )
+    with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused"):
         check_features(selection, fail_when_dag_is_paused=True)
-    with pytest.raises(TypeError):
-        WHEN_MISSING[Feature.NOTE] = "refuse"  # type: ignore[index]
+    check_features(selection, note="dropped with a warning at execute(), never refused")
 
 
 def test_the_refused_gap_quotes_stocks_message() -> None:
     for version in ("3.0.6", "3.1.8"):
         gap = selection_for(version).gap(Feature.FAIL_WHEN_DAG_IS_PAUSED)
         assert gap is not None and "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+" in gap
-
-
-def test_provider_attribute_reads_the_older_providers_name() -> None:
-    from types import SimpleNamespace
-
-    from airflow_trigger_compat._runtime._registry import provider_attribute
-
-    assert provider_attribute(SimpleNamespace(deferrable=True, _defer=False), "deferrable") is True
-    assert provider_attribute(SimpleNamespace(_defer=True), "deferrable") is True
-    with pytest.raises(AttributeError):
-        provider_attribute(SimpleNamespace(), "conf")  # no older name: stays an error

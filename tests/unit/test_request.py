@@ -11,7 +11,7 @@ import pytest
 from airflow_trigger_compat import FeatureNotSupported, TriggerArgumentError
 from airflow_trigger_compat._runtime import _request
 from airflow_trigger_compat._runtime._registry import Feature
-from airflow_trigger_compat._runtime._request import airflow_helpers, build_request, check_static_arguments
+from airflow_trigger_compat._runtime._request import airflow_helpers, build_request, check_arguments
 
 from .conftest import (
     AF3_HELPERS,
@@ -39,7 +39,7 @@ def test_defaults_match_the_standard_operator() -> None:
     assert request.logical_date == NOW  # timezone.utcnow() when neither date is given
     assert request.run_after is None  # only passed on when given
     assert request.run_id == f"manual__{NOW.isoformat()}"
-    assert not request.run_id_given
+    assert request.run_id_generated
     assert request.allowed_states == ("success",)
     assert request.failed_states == ("failed",)
     assert request.poke_interval == 60
@@ -84,7 +84,7 @@ def test_given_run_id_and_string_dates() -> None:
     operator = FakeOperator(trigger_run_id="r1", logical_date="2026-05-01T00:00:00", conf='{"a": [1, 2]}')
     request = build_request(operator, V33, AF3_HELPERS)
     assert request.run_id == "r1"
-    assert request.run_id_given
+    assert not request.run_id_generated
     assert request.logical_date == datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc)
     assert request.conf == {"a": [1, 2]}
     assert operator.conf == {"a": [1, 2]}  # written back, as stock does
@@ -329,7 +329,7 @@ def test_construction_refuses_what_stock_refuses_plus_durable_and_an_empty_dag_i
     kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(TriggerArgumentError, match=message) as info:
-        check_static_arguments(V33, kwargs)
+        check_arguments(kwargs, V33)
     assert isinstance(info.value, error)
 
 
@@ -338,8 +338,8 @@ def test_construction_refuses_fail_when_dag_is_paused_where_stock_does(version: 
     with pytest.raises(
         FeatureNotSupported, match=r"Setting `fail_when_dag_is_paused` requires Airflow 3\.2\.0\+"
     ):
-        check_static_arguments(selection_for(version), {"fail_when_dag_is_paused": True})
-    check_static_arguments(selection_for(version), {"fail_when_dag_is_paused": False})
+        check_arguments({"fail_when_dag_is_paused": True}, selection_for(version))
+    check_arguments({"fail_when_dag_is_paused": False}, selection_for(version))
 
 
 @pytest.mark.parametrize(
@@ -361,12 +361,12 @@ def test_construction_refuses_fail_when_dag_is_paused_where_stock_does(version: 
     ],
 )
 def test_construction_leaves_the_rest_to_execute(version: str, kwargs: dict[str, Any]) -> None:
-    check_static_arguments(selection_for(version), kwargs)
+    check_arguments(kwargs, selection_for(version))
 
 
 def test_construction_does_not_read_one_shot_iterators() -> None:
     allowed, failed = iter(["nope"]), (s for s in ["broken"])
-    check_static_arguments(V33, {"allowed_states": allowed, "failed_states": failed})
+    check_arguments({"allowed_states": allowed, "failed_states": failed}, V33)
     assert list(allowed) == ["nope"]
     assert list(failed) == ["broken"]
 

@@ -12,10 +12,8 @@ from airflow_trigger_compat import DurableUnavailableWarning, FlagIgnoredWarning
 from airflow_trigger_compat._runtime import _execute, _request
 from airflow_trigger_compat._runtime._errors import TriggerArgumentError
 from airflow_trigger_compat._runtime._execute import warn_about_gaps
-from airflow_trigger_compat._runtime._registry import resolve
 from airflow_trigger_compat._runtime._strategies import accessor, airflow2, runner_exception
 from airflow_trigger_compat._runtime._strategies.runner_exception import runner_kwargs
-from airflow_trigger_compat._runtime._version import parse_airflow_version
 
 from .conftest import (
     NOW,
@@ -142,18 +140,18 @@ def test_push_link_tolerates_a_partial_context(
     fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operator = _operator()
-    runner_exception.push_link(operator, {}, "r1")  # no ti: nothing to push to
+    runner_exception.Port(operator, {}).push_link("r1")  # no ti: nothing to push to
 
     class BrokenTi(Ti):
         def xcom_push(self, *, key: str, value: Any) -> None:
             raise AttributeError("mock")
 
-    runner_exception.push_link(operator, {"ti": BrokenTi()}, "r1")
+    runner_exception.Port(operator, {"ti": BrokenTi()}).push_link("r1")
     assert operator.log.lines == [
         "Skipping TriggerDagRunLink XCom push due to mock or incomplete context: mock"
     ]
     monkeypatch.delattr(TriggerDagRunLink, "xcom_key")  # a failure inside the push: also tolerated
-    runner_exception.push_link(operator, {"task_instance": Ti()}, "r1")
+    runner_exception.Port(operator, {"task_instance": Ti()}).push_link("r1")
     assert len(operator.log.lines) == 2
 
 
@@ -164,7 +162,7 @@ def test_push_link_needs_the_url_builder(
 
     monkeypatch.delattr(sys.modules["airflow.utils.helpers"], "build_airflow_dagrun_url")
     ti = Ti()
-    runner_exception.push_link(_operator(), {"ti": ti}, "r1")  # not in every 3.x core
+    runner_exception.Port(_operator(), {"ti": ti}).push_link("r1")  # not in every 3.x core
     assert ti.pushed == []
 
 
@@ -287,7 +285,7 @@ def test_the_durable_path_runs_exactly_when_durable_gap_is_none(
     assert taken == path
     if path == "durable":
         port, store = arg
-        assert isinstance(port, selection.strategy.load().Port)
+        assert isinstance(port, selection.load().Port)
         assert (port.operator, port.context) == (operator, context)
         assert store is (version == "3.3.2")  # the registry's task_state_store
 
@@ -319,20 +317,19 @@ def test_supervisor_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow:
 
 
 @pytest.mark.parametrize(
-    ("version", "overrides", "forced", "reason"),
+    ("version", "overrides", "reason"),
     [
         # Below 3.3 a fixed run_id gets no crash recovery (no task_state_store to prove the run is ours).
-        ("3.1.8", {"trigger_run_id": "fixed"}, None, "generated run_id"),
-        ("2.11.2", {"logical_date": NOW}, None, "generated run_id"),
-        ("3.3.2", {"deferrable": True, "wait_for_completion": True}, None, "triggerer"),
-        ("3.0.6", {"deferrable": True, "wait_for_completion": True}, None, "triggerer"),
-        ("3.3.2", {"trigger_run_id": "fixed"}, "runner_exception", "generated run_id"),
+        ("3.1.8", {"trigger_run_id": "fixed"}, "generated run_id"),
+        ("2.11.2", {"logical_date": NOW}, "generated run_id"),
+        ("3.3.2", {"deferrable": True, "wait_for_completion": True}, "triggerer"),
+        ("3.0.6", {"deferrable": True, "wait_for_completion": True}, "triggerer"),
     ],
 )
 def test_durable_where_it_cannot_work_warns_with_version_and_reason(
-    version: str, overrides: dict, forced: str | None, reason: str
+    version: str, overrides: dict, reason: str
 ) -> None:
-    selection = resolve(parse_airflow_version(version), forced)
+    selection = selection_for(version)
     request = request_for(selection, durable=True, **overrides)
     with pytest.warns(DurableUnavailableWarning, match=rf"Airflow {version}.*{reason}"):
         warn_about_gaps(selection, request, retries=0)

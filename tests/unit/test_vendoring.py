@@ -17,7 +17,7 @@ import airflow_trigger_compat
 from airflow_trigger_compat import _vendoring
 from airflow_trigger_compat._cli import main
 from airflow_trigger_compat._policy import import_graph
-from airflow_trigger_compat._runtime._registry import STRATEGIES
+from airflow_trigger_compat._runtime._registry import REGISTRY
 from airflow_trigger_compat._vendoring import RUNTIME_DIR, STAMP, VendorError, check, outdated, vendor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_the_runtime_imports_nothing_outside_itself() -> None:
             absolute += [node.module] if isinstance(node, ast.ImportFrom) and not node.level else []
             assert not [m for m in absolute if m and m.startswith("airflow_trigger_compat")], name
     # What the AST cannot see: the registry's strategy modules, loaded by name.
-    assert {f"_strategies/{s.name}.py" for s in STRATEGIES.values()} <= set(_runtime_py())
+    assert {f"_strategies/{e.strategy}.py" for e in REGISTRY} <= set(_runtime_py())
 
 
 def test_the_runtime_has_no_import_cycle() -> None:

@@ -1,14 +1,15 @@
-"""The runtime of airflow-trigger-compat: what runs inside a task, and all that a provider vendors.
-
-From a provider's own ``TriggerDagRunOperator``::
+"""The runtime of airflow-trigger-compat: what runs inside a task, and all that a provider vendors::
 
     from ._vendor.airflow_trigger_compat import check_arguments, execute_trigger
+
+    def __init__(self, *, durable=False, **kwargs):
+        super().__init__(**kwargs)
+        check_arguments({"durable": durable, **kwargs})
 
     def execute(self, context):
         return execute_trigger(self, context)
 
-Importing it reads nothing about Airflow: the version is detected on first use. Imports inside are
-relative, so a copy runs under any package name.
+Importing it reads nothing about Airflow; imports inside are relative, so a copy runs under any name.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from ._errors import (
     DurableUnavailableWarning,
     FeatureNotSupported,
     FlagIgnoredWarning,
-    ProviderParameterWarning,
     RetryUnavailableWarning,
-    StrategyUnavailable,
     TriggerArgumentError,
     TriggerCompatError,
     TriggerCompatWarning,
@@ -29,57 +28,36 @@ from ._errors import (
 # Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._execute import check_arguments, execute_trigger
-    from ._registry import FORCE_ENV_VAR, REGISTRY, STRATEGIES, Entry, Feature, Selection, select_strategy
-    from ._version import AirflowVersion, airflow_version, parse_airflow_version
+    from ._execute import execute_trigger
+    from ._registry import select_strategy
+    from ._request import check_arguments
 
 # Hard-coded: a vendored copy has no distribution metadata to read a version from.
 __version__ = "0.1.0"
 
 __all__ = [
-    "FORCE_ENV_VAR",
-    "REGISTRY",
-    "STRATEGIES",
-    "AirflowVersion",
     "DurableUnavailableWarning",
-    "Entry",
-    "Feature",
     "FeatureNotSupported",
     "FlagIgnoredWarning",
-    "ProviderParameterWarning",
     "RetryUnavailableWarning",
-    "Selection",
-    "StrategyUnavailable",
     "TriggerArgumentError",
     "TriggerCompatError",
     "TriggerCompatWarning",
     "UnsupportedAirflowVersion",
     "__version__",
-    "airflow_version",
     "check_arguments",
     "execute_trigger",
-    "parse_airflow_version",
     "reset",
     "select_strategy",
 ]
 
-
-#: Public names and the module that defines each, imported on first access (PEP 562), so importing the
-#: package stays cheap in every DAG file that uses it.
-_LAZY = {
-    **dict.fromkeys(("check_arguments", "execute_trigger"), "_execute"),
-    **dict.fromkeys(("AirflowVersion", "airflow_version", "parse_airflow_version"), "_version"),
-    **dict.fromkeys(
-        ("FORCE_ENV_VAR", "REGISTRY", "STRATEGIES", "Entry", "Feature", "Selection", "select_strategy"),
-        "_registry",
-    ),
-}
+#: Public names, imported from their module on first access (PEP 562): importing the package stays cheap.
+_LAZY = {"check_arguments": "_request", "execute_trigger": "_execute", "select_strategy": "_registry"}
 
 
 def reset() -> None:
     """Forget the detected Airflow version and the chosen strategy (for tests)."""
-    from ._registry import select_strategy
-    from ._version import airflow_version
+    from ._registry import airflow_version, select_strategy
 
     airflow_version.cache_clear()
     select_strategy.cache_clear()
@@ -93,7 +71,3 @@ def __getattr__(name: str) -> object:
     value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

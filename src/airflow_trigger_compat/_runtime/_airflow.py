@@ -1,7 +1,4 @@
-"""Where each Airflow name lives, as data: newest import path first (like Airflow's common.compat).
-
-Nothing is imported until a strategy asks for a name, so this package imports without Airflow.
-"""
+"""Where each Airflow name lives, newest import path first (as Airflow's common.compat); imported on use."""
 
 from __future__ import annotations
 
@@ -56,8 +53,5 @@ def _module_with(name: str) -> ModuleType:
 
 
 def load(name: str) -> Any:
-    """Import ``name`` from the first of its paths that has it.
-
-    The module is cached, the attribute is read each time: ``SUPERVISOR_COMMS`` is rebound at task start.
-    """
+    """``name`` from the first of its paths that has it, read each time (``SUPERVISOR_COMMS`` is rebound)."""
     return getattr(_module_with(name), name)

@@ -1,13 +1,16 @@
-"""The trigger-and-wait contract, for the paths where the operator owns its execution (``durable=True``).
+"""The trigger-and-wait contract where the operator owns its execution (``durable=True``).
 
-Each such path differs only in its :class:`TaskPort` (``_ports``), the thin adapter to what the running
-Airflow lets a task do. The rules copy what the standard operator's callers see there (on 3.x the task
-runner's ``_handle_trigger_dag_run``): the same log lines, XComs, outcomes and error types.
+The rules copy what stock's callers see (on 3.x the runner's ``_handle_trigger_dag_run``): the same log
+lines, XComs, outcomes and error types; each Airflow differs only in its :class:`TaskPort` (``_ports``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+from ._airflow import load
 
 if TYPE_CHECKING:
     from ._request import TriggerRequest
@@ -18,20 +21,8 @@ XCOM_RUN_ID = "trigger_run_id"
 
 
 class ParentKey(NamedTuple):
-    """The parent task instance, plus what tells its DAG run and a user's clear apart from a retry.
-
-    ``dag_run``: which DAG run holds the task. A DAG run deleted and created again under the same run_id
-    (the REST API, ``airflow dags test``, a re-run backfill) is another run, whose task triggers its own
-    child. Airflow 2.11: the DagRun row's id (the old run's child row was made after it, so SQLite cannot
-    hand that id out again while the child exists). 3.0-3.2: the run's ``start_date``, the only per-run
-    value the Task SDK's ``DagRun`` carries: set when the scheduler starts the run, kept while it runs (a
-    clear resets it only for a finished run, which raises ``max_tries`` too); ``dag.test()`` sets it to the
-    logical date (``_differences``: ``durable-recreated-by-dag-test``).
-
-    ``max_tries``: Airflow's ``clear_task_instances`` sets it to ``try_number + retries`` for every task it
-    clears that is not running (2.11 and every 3.x), so it changes on each clear; a retry leaves it alone.
-    A task cleared *while running* keeps it: its rerun is a retry here
-    (``_differences``: ``durable-clear-while-waiting-reconnects``).
+    """The parent task instance; ``dag_run`` tells apart two DAG runs under one run_id, ``max_tries`` a
+    user's clear (which raises it) from a retry. Why each part is stable: docs/durable.md.
     """
 
     dag_id: str
@@ -42,41 +33,80 @@ class ParentKey(NamedTuple):
     max_tries: int
 
 
-class TaskPort(Protocol):
-    """What the contract needs from the running Airflow, as seen from inside the task."""
+class TaskPort:
+    """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors."""
 
-    log: Any
-
-    def parent_key(self) -> ParentKey: ...
+    def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
+        self.operator = operator
+        self.context = context
+        self.ti: Any = context.get("task_instance") or context.get("ti")
+        self.log: Any = operator.log
 
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         """Create (or, with ``reset``, clear and rerun) the child run; ``False`` if it already exists."""
+        raise NotImplementedError
 
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
         """The child run's state; a missing run raises Airflow's own error (``None`` with ``missing_ok``)."""
+        raise NotImplementedError
 
-    def dag_is_paused(self, dag_id: str) -> bool: ...
+    def dag_is_paused(self, dag_id: str) -> bool:
+        raise NotImplementedError
 
-    def push_link(self, run_id: str) -> None: ...
+    def push_link(self, run_id: str) -> None:
+        raise NotImplementedError
 
-    def push_run_id(self, run_id: str) -> None: ...
+    def dag_run_identity(self) -> str:
+        """Tells apart two DAG runs that share a run_id (:class:`ParentKey`)."""
+        raise NotImplementedError
 
-    def log_waiting(self, request: TriggerRequest, run_id: str) -> None: ...
+    def parent_key(self) -> ParentKey:
+        ti = self.ti
+        map_index = getattr(ti, "map_index", None)
+        return ParentKey(
+            str(ti.dag_id),
+            str(ti.run_id),
+            self.dag_run_identity(),
+            str(ti.task_id),
+            -1 if map_index is None else int(map_index),
+            int(getattr(ti, "max_tries", 0) or 0),
+        )
 
-    def sleep(self, seconds: float) -> None: ...
+    def push_run_id(self, run_id: str) -> None:
+        # The XCom feeds the "Triggered DAG" link; the attribute is what listeners read. After a durable
+        # reconnect both name the run the task reconnected to, not the run_id this try generated.
+        self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
+        self.operator.trigger_run_id = run_id
 
-    def skip(self, message: str) -> NoReturn: ...
+    def log_waiting(self, request: TriggerRequest, run_id: str) -> None:
+        self.log.info(
+            "Waiting for %s on %s to reach an allowed state %s",
+            request.trigger_dag_id,
+            run_id,
+            list(request.allowed_states),
+        )
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def skip(self, message: str) -> NoReturn:
+        raise load("AirflowSkipException")(message)
 
     def fail(self, message: str, *, retry: bool) -> NoReturn:
         """Fail the task; ``retry=True`` lets retries and ``retry_policy`` apply."""
+        raise load("AirflowException" if retry else "AirflowFailException")(message)
 
-    def paused(self, dag_id: str) -> NoReturn: ...
+    def paused(self, dag_id: str) -> NoReturn:
+        raise load("DagIsPaused")(dag_id=dag_id)
 
     def child_failed(self, dag_id: str, state: str) -> NoReturn:
-        """The child run ended in ``failed_states``: fail the try (retries apply) as stock does here."""
+        """The child run ended in ``failed_states``: the 3.x runner's log line, then its error."""
+        self.log.error("DagRun finished with failed state.")
+        self.fail(f"{dag_id} failed with failed state {state}", retry=True)
 
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
         """A run this task cannot claim holds ``run_id``: skip or fail as stock does on this Airflow."""
+        handle_existing_run(request, self, run_id)
 
 
 def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:
@@ -101,11 +131,7 @@ def handle_existing_run(request: TriggerRequest, port: TaskPort, run_id: str) ->
 
 
 def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
-    """Poll the child run every ``poke_interval`` until it reaches an allowed or a failed state.
-
-    A run deleted meanwhile raises Airflow's own "not found" error from the poll, as stock's wait does, so
-    the task fails and retries apply (it never waits on a run that is gone).
-    """
+    """Poll the child run until it reaches an allowed or a failed state (a deleted run raises, as stock)."""
     while True:
         port.log_waiting(request, run_id)
         port.sleep(request.poke_interval)

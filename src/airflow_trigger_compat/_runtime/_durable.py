@@ -1,40 +1,9 @@
-"""``durable=True``: a retry after a lost worker reconnects to the in-flight child run.
+"""``durable=True``: a retry after a lost worker reconnects to the in-flight child run (docs/durable.md).
 
-Airflow 3.3+: built on Airflow's own ``airflow.sdk.ResumableJobMixin``: the child's run_id is the job's
-external id, kept in ``context["task_state_store"]`` under :func:`state_key`, which survives into the next
-try.
-
-The mixin documents a window: a crash between ``submit_job`` returning and the store write resubmits.
-Here the operator chooses the run_id, so :meth:`DagRunJob.submit_job` stores it *before* triggering,
-and a retry tells the cases apart by asking for the stored run:
-
-============================  =====================================================================
-stored run                    on retry
-============================  =====================================================================
-queued / running              reconnect: poll it, trigger nothing (the mixin's "active")
-in ``allowed_states``         succeed at once, trigger nothing (the mixin's "succeeded")
-does not exist                crash inside the window: the mixin reconnects, and the poll first
-                              triggers the run with the *stored* run_id
-in ``failed_states``          trigger a fresh run with a fresh run_id; when the run_id is fixed
-                              (``trigger_run_id``, or derived from a fixed ``logical_date``) only
-                              ``reset_dag_run=True`` can rerun it, otherwise the task fails
-============================  =====================================================================
-
-An "already exists" answer for the run_id a previous try stored is this task's own run and is
-reconnected to. A conflict with a run this task did not store is handled as without ``durable``
-(``reset_dag_run`` clears it, ``skip_when_already_exists`` skips, otherwise the task fails), and the
-store is cleared first so a retry never adopts someone else's run.
-
-The key carries the child DAG and the parent's ``max_tries`` (:func:`state_key`): a user's clear raises
-``max_tries``, so a cleared task finds nothing stored and triggers as stock does, whether or not the
-running Airflow empties ``task_state_store`` on clear (3.3.x keeps it, apache/airflow#71356; later
-releases discard it, apache/airflow#72100, #72929), and an edited ``trigger_dag_id`` never looks up the
-old run_id in the new DAG.
-
-Without ``task_state_store`` (Airflow 2.11 and 3.0-3.2, for a generated run_id) :func:`run_without_store`
-makes the database the store: the child's run_id is derived from the parent task instance, its DAG run and
-its clear (:func:`derived_run_id`), and Airflow's unique (dag_id, run_id) turns a retry's trigger into
-"already exists" for the run a lost try made.
+Airflow 3.3+ (:class:`DagRunJob`): ``ResumableJobMixin`` keeps the child's run_id in ``task_state_store``,
+written *before* the trigger, so the mixin's window (a crash between submit and store) cannot lose a run.
+Without a store (:func:`run_without_store`) the run_id is derived from the parent task instance, and
+Airflow's unique (dag_id, run_id) turns a retry's trigger into "already exists" for the lost try's run.
 """
 
 from __future__ import annotations
@@ -46,10 +15,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._airflow import load
-from ._contract import check_not_paused, handle_existing_run, wait_for_run
+from ._contract import ParentKey, TaskPort, check_not_paused, handle_existing_run, wait_for_run
 
 if TYPE_CHECKING:
-    from ._contract import ParentKey, TaskPort
     from ._request import TriggerRequest
 
 
@@ -65,10 +33,8 @@ def state_key(trigger_dag_id: str, max_tries: int) -> str:
 
 
 def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> str:
-    """The child run_id for ``parent`` without a store: the same on every try, new on every clear.
-
-    ``generation`` counts the fresh runs a parent needs after its child failed (1, 2, ...).
-    """
+    """The child run_id without a store: the same on every try, new on every clear and ``generation``
+    (the fresh runs a parent needs after its child failed: 1, 2, ...)."""
     identity = "\0".join(map(str, (*parent, trigger_dag_id)))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
     return f"manual__durable-{digest}-{generation}"
@@ -85,8 +51,6 @@ def run_durable(request: TriggerRequest, port: TaskPort, context: Mapping[str, A
 class DagRunJob:
     """The child DAG run as a ``ResumableJobMixin`` job (combined with the mixin by :func:`run_durable`)."""
 
-    external_id_key = STATE_KEY
-
     def __init__(self, request: TriggerRequest, port: TaskPort, store: Any) -> None:
         self.external_id_key = state_key(request.trigger_dag_id, port.parent_key().max_tries)
         self.durable = True
@@ -98,7 +62,6 @@ class DagRunJob:
         self._pushed: str | None = None
         self._linked: str | None = None
 
-    # -- ResumableJobMixin hooks -------------------------------------------------------------------
     def get_job_status(self, external_id: Any, context: Any) -> str:
         state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id), missing_ok=True)
         return _ABSENT if state is None else state
@@ -134,7 +97,6 @@ class DagRunJob:
     def get_job_result(self, external_id: Any, context: Any) -> None:
         self._push(str(external_id))
 
-    # -- decisions -----------------------------------------------------------------------------------
     def _trigger(self, run_id: str, reset: bool, *, stored_before: bool) -> None:
         request = self.request
         check_not_paused(request, self.port)
@@ -191,12 +153,9 @@ def _resumable_job_class() -> type:
 
 
 def run_without_store(request: TriggerRequest, port: TaskPort) -> None:
-    """The durable trigger and wait where no ``task_state_store`` exists, for a generated run_id.
-
-    That run_id is replaced by :func:`derived_run_id`, so every try of one parent names the same child run:
-    "already exists" is then this task's own run (a lost try's, or this try's own POST retried by the API
-    client, apache/airflow#66905), reconnected to; a run that ended in ``failed_states`` makes the next
-    generation.
+    """Durable without ``task_state_store`` (a generated run_id): every try names the child run
+    :func:`derived_run_id`, so "already exists" is this task's own run (a lost try's, or its own POST
+    retried by the API client, apache/airflow#66905); a run that ended in ``failed_states`` makes the next.
     """
     check_not_paused(request, port)
     parent = port.parent_key()

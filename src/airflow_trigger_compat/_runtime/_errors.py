@@ -1,8 +1,4 @@
-"""The package's own exception and warning family.
-
-Every error carries the Airflow version that was detected (``None`` when no Airflow is installed), so a
-report from a user's logs says which path ran.
-"""
+"""The package's errors (each with the detected Airflow version, ``None`` without Airflow) and warnings."""
 
 from __future__ import annotations
 
@@ -26,32 +22,18 @@ class UnsupportedAirflowVersion(TriggerCompatError):
     """The running Airflow (or its absence) is outside every range in the registry."""
 
 
-class StrategyUnavailable(TriggerCompatError):
-    """A strategy was forced (``AIRFLOW_TRIGGER_COMPAT_STRATEGY``) that cannot run on this Airflow."""
-
-
 class TriggerArgumentError(TriggerCompatError, ValueError, TypeError):
-    """An operator argument is invalid; raised before any child run is triggered.
-
-    It is both a ``ValueError`` and a ``TypeError``, the types the standard operator raises for bad input,
-    so code that caught those keeps working. ``stock_type`` names a narrower type the standard operator
-    raises for the same input (e.g. pendulum's ``ParserError`` for an unparseable date); the task failure
-    built from this error is an instance of it too (see ``_execute.task_failure``).
+    """An operator argument is invalid, found before any child run is triggered; a ``ValueError`` and a
+    ``TypeError`` as stock's. ``stock_type``: a narrower type stock raises (pendulum's ``ParserError``).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        airflow_version: str | None = None,
-        stock_type: type[BaseException] | None = None,
-    ) -> None:
-        super().__init__(message, airflow_version=airflow_version)
+    def __init__(self, message: str, *, stock_type: type[BaseException] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.stock_type = stock_type
 
 
 class FeatureNotSupported(TriggerCompatError, NotImplementedError):
-    """A flag was set that the running Airflow cannot honour (see the registry's feature table)."""
+    """A flag was set that the running Airflow cannot honour (the registry's gaps)."""
 
 
 class TriggerCompatWarning(UserWarning):
@@ -66,18 +48,13 @@ class FlagIgnoredWarning(TriggerCompatWarning):
     """A flag the running Airflow cannot honour was dropped, as the standard operator drops it there."""
 
 
-class ProviderParameterWarning(TriggerCompatWarning):
-    """The installed standard provider's operator lacks a parameter; the package applies it itself."""
-
-
 class RetryUnavailableWarning(TriggerCompatWarning):
     """The task has retries, but this Airflow does not retry it when the child run fails."""
 
 
 def task_failure(error: TriggerArgumentError) -> BaseException:
-    """The task failure for bad input: an ``AirflowFailException`` (no retry: retrying cannot fix it)
-    that is also the :class:`TriggerArgumentError` (so ``ValueError`` and ``TypeError``) and, where stock
-    raises a narrower type for the same input, that type too, so stock's callers catch it as before.
+    """Bad input as a task failure: an ``AirflowFailException`` (retrying cannot fix it) that is also
+    the :class:`TriggerArgumentError` and, where stock raises a narrower type, that type too.
     """
     from ._airflow import load  # Airflow's, so not imported with this module
 
@@ -94,8 +71,6 @@ def task_failure(error: TriggerArgumentError) -> BaseException:
 @functools.cache
 def _failure_class(bases: tuple[type[BaseException], ...]) -> type[TriggerArgumentError]:
     class TriggerArgumentFailure(*bases):  # type: ignore[misc]
-        """Bad input, failing the task without retries (see :func:`task_failure`)."""
-
         __init__ = TriggerArgumentError.__init__
 
         def __reduce__(self) -> Any:  # picklable: rebuilt from its parts

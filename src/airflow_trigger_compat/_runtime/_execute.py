@@ -15,14 +15,13 @@ from ._errors import (
     task_failure,
 )
 from ._registry import Feature, Selection, select_strategy
-from ._request import TriggerRequest, build_request, check_static_arguments
+from ._request import TriggerRequest, build_request
 
 
 def durable_gap(selection: Selection, request: TriggerRequest) -> str | None:
     """Why ``durable=True`` gives no crash recovery for ``request`` here; ``None`` when it does.
 
-    The one answer to "does this call take the durable path?": :func:`execute_trigger` takes it exactly
-    when ``request.durable`` and this is ``None``; the warning quotes the reason otherwise.
+    The one answer to "does this call take the durable path?", used by :func:`execute_trigger`.
     """
     if request.deferrable and request.wait_for_completion:
         return "deferrable=True already waits in the triggerer, which survives the loss of a worker"
@@ -75,33 +74,13 @@ def _with_openlineage(operator: Any, context: Mapping[str, Any], request: Trigge
     return request if conf is request.conf else request._replace(conf=conf)
 
 
-def check_arguments(kwargs: Mapping[str, Any]) -> None:
-    """Check a ``TriggerDagRunOperator``'s constructor arguments against the running Airflow.
-
-    Call it at the end of the operator's ``__init__``, after the standard operator's own checks (so the
-    input stock refuses fails with stock's error, in stock's order), so a bad value or a flag this Airflow
-    cannot honour fails when the DAG is parsed, with a message that names the value and the fix::
-
-        def __init__(self, *, durable=False, **kwargs):
-            super().__init__(**kwargs)
-            check_arguments({"durable": durable, **kwargs})
-    """
-    check_static_arguments(select_strategy(), kwargs)
-
-
 def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
     """Run ``operator`` (a ``TriggerDagRunOperator`` or anything with its attributes) on this Airflow.
 
-    Call it from a provider's ``TriggerDagRunOperator.execute``::
-
-        def execute(self, context):
-            return execute_trigger(self, context)
-
-    Invalid arguments fail the task before any child run exists: without retries
-    (:func:`._errors.task_failure`), or where the task runner refuses them itself, as it refuses stock's.
+    Invalid arguments fail the task before any child run exists, without retries.
     """
     selection = select_strategy()
-    strategy = selection.strategy.load()
+    strategy = selection.load()
     try:
         request = build_request(operator, selection)
     except TriggerArgumentError as err:

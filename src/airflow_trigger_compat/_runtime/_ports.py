@@ -1,96 +1,23 @@
-"""The ports: how a task triggers and polls a DAG run on each Airflow (``_contract.TaskPort``).
-
-* :class:`SupervisorPort` (Airflow 3): the execution API, through the task's own supervisor channel. The
-  poll is ``ti.get_dagrun_state()``; upstream proposes the trigger as ``ti.trigger_dag_run()``
-  (apache/airflow#69135). Until a release ships it, the same ``TriggerDagRun`` message the task runner
-  sends goes through ``SUPERVISOR_COMMS``: the endpoint and scoped token the runner uses, no database.
-* :class:`OrmPort` (Airflow 2.11): ``trigger_dag`` and the ORM, as the standard operator's
-  ``_trigger_dag_af_2`` uses them, with its log lines and errors.
-
-``trigger`` is the seam the durable tests wrap to crash a try at a chosen moment.
-"""
+"""How a task triggers and polls a DAG run on each Airflow (``trigger``: the crash tests' seam)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from typing_extensions import override
 
 from ._airflow import load
-from ._contract import XCOM_RUN_ID, ParentKey, handle_existing_run
-from ._request import NOTSET, is_notset
-
-if TYPE_CHECKING:
-    from ._request import TriggerRequest
+from ._contract import TaskPort
+from ._request import NOTSET, TriggerRequest, is_notset
 
 
-class _Port:
-    """What both ports share: outcomes are Airflow's own exceptions, the XCom is the standard one."""
+class SupervisorPort(TaskPort):
+    """Airflow 3: the execution API, through the task's own supervisor channel (no database access).
 
-    def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
-        self.operator = operator
-        self.context = context
-        self.ti: Any = context.get("task_instance") or context.get("ti")
-        self.log = operator.log
-
-    def dag_run_identity(self) -> str:
-        """Tells apart two DAG runs that share a run_id (``_contract.ParentKey``)."""
-        raise NotImplementedError
-
-    def parent_key(self) -> ParentKey:
-        ti = self.ti
-        map_index = getattr(ti, "map_index", None)
-        return ParentKey(
-            str(ti.dag_id),
-            str(ti.run_id),
-            self.dag_run_identity(),
-            str(ti.task_id),
-            -1 if map_index is None else int(map_index),
-            int(getattr(ti, "max_tries", 0) or 0),
-        )
-
-    def push_run_id(self, run_id: str) -> None:
-        # The XCom feeds the "Triggered DAG" link; the attribute is what listeners read. After a durable
-        # reconnect both name the run the task reconnected to, not the run_id this try generated.
-        self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
-        self.operator.trigger_run_id = run_id
-
-    def log_waiting(self, request: TriggerRequest, run_id: str) -> None:
-        self.log.info(
-            "Waiting for %s on %s to reach an allowed state %s",
-            request.trigger_dag_id,
-            run_id,
-            list(request.allowed_states),
-        )
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def skip(self, message: str) -> NoReturn:
-        raise load("AirflowSkipException")(message)
-
-    def fail(self, message: str, *, retry: bool) -> NoReturn:
-        raise load("AirflowException" if retry else "AirflowFailException")(message)
-
-    def paused(self, dag_id: str) -> NoReturn:
-        raise load("DagIsPaused")(dag_id=dag_id)
-
-    def child_failed(self, dag_id: str, state: str) -> NoReturn:
-        # The 3.x task runner's words (_handle_trigger_dag_run): its log line, then its error.
-        self.log.error("DagRun finished with failed state.")
-        self.fail(f"{dag_id} failed with failed state {state}", retry=True)
-
-    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
-        handle_existing_run(request, self, run_id)  # type: ignore[arg-type]  # the subclasses complete it
-
-
-# -- Airflow 3: the execution API ------------------------------------------------------------------------
-
-
-class SupervisorPort(_Port):
-    """:class:`.._contract.TaskPort` over the task's supervisor channel (no database access)."""
+    The trigger is the ``TriggerDagRun`` message the task runner sends for stock (upstream proposes it as
+    ``ti.trigger_dag_run()``, apache/airflow#69135); the poll is ``ti.get_dagrun_state()``.
+    """
 
     @override
     def dag_run_identity(self) -> str:
@@ -98,18 +25,15 @@ class SupervisorPort(_Port):
         start_date = self.context["dag_run"].start_date
         return f"started={start_date.isoformat() if start_date else None}"
 
+    @override
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         fields: dict[str, Any] = {"conf": request.conf, "logical_date": request.logical_date}
         # The request carries note and run_after only where the registry says this Airflow takes them.
         fields.update((k, v) for k, v in (("note", request.note), ("run_after", request.run_after)) if v)
-        native = getattr(self.ti, "trigger_dag_run", None)
+        message = load("TriggerDagRun")(
+            dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **fields
+        )
         try:
-            if native is not None:  # a future Airflow with the upstream accessor
-                native(dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **fields)
-                return True
-            message = load("TriggerDagRun")(
-                dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **fields
-            )
             response = _ask_supervisor(message)
         except load("AirflowRuntimeError") as err:
             if _already_exists(err.error):
@@ -121,6 +45,7 @@ class SupervisorPort(_Port):
             raise load("AirflowRuntimeError")(response)
         return True
 
+    @override
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
         try:
             state = self.ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
@@ -137,11 +62,25 @@ class SupervisorPort(_Port):
             raise
         return str(getattr(state, "value", state))
 
+    @override
     def dag_is_paused(self, dag_id: str) -> bool:
         return bool(self.ti.get_dag(dag_id).is_paused)
 
+    @override
     def push_link(self, run_id: str) -> None:
-        push_link(self.operator, self.context, run_id)
+        """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3."""
+        from airflow.utils import helpers
+
+        build_airflow_dagrun_url = getattr(helpers, "build_airflow_dagrun_url", None)
+        if build_airflow_dagrun_url is None or self.ti is None or not hasattr(self.ti, "xcom_push"):
+            return  # not in every 3.x core; the link is a convenience
+        try:
+            self.ti.xcom_push(
+                key=load("TriggerDagRunLink")().xcom_key,
+                value=build_airflow_dagrun_url(dag_id=self.operator.trigger_dag_id, run_id=run_id),
+            )
+        except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
+            self.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
 
 def _already_exists(error: Any) -> bool:
@@ -149,11 +88,7 @@ def _already_exists(error: Any) -> bool:
 
 
 def _ask_supervisor(message: Any) -> Any:
-    """Send ``message`` to the task's supervisor and return its answer.
-
-    task-sdk 1.0.3 (Airflow 3.0.3) gave the channel ``send()``; 1.0.0-1.0.2 have ``send_request()`` then
-    ``get_message()``, under the channel's lock, as their task runner does.
-    """
+    """Send ``message`` to the supervisor: task-sdk 1.0.3 has ``send()``; before, two calls under a lock."""
     comms = load("SUPERVISOR_COMMS")
     send = getattr(comms, "send", None)
     if send is not None:
@@ -165,28 +100,8 @@ def _ask_supervisor(message: Any) -> Any:
         return comms.get_message()
 
 
-def push_link(operator: Any, context: Mapping[str, Any], run_id: str) -> None:
-    """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3."""
-    from airflow.utils import helpers
-
-    build_airflow_dagrun_url = getattr(helpers, "build_airflow_dagrun_url", None)
-    ti = context.get("task_instance") or context.get("ti")
-    if build_airflow_dagrun_url is None or ti is None or not hasattr(ti, "xcom_push"):
-        return  # not in every 3.x core; the link is a convenience
-    try:
-        ti.xcom_push(
-            key=load("TriggerDagRunLink")().xcom_key,
-            value=build_airflow_dagrun_url(dag_id=operator.trigger_dag_id, run_id=run_id),
-        )
-    except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
-        operator.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
-
-
-# -- Airflow 2.11: the ORM -------------------------------------------------------------------------------
-
-
-class OrmPort(_Port):
-    """:class:`.._contract.TaskPort` over Airflow 2's ORM, with stock 2.11's words and errors."""
+class OrmPort(TaskPort):
+    """Airflow 2.11: ``trigger_dag`` and the ORM, as stock's ``_trigger_dag_af_2``, with its words."""
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         super().__init__(operator, context)
@@ -199,6 +114,7 @@ class OrmPort(_Port):
     def dag_run_identity(self) -> str:
         return f"id={self.context['dag_run'].id}"  # the ORM row: a run recreated under a run_id is new
 
+    @override
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         """``trigger_dag`` as stock's ``_trigger_dag_af_2`` calls it (with ``reset``, stock's clear)."""
         from airflow.api.common.trigger_dag import trigger_dag
@@ -228,6 +144,7 @@ class OrmPort(_Port):
             )
         return True
 
+    @override
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
         """The run's state; a missing run raises ``NoResultFound`` (as stock's ``refresh_from_db``)."""
         from airflow.models.dagrun import DagRun
@@ -238,6 +155,7 @@ class OrmPort(_Port):
             row = query.one_or_none() if missing_ok else query.one()
         return None if row is None else str(getattr(row[0], "value", row[0]))
 
+    @override
     def dag_is_paused(self, dag_id: str) -> bool:
         from airflow.models.dag import DagModel
 
@@ -246,6 +164,7 @@ class OrmPort(_Port):
             raise ValueError(f"Dag {dag_id} is not found")
         return bool(dag_model.is_paused)
 
+    @override
     def push_link(self, run_id: str) -> None:
         pass  # Airflow 2's TriggerDagRunLink reads the trigger_run_id XCom
 

@@ -1,10 +1,6 @@
-"""The version story, in one place.
-
-Read ``REGISTRY`` top to bottom: each entry is a half-open Airflow range, the strategy that runs there,
-and the features that range lacks, each with its reason. Supported features are everything else.
-``STRATEGIES`` says, for each strategy, where it can run at all (a maintainer may force a strategy outside
-the range where it is the default, for comparing paths). ``tests/unit/test_registry.py`` keeps the rows
-newest first, contiguous, and inside their strategy's range.
+"""The version story, in one place. Read ``REGISTRY`` top to bottom: each row is a half-open Airflow range,
+the strategy that runs there, and the features that range lacks, each with its reason. Routing uses the
+release tuple only (``3.3.0rc1``, ``3.3.0.dev0`` are 3.3), as the standard provider's version checks.
 """
 
 from __future__ import annotations
@@ -12,36 +8,64 @@ from __future__ import annotations
 import enum
 import functools
 import importlib
-import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
-from ._errors import StrategyUnavailable, UnsupportedAirflowVersion
-from ._version import AirflowVersion, airflow_version
+from ._errors import UnsupportedAirflowVersion
 
 if TYPE_CHECKING:
     from ._strategies import StrategyModule
 
 
-#: Set to a strategy name to force it (for debugging, and for comparing paths on one install).
-FORCE_ENV_VAR = "AIRFLOW_TRIGGER_COMPAT_STRATEGY"
-
 Release = tuple[int, int, int]
 
 
+class AirflowVersion(NamedTuple):
+    """An installed Airflow: the version string as reported, and its ``(major, minor, micro)``."""
+
+    raw: str
+    release: Release
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+def parse_airflow_version(raw: str) -> AirflowVersion:
+    """Parse ``raw`` into an :class:`AirflowVersion`; ``"3.3.0rc1"`` -> release ``(3, 3, 0)``."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(raw)
+    except InvalidVersion as err:
+        raise UnsupportedAirflowVersion(
+            f"Cannot parse the Airflow version {raw!r}: it is not a PEP 440 version. "
+            "Check `python -c 'import airflow; print(airflow.__version__)'` in this environment.",
+            airflow_version=raw,
+        ) from err
+    major, minor, micro = (*parsed.release, 0, 0)[:3]
+    return AirflowVersion(raw, (major, minor, micro))
+
+
+@functools.cache
+def airflow_version() -> AirflowVersion | None:
+    """The running Airflow's version, or ``None`` when Airflow is not importable (cached)."""
+    try:
+        from airflow import __version__
+    except ImportError:
+        return None
+    return parse_airflow_version(__version__)
+
+
 class Feature(str, enum.Enum):
-    """Operator features whose availability depends on the Airflow version."""
+    """What some supported Airflow lacks; every other flag works on every supported Airflow."""
 
     #: durable=True keeps the child's run_id in the task's state store, so it also works for a fixed
     #: run_id; without a store the run_id is derived from the parent, which needs a generated one.
     TASK_STATE_STORE = "task_state_store"
-    DEFERRABLE = "deferrable"
     NOTE = "note"
     RUN_AFTER = "run_after"
     FAIL_WHEN_DAG_IS_PAUSED = "fail_when_dag_is_paused"
-    RESET_DAG_RUN = "reset_dag_run"
-    SKIP_WHEN_ALREADY_EXISTS = "skip_when_already_exists"
     #: A child run ending in failed_states sends a synchronously waiting parent to retry.
     RETRY_ON_FAILED_CHILD = "retry_on_failed_child"
 
@@ -49,21 +73,9 @@ class Feature(str, enum.Enum):
         return self.value
 
 
-#: What happens to a flag that is set where its feature is missing. The standard operator decides: it
-#: refuses ``fail_when_dag_is_paused`` on 3.0/3.1 (NotImplementedError at construction), and drops
-#: ``note`` and ``run_after`` (3.x silently, Airflow 2 with a log line); the package does the same and
-#: warns (``FlagIgnoredWarning``), so every DAG that parses with stock parses with it. ``durable=True``
-#: for a fixed run_id without a store, and retries, are the package's own promises: it warns and runs as
-#: stock does.
-WHEN_MISSING: Mapping[Feature, str] = MappingProxyType(
-    {
-        Feature.FAIL_WHEN_DAG_IS_PAUSED: "refuse",
-        Feature.NOTE: "drop",
-        Feature.RUN_AFTER: "drop",
-        Feature.TASK_STATE_STORE: "warn",
-        Feature.RETRY_ON_FAILED_CHILD: "warn",
-    }
-)
+#: The flags stock refuses where their feature is missing; it drops note and run_after there (the package
+#: also warns, ``FlagIgnoredWarning``), and durable and retries warn and run as stock does.
+REFUSED_WHEN_MISSING = frozenset({Feature.FAIL_WHEN_DAG_IS_PAUSED})
 
 
 class VersionRange(NamedTuple):
@@ -83,18 +95,6 @@ def _fmt(release: Release) -> str:
     return ".".join(map(str, release[:2] if release[2] == 0 else release))
 
 
-class Strategy(NamedTuple):
-    """A way of running the trigger: its module (``_strategies.<name>``) and where it can run at all."""
-
-    name: str
-    runs_on: VersionRange
-    summary: str
-
-    def load(self) -> StrategyModule:
-        # Each module is type-checked against StrategyModule in _strategies/__init__.py.
-        return cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{self.name}"))
-
-
 class Entry(NamedTuple):
     """One row of the version story."""
 
@@ -106,10 +106,6 @@ class Entry(NamedTuple):
 
     def supports(self, feature: Feature) -> bool:
         return feature not in self.gaps
-
-    @property
-    def features(self) -> frozenset[Feature]:
-        return frozenset(f for f in Feature if f not in self.gaps)
 
 
 # Reasons shared by several rows are named once.
@@ -127,39 +123,9 @@ _NO_RETRY_BEFORE_3_3 = (
     "apache/airflow#68254); deferrable waits do retry"
 )
 
-STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
-    {
-        s.name: s
-        for s in (
-            Strategy(
-                "accessor",
-                VersionRange((3, 3, 0), (4, 0, 0)),
-                "as the standard operator: execute() raises DagRunTriggerException and the task runner "
-                "triggers and waits. durable=True: the operator triggers through the execution API and "
-                "polls the child run itself, its run_id kept in task_state_store (ResumableJobMixin)",
-            ),
-            Strategy(
-                "runner_exception",
-                VersionRange((3, 0, 0), (4, 0, 0)),
-                "as the standard operator: execute() raises DagRunTriggerException and the task runner "
-                "triggers and waits. durable=True: the operator triggers through the execution API and "
-                "polls the child run itself, its run_id derived from the parent task instance",
-            ),
-            Strategy(
-                "airflow2",
-                VersionRange((2, 11, 0), (3, 0, 0)),
-                "as the standard operator: it triggers through the ORM (trigger_dag) and polls the child "
-                "run. durable=True: the same, the run_id derived from the parent task instance",
-            ),
-        )
-    }
-)
-
 #: Newest first, contiguous from 2.11 to 4.0.
 REGISTRY: tuple[Entry, ...] = (
-    # Airflow 3.3+: ResumableJobMixin and task_state_store exist, so durable=True works for any run_id
-    # (apache/airflow#69135 proposes ti.trigger_dag_run(); until it ships, the same TriggerDagRun message
-    # goes through the task's supervisor channel). Without durable: DagRunTriggerException, as stock.
+    # Airflow 3.3+: task_state_store and ResumableJobMixin, so durable=True works for any run_id.
     Entry(VersionRange((3, 3, 0), (4, 0, 0)), "accessor", "apache/airflow#69135"),
     # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
     Entry(
@@ -174,8 +140,7 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 3.0 (AIP-72): tasks lose ORM access; task_runner._handle_trigger_dag_run handles
-    # DagRunTriggerException. (task-sdk 1.0.3 changed the supervisor channel's API: _ports probes it.)
+    # Airflow 3.0 (AIP-72): tasks lose ORM access. (task-sdk 1.0.3 changed the supervisor channel's API.)
     Entry(
         VersionRange((3, 0, 0), (3, 2, 0)),
         "runner_exception",
@@ -194,7 +159,7 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 2.11: the last Airflow 2; the operator uses the ORM directly.
+    # Airflow 2.11: the operator uses the ORM directly.
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
         "airflow2",
@@ -213,38 +178,24 @@ REGISTRY: tuple[Entry, ...] = (
 
 SUPPORTED = VersionRange(REGISTRY[-1].airflow.low, REGISTRY[0].airflow.high)
 
-#: Attributes of the current standard operator that older providers keep under another name: the
-#: package reads the current name, else the old one. ``deferrable`` was ``_defer`` up to 1.10.0
-#: (apache/airflow#58925, providers-standard 1.10.1).
-PROVIDER_ATTRIBUTES: Mapping[str, str] = MappingProxyType({"deferrable": "_defer"})
-
-
-def provider_attribute(operator: object, name: str) -> Any:
-    """``operator.<name>``, or where an older provider's operator keeps it (``PROVIDER_ATTRIBUTES``)."""
-    try:
-        return getattr(operator, name)
-    except AttributeError:
-        if name not in PROVIDER_ATTRIBUTES:
-            raise
-        return getattr(operator, PROVIDER_ATTRIBUTES[name])
-
 
 class Selection(NamedTuple):
-    """The answer to "what runs here": the version, the registry row, the strategy, and why."""
+    """The answer to "what runs here": the running Airflow's version and its registry row."""
 
     version: AirflowVersion
     entry: Entry
-    strategy: Strategy
-    forced: bool
-    reason: str
 
     @property
     def name(self) -> str:
-        return self.strategy.name
+        return self.entry.strategy
 
     @property
-    def features(self) -> frozenset[Feature]:
-        return self.entry.features
+    def reason(self) -> str:
+        return f"Airflow {self.version.raw} is in {self.entry.airflow}"
+
+    def load(self) -> StrategyModule:
+        """The strategy's module, ``_strategies.<name>`` (each is type-checked against StrategyModule)."""
+        return cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{self.name}"))
 
     def supports(self, feature: Feature | str) -> bool:
         return self.entry.supports(Feature(feature))
@@ -254,50 +205,23 @@ class Selection(NamedTuple):
         return self.entry.gaps.get(Feature(feature))
 
 
-def _unsupported(version: AirflowVersion | None) -> UnsupportedAirflowVersion:
+def resolve(version: AirflowVersion | None) -> Selection:
+    """The registry row for ``version``, or :class:`UnsupportedAirflowVersion` naming what is supported."""
+    entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
+    if version is not None and entry is not None:
+        return Selection(version, entry)
     from ._host import SHIPPED_BY
 
     ranges = ", ".join(f"{e.airflow} ({e.strategy})" for e in reversed(REGISTRY))
     found = "no Airflow is installed" if version is None else f"Airflow {version.raw!r} is installed"
-    return UnsupportedAirflowVersion(
+    raise UnsupportedAirflowVersion(
         f"{SHIPPED_BY} supports Airflow {SUPPORTED} but {found}. Supported ranges: {ranges}. "
         f"Install a supported Airflow, or pin a {SHIPPED_BY} release that supports yours.",
         airflow_version=None if version is None else version.raw,
     )
 
 
-def resolve(version: AirflowVersion | None, forced: str | None = None) -> Selection:
-    """Pick the registry row and strategy for ``version``; ``forced`` names a strategy to use instead."""
-    entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
-    if version is None or entry is None:
-        raise _unsupported(version)
-    if not forced:
-        return Selection(
-            version, entry, STRATEGIES[entry.strategy], False, f"Airflow {version.raw} is in {entry.airflow}"
-        )
-    strategy = STRATEGIES.get(forced)
-    if strategy is None:
-        raise StrategyUnavailable(
-            f"{FORCE_ENV_VAR}={forced!r} is not a strategy; choose one of {sorted(STRATEGIES)} or unset it.",
-            airflow_version=version.raw,
-        )
-    if version.release not in strategy.runs_on:
-        raise StrategyUnavailable(
-            f"{FORCE_ENV_VAR}={forced!r} cannot run on Airflow {version.raw}: {forced!r} runs on "
-            f"Airflow {strategy.runs_on}. Unset {FORCE_ENV_VAR} to use {entry.strategy!r}.",
-            airflow_version=version.raw,
-        )
-    # A forced strategy keeps the features of its own newest row at or below this version (conservative):
-    # runner_exception forced on 3.3 has the 3.2 feature set.
-    own = next(e for e in REGISTRY if e.strategy == forced and e.airflow.low <= version.release)
-    return Selection(version, own, strategy, True, f"forced by {FORCE_ENV_VAR}={forced!r}")
-
-
 @functools.cache
 def select_strategy() -> Selection:
-    """Return the strategy for the running Airflow (cached; :func:`reset` clears it).
-
-    >>> select_strategy().name  # doctest: +SKIP
-    'accessor'
-    """
-    return resolve(airflow_version(), os.environ.get(FORCE_ENV_VAR) or None)
+    """The strategy for the running Airflow (cached; :func:`reset` clears it)."""
+    return resolve(airflow_version())

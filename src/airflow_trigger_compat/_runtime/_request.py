@@ -1,10 +1,8 @@
-"""Turn an operator's (rendered) attributes into a validated :class:`TriggerRequest`.
+"""Turn an operator's rendered attributes into a validated :class:`TriggerRequest`.
 
-The values are the ones the standard operator's ``execute()`` computes on the running Airflow, with its
-own helpers (``timezone.parse``, ``timezone.utcnow``, ``DagRun.generate_run_id``), in its order, so the
-child run is the run stock would create. On top of that, input the trigger would refuse later (after a
-child run exists, or with an unhelpful error and a retry) is refused here first, with the value and the fix:
-``_differences.INVALID_INPUT_FAILS_EARLY`` declares that, and nothing refused here runs with stock.
+The values are the ones stock's ``execute()`` computes, with the running Airflow's own helpers, in its
+order. Input the trigger would refuse later (after a child run exists) is refused here first, with the
+value and the fix (declared: ``invalid-input-fails-early``); nothing refused here runs with stock.
 """
 
 from __future__ import annotations
@@ -12,16 +10,18 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
 from ._airflow import load
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import WHEN_MISSING, Feature, Selection, provider_attribute
+from ._registry import REFUSED_WHEN_MISSING, Feature, Selection, select_strategy
 
-#: Every DagRunState value, identical on Airflow 2.11 and 3.x.
-DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})
+DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
+#: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
+NOTSET = type("ArgNotSet", (), {})()
 
 
 class TriggerRequest(NamedTuple):
@@ -29,13 +29,10 @@ class TriggerRequest(NamedTuple):
 
     trigger_dag_id: str
     run_id: str
-    run_id_given: bool
     conf: Any
     logical_date: datetime.datetime | None
-    #: Only when given (stock passes run_after on only when it is set and truthy).
-    run_after: datetime.datetime | None
-    #: ``None`` when empty, or dropped because this Airflow cannot store it.
-    note: str | None
+    run_after: datetime.datetime | None  # only when given and this Airflow takes it
+    note: str | None  # None when empty, or where this Airflow cannot store it
     reset_dag_run: bool
     skip_when_already_exists: bool
     wait_for_completion: bool
@@ -45,11 +42,10 @@ class TriggerRequest(NamedTuple):
     deferrable: bool
     fail_when_dag_is_paused: bool
     durable: bool
-    #: Flags given that this Airflow drops, as the standard operator drops them (each gets a warning).
+    #: Flags given that this Airflow drops, as stock drops them (each gets a warning).
     dropped: tuple[Feature, ...] = ()
-    #: The run_id is the one stock makes from "now" (no trigger_run_id, no run_after, and logical_date unset
-    #: or None; None is also the unset default of providers-standard before 0.4.0): no other party can name
-    #: it, so an "already exists" answer for it is this task's own run.
+    #: The run_id is made from "now" (no trigger_run_id, no run_after, logical_date unset or None): no other
+    #: party can name it, so an "already exists" answer for it is this task's own run.
     run_id_generated: bool = False
 
 
@@ -60,48 +56,34 @@ class AirflowHelpers(NamedTuple):
     utcnow: Callable[[], datetime.datetime]
     #: ``(logical_date, run_after)`` -> the run_id ``DagRun.generate_run_id`` makes for a manual run.
     generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]
-    #: Raises ``ValueError`` for a run_id Airflow would refuse to create.
-    validate_run_id: Callable[[str], object]
+    validate_run_id: Callable[[str], object]  # raises ValueError for a run_id Airflow refuses
 
 
 @functools.cache
 def airflow_helpers() -> AirflowHelpers:
-    timezone = load("timezone")
-    dag_run, run_type = load("DagRun"), load("DagRunType")
+    timezone, dag_run, manual = load("timezone"), load("DagRun"), load("DagRunType").MANUAL
     if "run_after" in inspect.signature(dag_run.generate_run_id).parameters:
         # Airflow 3: run_after is part of the id, and a run without a logical date gets a random suffix.
         def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
             return str(
-                dag_run.generate_run_id(
-                    run_type=run_type.MANUAL, logical_date=logical_date, run_after=run_after
-                )
+                dag_run.generate_run_id(run_type=manual, logical_date=logical_date, run_after=run_after)
             )
     else:
         # Airflow 2: DagRun.generate_run_id(run_type, execution_date), "now" when there is no date.
         def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
-            return str(dag_run.generate_run_id(run_type.MANUAL, logical_date or timezone.utcnow()))
+            return str(dag_run.generate_run_id(manual, logical_date or timezone.utcnow()))
 
-    # Looked up on the module at each call, as stock's own `timezone.parse(...)` calls are.
+    # Looked up on the module at each call, as stock's own calls are. The run_id check is Airflow's own,
+    # run when the child DagRun row is created (a @validates hook that does not use self).
     return AirflowHelpers(
         lambda value: timezone.parse(value),
         lambda: timezone.utcnow(),
         generate_run_id,
-        _run_id_validator(dag_run),
+        lambda run_id: dag_run.validate_run_id(None, "run_id", run_id),
     )
 
 
-def _run_id_validator(dag_run: Any) -> Callable[[str], object]:
-    # Airflow's own check, run when the child DagRun row is created (DagRun.validate_run_id, a SQLAlchemy
-    # @validates hook that does not use self): RUN_ID_REGEX or [scheduler] allowed_run_id_pattern, and on
-    # 3.3 no "..". Called here it refuses the same run_ids with the same message, before the trigger.
-    validate = getattr(dag_run, "validate_run_id", None)
-    if validate is None:  # pragma: no cover - every supported Airflow has it
-        return lambda run_id: run_id
-    return lambda run_id: validate(None, "run_id", run_id)
-
-
-def is_notset(value: object) -> bool:
-    # airflow's NOTSET sentinel (ArgNotSet), recognised without importing Airflow.
+def is_notset(value: object) -> bool:  # Airflow's NOTSET (ArgNotSet), without importing Airflow
     return type(value).__name__ == "ArgNotSet"
 
 
@@ -111,9 +93,6 @@ def _one_shot(values: object) -> bool:
         return iter(values) is values  # type: ignore[call-overload]
     except TypeError:
         return False
-
-
-# -- states --------------------------------------------------------------------------------------------
 
 
 def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -138,29 +117,12 @@ def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -
 
 
 def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The states as the operator holds them (its ``__init__``, stock's, already applied the defaults:
-    an empty ``allowed_states`` list means ``[success]``; an empty iterator, as in stock, means none).
+    """The states as the operator holds them (its ``__init__``, stock's, already applied the defaults).
 
-    A state in both lists is allowed, as with stock: a child in it fails the parent (failed_states is
-    checked first on every version).
+    A state in both lists is allowed, as with stock: a child in it fails the parent.
     """
     allowed = _states("allowed_states", allowed_states, ("success",))
-    failed = _states("failed_states", failed_states, ("failed",))
-    return allowed, failed
-
-
-# -- scalars -------------------------------------------------------------------------------------------
-
-
-def check_poke_interval(poke_interval: Any) -> float:
-    # A synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
-    # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
-    if not isinstance(poke_interval, (int, float)) or not poke_interval >= 0:
-        raise TriggerArgumentError(
-            f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
-            "(the wait sleeps that long between polls)."
-        )
-    return poke_interval
+    return allowed, _states("failed_states", failed_states, ("failed",))
 
 
 def check_trigger_dag_id(dag_id: Any) -> str:
@@ -171,61 +133,25 @@ def check_trigger_dag_id(dag_id: Any) -> str:
     return dag_id
 
 
-def check_note(note: Any) -> str | None:
-    if not note:  # stock sends no note when it is empty
-        return None
-    if not isinstance(note, str):
-        raise TriggerArgumentError(
-            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; "
-            f"write note={str(note)!r}."
-        )
-    return note
-
-
-def check_run_id(run_id: str, validate: Callable[[str], object]) -> None:
-    try:
-        validate(run_id)
-    except ValueError as err:
-        raise TriggerArgumentError(
-            f"trigger_run_id={run_id!r} cannot name a DAG run: {err}. Use letters, digits and _ . ~ : + - "
-            "only, or change [scheduler] allowed_run_id_pattern."
-        ) from err
-
-
-# -- conf ----------------------------------------------------------------------------------------------
-
-
-def _first_unserialisable(value: Any, path: str = "conf") -> str:
-    import json
-
+def _unserialisable(value: Any, path: str = "conf") -> Iterator[str]:
+    """Where ``json.dumps`` fails in ``value``: each key or value it refuses, by its path."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                return f"{path} key {key!r}"
-            found = _first_unserialisable(item, f"{path}[{key!r}]")
-            if found:
-                return found
-        return ""
-    if isinstance(value, (list, tuple)):
+            if key is not None and not isinstance(key, (str, int, float, bool)):
+                yield f"{path} key {key!r}"
+            yield from _unserialisable(item, f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = _first_unserialisable(item, f"{path}[{index}]")
-            if found:
-                return found
-        return ""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return f"{path}={value!r} ({type(value).__name__})"
-    return ""
-
-
-_CONF_FIX = "convert it to str, int, float, bool, None, list or dict (dates with .isoformat())."
+            yield from _unserialisable(item, f"{path}[{index}]")
+    else:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            yield f"{path}={value!r} ({type(value).__name__})"
 
 
 def parse_conf(conf: Any) -> Any:
     """What stock does to ``conf``: a JSON string is loaded, the result must survive ``json.dumps``."""
-    import json
-
     stock_message = f"conf parameter should be JSON Serializable: {conf}"
     try:
         if conf and isinstance(conf, str):
@@ -237,17 +163,15 @@ def parse_conf(conf: Any) -> Any:
         ) from err
     except (TypeError, ValueError) as err:
         raise TriggerArgumentError(
-            f"{stock_message} ({_first_unserialisable(conf) or err}); {_CONF_FIX}"
+            f"{stock_message} ({next(_unserialisable(conf), err)}); convert it to str, int, float, bool, "
+            "None, list or dict (dates with .isoformat())."
         ) from err
     return conf
 
 
 def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> None:
-    """Refuse what the trigger itself refuses, after stock's checks passed: not a JSON object, and
-    (``str_keys``, the 3.x ``TriggerDagRun`` payload's ``dict[str, Any]``) a key that is not a string.
-
-    NaN and infinity pass, as with stock: Airflow 2 stores them; on 3.x the task runner refuses them
-    before ``execute()`` runs (it serialises the rendered conf as strict JSON), for both operators alike.
+    """Refuse what the trigger refuses after stock's checks passed: not a JSON object, and (``str_keys``,
+    3.x's ``dict[str, Any]`` payload) a key that is not a string. NaN passes, as with stock.
     """
     if conf is None or (falsy_means_none and not conf):
         return
@@ -263,9 +187,6 @@ def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> No
             f"conf key {key!r} ({type(key).__name__}) must be a string: the DAG run's conf is a JSON "
             f"object; write {str(key)!r}."
         )
-
-
-# -- dates ---------------------------------------------------------------------------------------------
 
 
 def check_datetime_type(name: str, value: Any) -> None:
@@ -302,16 +223,13 @@ def check_aware(name: str, value: datetime.datetime | None) -> None:
         )
 
 
-# -- the flags this Airflow may lack -------------------------------------------------------------------
-
-
 def check_features(selection: Selection, **flags: Any) -> None:
     """Raise :class:`FeatureNotSupported` for a flag the standard operator refuses on this Airflow."""
     for name, value in flags.items():
         if not value or is_notset(value):
             continue
         reason = selection.gap(name)
-        if reason is not None and WHEN_MISSING.get(Feature(name)) == "refuse":
+        if reason is not None and Feature(name) in REFUSED_WHEN_MISSING:
             raise FeatureNotSupported(
                 f"{name}={value!r} cannot work on Airflow {selection.version.raw} "
                 f"(strategy {selection.name!r}): {reason}. Remove {name}, or require a newer Airflow.",
@@ -319,12 +237,11 @@ def check_features(selection: Selection, **flags: Any) -> None:
             )
 
 
-def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> None:
-    """Checks at construction: only what the standard operator checks there too, plus ``durable``.
-
-    Anything else waits for ``execute()``, as with stock, so every DAG file that parses with the standard
-    operator parses with this one (the one exception, a literal empty ``trigger_dag_id``, is declared).
+def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = None) -> None:
+    """Check constructor arguments at the end of the operator's ``__init__``, after stock's own checks:
+    only what stock checks there too, plus ``durable`` (declared: a literal empty ``trigger_dag_id``).
     """
+    selection = selection or select_strategy()
     durable = kwargs.get("durable", False)
     if not isinstance(durable, bool):
         raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
@@ -337,16 +254,10 @@ def check_static_arguments(selection: Selection, kwargs: Mapping[str, Any]) -> N
     check_features(selection, fail_when_dag_is_paused=kwargs.get("fail_when_dag_is_paused"))
 
 
-# -- the request ---------------------------------------------------------------------------------------
-
-
 def build_request(
     operator: Any, selection: Selection, helpers: AirflowHelpers | None = None
 ) -> TriggerRequest:
-    """Validate the operator's rendered attributes and compute the request as the standard operator does.
-
-    Writes back what stock writes back: ``operator.conf`` (a JSON string becomes the dict).
-    """
+    """The request stock would compute from the operator's rendered attributes; sets ``operator.conf``."""
     helpers = helpers or airflow_helpers()
     # 1. Stock's own checks, in stock's order: logical_date's type, the dates, conf.
     logical_arg = operator.logical_date
@@ -366,36 +277,51 @@ def build_request(
     dag_id = check_trigger_dag_id(operator.trigger_dag_id)
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
     poke_interval = operator.poke_interval
-    deferrable = provider_attribute(operator, "deferrable")
-    if operator.wait_for_completion and not deferrable:  # only the synchronous wait sleeps
-        check_poke_interval(poke_interval)
+    deferrable = operator.deferrable
+    # The synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
+    # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
+    if (
+        operator.wait_for_completion
+        and not deferrable
+        and not (isinstance(poke_interval, (int, float)) and poke_interval >= 0)
+    ):
+        raise TriggerArgumentError(
+            f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
+            "(the wait sleeps that long between polls)."
+        )
     check_features(selection, fail_when_dag_is_paused=getattr(operator, "fail_when_dag_is_paused", False))
     dropped = []
-    note_arg = getattr(operator, "note", None)
-    if note_arg is not None and selection.supports(Feature.NOTE):
-        note = check_note(note_arg)
-    else:
+    note = getattr(operator, "note", None)
+    if note is not None and not selection.supports(Feature.NOTE):
         note = None
-        if note_arg is not None:
-            dropped.append(Feature.NOTE)
+        dropped.append(Feature.NOTE)
+    elif note and not isinstance(note, str):  # an empty note is not sent, as with stock
+        raise TriggerArgumentError(
+            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; "
+            f"write note={str(note)!r}."
+        )
     use_run_after = run_after_given and selection.supports(Feature.RUN_AFTER)
     if run_after_given and not use_run_after and run_after_arg is not None:
         dropped.append(Feature.RUN_AFTER)
 
-    run_id_given = bool(operator.trigger_run_id)
-    if run_id_given:
+    if operator.trigger_run_id:
         run_id = str(operator.trigger_run_id)
-        check_run_id(run_id, helpers.validate_run_id)
+        try:
+            helpers.validate_run_id(run_id)
+        except ValueError as err:
+            raise TriggerArgumentError(
+                f"trigger_run_id={run_id!r} cannot name a DAG run: {err}. Use letters, digits and "
+                "_ . ~ : + - only, or change [scheduler] allowed_run_id_pattern."
+            ) from err
     else:
         run_id = helpers.generate_run_id(logical_date, run_after or helpers.utcnow())
     return TriggerRequest(
         trigger_dag_id=dag_id,
         run_id=run_id,
-        run_id_given=run_id_given,
         conf=conf,
         logical_date=logical_date,
         run_after=run_after if use_run_after and run_after else None,
-        note=note,
+        note=note or None,
         reset_dag_run=bool(operator.reset_dag_run),
         skip_when_already_exists=bool(operator.skip_when_already_exists),
         wait_for_completion=bool(operator.wait_for_completion),
@@ -408,15 +334,7 @@ def build_request(
         dropped=tuple(dropped),
         # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
         # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
-        run_id_generated=not run_id_given
+        run_id_generated=not operator.trigger_run_id
         and (logical_arg is None or is_notset(logical_arg))
         and not run_after_given,
     )
-
-
-class _NotSet:
-    """Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers)."""
-
-
-_NotSet.__name__ = "ArgNotSet"
-NOTSET = _NotSet()

@@ -1,14 +1,8 @@
-"""One module per strategy; the registry (``_registry.STRATEGIES``) says which runs where.
-
-Each module is a :class:`StrategyModule`: ``check`` finds what its Airflow's trigger would refuse and
-``refuse`` says how that ends the task, ``execute`` is the standard operator's own path there, and
-``Port`` is what the durable path (``_durable``) triggers and polls through. ``_execute.execute_trigger``
-decides which of the two paths runs.
-"""
+"""One module per strategy, each a :class:`StrategyModule`; the registry says which runs where."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 if TYPE_CHECKING:
@@ -18,10 +12,10 @@ if TYPE_CHECKING:
 
 
 class StrategyModule(Protocol):
-    """What ``_execute`` needs of a strategy module (mypy checks each module against it)."""
+    """What ``_execute.execute_trigger`` needs of a strategy module (mypy checks each against it)."""
 
     @property
-    def Port(self) -> Callable[[Any, Mapping[str, Any]], TaskPort]:
+    def Port(self) -> type[TaskPort]:
         """Built from the operator and the task context: the durable path's only way into Airflow."""
 
     def check(self, request: TriggerRequest) -> None:

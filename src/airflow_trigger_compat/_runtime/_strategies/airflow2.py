@@ -1,9 +1,7 @@
-"""Airflow 2.11: the task may use the ORM, so the operator triggers and polls by itself.
+"""Airflow 2.11: stock's ``_trigger_dag_af_2``, step for step, through ``_ports.OrmPort``.
 
-This is the standard operator's ``_trigger_dag_af_2``, step for step, through ``_ports.OrmPort`` (the same
-port the durable path uses): ``trigger_dag``; on "already exists" the run it found is cleared
-(``reset_dag_run``), skipped or the error re-raised; the XCom, the poll and the deferral use the run that
-exists (which may have another run_id than the one asked for, when it was found by its logical date).
+The XCom, the poll and the deferral use the run that exists, which may have another run_id than the one
+asked for (found by its logical date).
 """
 
 from __future__ import annotations

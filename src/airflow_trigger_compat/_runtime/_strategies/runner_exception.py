@@ -1,10 +1,7 @@
 """Airflow 3.0 to 3.2 (and 3.3 without ``durable``): raise ``DagRunTriggerException`` for the runner.
 
-Since AIP-72 (Airflow 3.0) a task has no ORM access; ``task_runner._handle_trigger_dag_run`` sends the
-``TriggerDagRun`` message, pushes the ``trigger_run_id`` XCom and polls. This is the standard operator's
-``_trigger_dag_af_3``. With ``durable=True`` the operator triggers and polls itself through the execution
-API (``_ports.SupervisorPort``); with no ``task_state_store`` before 3.3 the child's run_id is derived
-from the parent task instance (``_durable``).
+Since AIP-72 a task has no ORM access; ``task_runner._handle_trigger_dag_run`` triggers, pushes the
+XCom and polls. With ``durable=True`` the operator does that itself (``_ports.SupervisorPort``).
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ from typing import Any, NoReturn
 from .._airflow import load
 from .._errors import TriggerArgumentError
 from .._ports import SupervisorPort as Port
-from .._ports import push_link
 from .._request import TriggerRequest, check_aware, check_conf_shape
 
 __all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
@@ -31,11 +27,8 @@ def check(request: TriggerRequest) -> None:
 def refuse(
     operator: Any, context: Mapping[str, Any], request: TriggerRequest, error: TriggerArgumentError
 ) -> NoReturn:
-    """Say what is wrong and how to fix it, then let the runner refuse the payload as it refuses stock's.
-
-    The 3.0-3.2 runner refuses it before anything is sent, and its error escapes _handle_trigger_dag_run:
-    the task fails at once, without retries, its link naming the run_id (durable or not).
-    """
+    """Log what is wrong and the fix, then let the runner refuse the payload as it refuses stock's: its
+    error escapes ``_handle_trigger_dag_run`` before anything is sent, failing the task without retries."""
     operator.log.error("%s", error)
     raise_for_runner(operator, context, request)
 
@@ -44,16 +37,12 @@ def raise_for_runner(operator: Any, context: Mapping[str, Any], request: Trigger
     """The standard operator's ``_trigger_dag_af_3``: the task runner triggers and waits."""
     if request.fail_when_dag_is_paused and context["ti"].get_dag(request.trigger_dag_id).is_paused:
         raise load("DagIsPaused")(dag_id=request.trigger_dag_id)
-    push_link(operator, context, request.run_id)
+    Port(operator, context).push_link(request.run_id)
     raise load("DagRunTriggerException")(**runner_kwargs(request))
 
 
 def runner_kwargs(request: TriggerRequest) -> dict[str, Any]:
-    """The ``DagRunTriggerException`` keywords for ``request``.
-
-    ``note`` and ``run_after`` only when set: the request carries them only where the registry says this
-    Airflow takes them (task-sdk 1.2: note; 1.3: run_after).
-    """
+    """The ``DagRunTriggerException`` keywords; ``note``, ``run_after`` only where this Airflow takes them."""
     state = load("DagRunState")
     kwargs: dict[str, Any] = {
         "trigger_dag_id": request.trigger_dag_id,
