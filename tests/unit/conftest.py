@@ -18,7 +18,7 @@ import pytest
 
 import airflow_trigger_compat
 from airflow_trigger_compat._runtime import _airflow
-from airflow_trigger_compat._runtime._contract import ParentKey, handle_existing_run
+from airflow_trigger_compat._runtime._contract import ParentKey, TaskPort
 from airflow_trigger_compat._runtime._registry import Selection, parse_airflow_version, resolve
 from airflow_trigger_compat._runtime._request import AirflowHelpers, TriggerRequest, build_request
 
@@ -104,8 +104,9 @@ class _Log:
     info = warning = debug = error = _record
 
 
-class FakePort:
-    """An in-memory Airflow: DAG runs by run_id, pushed XComs, a state script for polls."""
+class FakePort(TaskPort):
+    """An in-memory Airflow: DAG runs by run_id, pushed XComs, a state script for polls (the contract's own
+    log lines and "already exists" handling come from ``TaskPort``)."""
 
     def __init__(
         self,
@@ -160,14 +161,6 @@ class FakePort:
         self.events.append(f"xcom:{run_id}")
         self.xcoms.append(run_id)
 
-    def log_waiting(self, request: TriggerRequest, run_id: str) -> None:
-        self.log.info(
-            "Waiting for %s on %s to reach an allowed state %s",
-            request.trigger_dag_id,
-            run_id,
-            list(request.allowed_states),
-        )
-
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
 
@@ -182,9 +175,6 @@ class FakePort:
 
     def child_failed(self, dag_id: str, state: str) -> NoReturn:
         self.fail(f"{dag_id} failed with failed state {state}", retry=True)
-
-    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
-        handle_existing_run(request, self, run_id)
 
     def parent_key(self) -> ParentKey:
         return ParentKey("parent", "manual__run", self.dag_run, "trigger", -1, self.max_tries)
