@@ -26,6 +26,7 @@ from typing import Any
 from harness import (
     HEARTBEAT_TIMEOUT_S,
     MID_WAIT_POLLS,
+    RETRY_DELAY_S,
     WORKERS,
     ZOMBIE_DETECTION_INTERVAL_S,
     Instance,
@@ -39,12 +40,9 @@ ALL_KINDS = (*KILL_KINDS, "load")
 #: the load case runs these side by side in the same fault window (their throughput is compared)
 LOAD_VARIANTS = ("stock", "shim_durable")
 LOAD_PARENTS = 10
-CHILD_SLEEP_S = 30.0  # kill cases: the child outlives the kill, the heartbeat timeout and the retry start
-LOAD_CHILD_SLEEP_S = 30.0
-RETRY_DELAY_S = 2.0
-#: the DAG file's settings for these cases
-ENV = {"CELERY_CHILD_SLEEP": str(CHILD_SLEEP_S), "CELERY_LOAD_CHILD_SLEEP": str(LOAD_CHILD_SLEEP_S)}
-ENV["E2E_RETRY_DELAY"] = str(RETRY_DELAY_S)
+#: Every child run sleeps this long (never released early): in the kill cases it outlives the kill, the
+#: heartbeat timeout and the retry's start; the load case's parents each wait on one
+CHILD_S = 30.0
 #: scheduling + a Celery worker starting the task on this loaded two-core machine, per try
 TASK_START_S = 30.0
 #: SIGTERM -> SIGKILL of what is left, as a container runtime does (``docker stop``'s default, 10 s); the
@@ -88,8 +86,6 @@ class ParentResult:
     durable_decisions: list[str] = field(default_factory=list)
     kill_to_reconnect_s: list[float] = field(default_factory=list)  # durable: kill -> retry's decision
     kill_to_retrigger_s: list[float] = field(default_factory=list)  # kill -> a further child run
-    #: the child runs' task: tries summed over the child runs (a killed child task retries too)
-    child_task_tries: int | None = None
     #: Airflow's "stuck in queued" requeues (a message a killed worker took and never started):
     #: for this parent's task instances, and for its children's
     stuck_in_queued_parent: int | None = None
@@ -150,8 +146,6 @@ class Parent(Run):
                 text = self.inst.worker_log(name).read_text(errors="replace")
                 mine = (x for x in text.splitlines() if self.dag_id in x and self.run_id in x)
                 p.deliveries += sum(1 for x in mine if "in Celery:" in x)
-        tries = self.db.one("SELECT sum(try_number) FROM task_instance WHERE dag_id=?", (self.child_dag_id,))
-        p.child_task_tries = int(tries) if tries is not None else None
         stuck = "SELECT count(*) FROM log WHERE dag_id=? AND event LIKE ?"
         p.stuck_in_queued_parent = int(self.db.one(stuck, (self.dag_id, "stuck in queued%")) or 0)
         p.stuck_in_queued_child = int(self.db.one(stuck, (self.child_dag_id, "stuck in queued%")) or 0)
@@ -253,7 +247,7 @@ class CeleryRun:
             raise RuntimeError(f"{kind}: a parent stopped waiting before the kill: {tis}")
         if not_on_victim := [p.case for p in parents if p.res.worker_try1 != victim]:
             raise RuntimeError(f"{kind}: parents not on {victim}: {not_on_victim}")
-        bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2) + (TERM_GRACE_S if kind == "sigterm" else 0.0)
+        bound = no_hang_bound(CHILD_S, inst.is_airflow2) + (TERM_GRACE_S if kind == "sigterm" else 0.0)
         t_kill = time.time()
         if kind == "sigkill":
             phase["killed_pids"] = inst.procs.kill_tree(victim)
@@ -288,7 +282,7 @@ class CeleryRun:
         phase = {"case": "schedkill", "t_kill": t_kill, "killed_pids": killed}
         phase["scheduler_down_s"] = round(time.time() - t_kill, 1)
         inst.start_scheduler()
-        bound = no_hang_bound(CHILD_SLEEP_S, inst.is_airflow2)
+        bound = no_hang_bound(CHILD_S, inst.is_airflow2)
         inst.wait("every parent and child run final", lambda: self._all_done(parents), bound + 120)
         self._collect(parents, bound, [t_kill], phase)
 
@@ -319,7 +313,7 @@ class CeleryRun:
             inst.start_worker(worker)  # restarted at once
             done.append({"t": round(kills[-1] - t_trigger, 1), "worker": worker, "killed_pids": len(pids)})
             log(f"load: t+{done[-1]['t']} s SIGKILLed {worker} ({len(pids)} processes), restarting it")
-        bound = no_hang_bound(LOAD_CHILD_SLEEP_S, inst.is_airflow2)
+        bound = no_hang_bound(CHILD_S, inst.is_airflow2)
         what = "every load parent and child run final"
         inst.wait(what, lambda: all(p.done() for p in parents), timeout=bound + 180, every=1.0)
         self._collect(parents, bound, kills or [t_trigger], None)
@@ -402,7 +396,6 @@ def summarize(parents: list[ParentResult]) -> list[dict[str, Any]]:
                     "final_after_kill_max_s": max(finals, default=None),
                     "bound_s": group[0].bound_s,
                     "deliveries": sum(p.deliveries or 0 for p in group),
-                    "child_task_tries": sum(p.child_task_tries or 0 for p in group),
                     "stuck_in_queued": sum(
                         (p.stuck_in_queued_parent or 0) + (p.stuck_in_queued_child or 0) for p in group
                     ),
@@ -431,8 +424,7 @@ def run(inst: Instance, cases: list[str], seed: int = DEFAULT_SEED, **_: Any) ->
         "error": error,
         "airflow_home_kept": str(inst.home) if error else None,
         "settings": {
-            "child_sleep_s": CHILD_SLEEP_S,
-            "load_child_sleep_s": LOAD_CHILD_SLEEP_S,
+            "child_sleep_s": CHILD_S,
             "heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S,
             "retry_delay_s": RETRY_DELAY_S,
             "term_grace_s": TERM_GRACE_S,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
-import importlib.util
 import json
 import os
 import pickle
@@ -42,12 +41,17 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the results schema: tests/results.py
+import results as schema
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 FINAL_DAGRUN_STATES = {"success", "failed"}
 #: Airflow 2.11's zombie detection interval (see Instance.build_env); the DAG file's 2.11 children outlive it.
 ZOMBIE_DETECTION_INTERVAL_S = 20
 HEARTBEAT_TIMEOUT_S = 20  # 3.x: task_instance_heartbeat_timeout; 2.11: scheduler_zombie_task_threshold
+POKE_INTERVAL_S = 2  # every parent's poke_interval (the DAG file reads these from E2E_SETTINGS)
+RETRY_DELAY_S = 2.0  # every task's retry_delay
 #: The package the shim cases run (the DAG file reads the same variables): this one unless a provider's
 #: vendored copy is under test (``E2E_SHIM_PACKAGE``, with its operator in ``E2E_SHIM_OPERATOR``).
 SHIM_PACKAGE = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat"
@@ -316,7 +320,7 @@ SERVERS = ("scheduler", "redis", "api-server", "dag-processor")
 class Instance:
     minor: str
     home: Path
-    cases: list[str]
+    cases: dict[str, float]  # case id -> how long its child runs at most (seconds)
     executor: str = "local"  # or "celery"
     python: str = sys.executable
     env: dict[str, str] = field(default_factory=dict)
@@ -339,7 +343,7 @@ class Instance:
     def airflow_bin(self) -> str:
         return str(Path(self.python).parent / "airflow")
 
-    def build_env(self, extra_env: dict[str, str] | None = None) -> None:
+    def build_env(self) -> None:
         dags = self.home / "dags"
         dags.mkdir(parents=True, exist_ok=True)
         shutil.copy(HERE / "dags" / "live_dags.py", dags / "live_dags.py")
@@ -351,15 +355,19 @@ class Instance:
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__EXECUTOR="LocalExecutor",
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-            AIRFLOW__CORE__PARALLELISM="48",
+            # A child run holds its slot until its case releases it, and on 3.x each whole-worker kill leaks
+            # one (the key stays in LocalExecutor.running): 3.x starts its workers as they are needed.
+            AIRFLOW__CORE__PARALLELISM="96",
             AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="32",
             AIRFLOW__CORE__UNIT_TEST_MODE="False",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
             AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC="2",
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
-            E2E_MARKER_DIR=str(self.marker_dir),
-            E2E_CASES=",".join(self.cases),
+            E2E_SETTINGS=json.dumps(
+                {"cases": self.cases, "markers": str(self.marker_dir), "retry_delay_s": RETRY_DELAY_S}
+                | {"poke_interval": POKE_INTERVAL_S}
+            ),
             PYTHONUNBUFFERED="1",
             # children of the venv's airflow must see the venv first
             PATH=f"{Path(self.python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -370,12 +378,14 @@ class Instance:
                 # 2.11 fails a killed try through a zombie callback the DAG processor runs later; a second
                 # detection before that callback ran queues a second one, which then fails the *next* try
                 # (apache/airflow#42553, open). The callback took 1-4 s here idle and longer in CI (5 s was
-                # hit once), so the interval leaves it ample time; 2.11's children outlive the wait
-                # (live_dags._child_seconds). Each LocalExecutor case checks one detection per kill.
+                # hit once), so the interval leaves it ample time; the children wait for their release.
+                # Each LocalExecutor case checks one detection per kill.
                 AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL=str(ZOMBIE_DETECTION_INTERVAL_S),
                 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="10",
                 AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="10",
                 AIRFLOW__SCHEDULER__PARSING_PROCESSES="1",
+                # 2.11 starts every LocalExecutor worker up front; a killed task process frees its slot
+                AIRFLOW__CORE__PARALLELISM="48" if self.executor == "local" else "96",
                 AIRFLOW__WEBSERVER__SECRET_KEY=secrets.token_hex(16),
             )
         else:
@@ -413,10 +423,7 @@ class Instance:
                 AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="60",
                 AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL="10",
                 AIRFLOW__SCHEDULER__NUM_STUCK_IN_QUEUED_RETRIES="5",
-                # the load case: 24 waiting parent tasks, their children and the stock duplicates at once
-                AIRFLOW__CORE__PARALLELISM="96",
             )
-        env.update(extra_env or {})
         self.env = env
 
     def start(self, postgres: Postgres | None) -> None:
@@ -626,11 +633,10 @@ class Instance:
 @contextlib.contextmanager
 def running_airflow(
     minor: str,
-    cases: list[str],
+    cases: dict[str, float],
     executor: str = "local",
     postgres: Postgres | None = None,
     keep_home: bool = False,
-    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Instance]:
     """An Airflow started for ``cases``, stopped on exit or error (and PostgreSQL with it, unless given).
 
@@ -638,7 +644,7 @@ def running_airflow(
     """
     home = Path(tempfile.mkdtemp(prefix=f"airflow-live-{executor}-{minor}-"))
     inst = Instance(minor=minor, home=home, cases=cases, executor=executor, keep_home=keep_home)
-    inst.build_env(extra_env)
+    inst.build_env()
     sqlite = not inst.is_airflow2 and os.environ.get("E2E_DATABASE", "postgres") != "postgres"
     own_pg = postgres is None and not sqlite
     pg = None if sqlite else postgres or Postgres()
@@ -735,6 +741,10 @@ class Run:
         """Per map index: the polls of its child run the try's task log shows."""
         return [polls(self.task_log(attempt, i)) for i in self.map_indices]
 
+    def release(self) -> None:
+        """Let this run's child runs end: the DAG file's child task waits for this marker."""
+        (self.inst.marker_dir / f"{self.child_dag_id}.release").touch()
+
     def durable_decision(self, attempt: int, index: int = -1) -> tuple[str, float] | None:
         """The retry's durable decision (RECONNECT_EVENTS) and when its task log shows it."""
         for line in self.task_log(attempt, index).splitlines():
@@ -768,7 +778,7 @@ def run_version(
     cases = module.cases(minor, shim, **options)
     log(f"Airflow {version} on {executor}: cases {cases}")
     report: dict[str, Any] = {"airflow_minor": minor, "airflow_version": version, "shim_installed": shim}
-    with running_airflow(minor, cases, executor, postgres, keep_home, module.ENV) as inst:
+    with running_airflow(minor, dict.fromkeys(cases, module.CHILD_S), executor, postgres, keep_home) as inst:
         report |= module.run(inst, cases, **options)
         timings = dict(inst.timings)
     timings["version_total_s"] = round(time.monotonic() - t0, 1)
@@ -777,20 +787,6 @@ def run_version(
     print(schema.run_table(doc), flush=True)
     print(f"timings: {json.dumps(timings)}", flush=True)
     return report
-
-
-def _results() -> Any:
-    """The results schema, tests/results.py, by path: a provider session has no airflow_trigger_compat."""
-    spec = importlib.util.spec_from_file_location(
-        "_airflow_trigger_compat_results", REPO / "tests" / "results.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-schema = _results()
 
 
 def results_document(executor: str, report: dict[str, Any], out: Path | None) -> dict[str, Any]:

@@ -1,11 +1,18 @@
 """The crash cases on LocalExecutor: every case at once against one scheduler, one thread each.
 
+Kinds (case ids ``<variant>__<kind>__<n>``, the DAG file's): ``midwait`` kills the task process while it
+polls its child run; ``workerkill`` its supervisor too (the whole worker); ``winbefore`` / ``winafter``
+kill it in a window before or right after the shim's trigger seam; ``doublekill`` kills try 1 and try 2
+mid-wait (retries=2); ``mapped``: indices 0 and 1 of 3 mid-wait. No kill: ``childfail`` (the child fails
+on its first run only), ``clearwait`` (the task is cleared while it waits), ``clear`` (cleared after
+success), ``recreate`` (the parent run deleted and triggered again under its run_id).
+
 Which PID is killed: the task instance's ``pid`` column. On 3.x the LocalExecutor worker runs the
 supervisor, which forks the task process and reports *that* child's PID to the execution API
 (``ti.pid``); on 2.11 ``airflow tasks run`` (LocalTaskJob) forks the ``--raw`` process, which writes its
 own PID to ``ti.pid``. That is the process running ``execute()`` and the operator's wait loop: the
 worker dying mid-wait. Its parent (supervisor / LocalTaskJob) notices a SIGKILL at once and fails the
-try -> ``up_for_retry`` -> try 2. Case ids and what each kind does: the DAG file (dags/live_dags.py).
+try -> ``up_for_retry`` -> try 2.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from harness import (
     polls,
 )
 
-ENV: dict[str, str] = {}  # the DAG file's defaults serve these cases
+#: A child run lasts until its case releases it (``Run.release``, once the try the case waits for polled it,
+#: or the parent run ended), at most this long: it is still running whenever a retry looks for it.
+CHILD_S = 300.0
 #: Every case kind each variant has on some version, in the order they run and are reported.
 KINDS: dict[str, tuple[str, ...]] = {
     "stock": ("midwait", "workerkill", "doublekill", "childfail", "clear", "recreate", "mapped", "clearwait"),
@@ -123,28 +132,21 @@ class CaseResult:
     child_run_ids: list[str] = field(default_factory=list)
     child_states: list[str] = field(default_factory=list)
     parent_state: str | None = None
-    ti_state: str | None = None
     try_number: int | None = None
     killed_pid: int | None = None
-    killed_supervisor_pid: int | None = None
-    marker_pid: int | None = None
     window_child_run_id: str | None = None
     child_runs_at_kill: int | None = None
-    kill_after_trigger_s: float | None = None
     kill_to_try2_running_s: float | None = None
     kill_to_new_child_s: float | None = None
     kill_to_reconnect_s: float | None = None
     case_duration_s: float | None = None
     durable_warning_logged: bool | None = None
     kill_whole_worker: bool = False
-    second_killed_pid: int | None = None
     max_tries_before_clear: int | None = None
     max_tries_after_clear: int | None = None
     #: mapped: child runs per map index, and each index's try number
     children_per_index: list[int] = field(default_factory=list)
     tries_per_index: list[int | None] = field(default_factory=list)
-    clear_number_before: int | None = None
-    clear_number_after: int | None = None
     durable_decision: str | None = None
     #: 2.11: "Detected zombie job" lines for this parent run (one per kill; more is apache/airflow#42553)
     zombie_detections: int | None = None
@@ -161,6 +163,8 @@ class CaseRunner(Run):
         super().__init__(inst, case, run_id, mapped=kill == "mapped")
         self.res = CaseResult(case, variant, kill, self.dag_id, run_id)
         self.deadline = time.monotonic() + timeout
+        self.killed = [0, 1] if kill == "mapped" else [-1]  # the map indices the case kills
+        self.t_act = (time.time(), time.monotonic())
         # Airflow 3.0 retries a killed task only when its whole worker is gone (see cases())
         self.res.kill_whole_worker = kill == "workerkill" or (
             kill in ("doublekill", "mapped", "winafter") and inst.minor == "3.0"
@@ -174,45 +178,45 @@ class CaseRunner(Run):
         what = f"try {attempt} polling its child run (index {index})"
         self._wait(what, lambda: polls(self.task_log(attempt, index)) >= MID_WAIT_POLLS)
 
-    def _kill_try(self, attempt: int) -> list[dict[str, Any]]:
+    def _mark(self) -> None:
+        """The moment of the case's act (its first kill, the clear, the delete): what its times count from."""
+        self.t_act = (time.time(), time.monotonic())
+        self.res.child_runs_at_kill = len(self.children())
+
+    def _kill_try(self, attempt: int) -> None:
         """SIGKILL try ``attempt`` (of indices 0 and 1 of the mapped parent, together) at the case's moment:
-        once its task log shows it waiting, or (window cases) once the DAG file's marker exists. Returns
-        the child runs then."""
+        once its task log shows it waiting, or (window cases) once the DAG file's marker exists."""
         r = self.res
-        indices = [0, 1] if r.kill == "mapped" else [-1]
         want = {"state": "running", "try_number": attempt, "pid": True}
-        for i in indices:
+        for i in self.killed:
             new = lambda i=i: (t := self.ti_is(want, i)) and t["pid"] != r.killed_pid  # noqa: E731
             self._wait(f"try {attempt} running (index {i})", new)
+        seam_pid = None
         if r.kill in ("winbefore", "winafter"):
             marker = self.inst.marker_dir / f"{self.dag_id}.window.1.json"
             self._wait(f"window marker {marker.name}", marker.exists, every=0.1)
             payload = json.loads(marker.read_text())
-            r.marker_pid, r.window_child_run_id = payload["pid"], payload.get("child_run_id")
+            seam_pid, r.window_child_run_id = payload["pid"], payload.get("child_run_id")
         else:
-            for i in indices:
+            for i in self.killed:
                 self._wait(f"try {attempt}'s child run (index {i})", lambda i=i: self.children(i))
-                t_trig = time.monotonic()
                 self._mid_wait(attempt, i)  # past the trigger (or the reconnect), into the wait
-                r.kill_after_trigger_s = r.kill_after_trigger_s or round(time.monotonic() - t_trig, 1)
-        kids, pids = self.children(), []
-        for i in indices:
+        pids = []
+        for i in self.killed:
             ti = self.ti_is({"state": "running", "try_number": attempt}, i)
             if ti is None:
                 raise RuntimeError(
                     f"{r.case}: index {i} no longer running try {attempt} at the kill: {self.ti(i)}"
                 )
-            if r.marker_pid is not None and r.marker_pid != ti["pid"]:
-                raise RuntimeError(f"{r.case}: ti.pid {ti['pid']} != pid that hit the seam {r.marker_pid}")
+            if seam_pid is not None and seam_pid != ti["pid"]:
+                raise RuntimeError(f"{r.case}: ti.pid {ti['pid']} != pid that hit the seam {seam_pid}")
             pids.append(int(ti["pid"]))
             self._kill(pids[-1], r.kill_whole_worker)
         if attempt == 1:
             r.killed_pid = pids[0]
-        else:
-            r.second_killed_pid = pids[0]
-        sup = f"supervisor {r.killed_supervisor_pid} + " if r.killed_supervisor_pid else ""
-        log(f"{r.case}: SIGKILL {sup}try {attempt} of indices {indices} (child runs so far: {len(kids)})")
-        return kids
+            self._mark()
+        what = "the whole worker" if r.kill_whole_worker else "the task process"
+        log(f"{r.case}: SIGKILL of {what}, try {attempt}, indices {self.killed}")
 
     def _kill(self, pid: int, whole_worker: bool) -> None:
         procs = self.inst.procs
@@ -225,21 +229,14 @@ class CaseRunner(Run):
             parent = psutil.Process(pid).parent()
             if parent is None or not procs.is_ours(parent.pid):
                 raise RuntimeError(f"{self.case}: parent of pid {pid} is not ours; not killing it")
-            self.res.killed_supervisor_pid = parent.pid
             os.kill(parent.pid, signal.SIGKILL)
         os.kill(pid, signal.SIGKILL)
 
-    def _clear_number(self) -> int | None:
-        sql = "SELECT clear_number FROM dag_run WHERE dag_id=? AND run_id=?"
-        return self.db.one(sql, (self.dag_id, self.run_id))  # type: ignore[no-any-return]
-
     def _clear(self, what: str) -> None:
-        """Clear the parent's task as a user would (REST API on 3.x, the CLI on 2.11); max_tries around it."""
+        """Clear the parent's task as a user would (REST API on 3.x, the CLI on 2.11); max_tries before it."""
         r = self.res
-        r.max_tries_before_clear, r.clear_number_before = (
-            (self.ti() or {}).get("max_tries"),
-            self._clear_number(),
-        )
+        r.max_tries_before_clear = (self.ti() or {}).get("max_tries")
+        self._mark()
         if self.inst.is_airflow2:
             sql = "SELECT execution_date FROM dag_run WHERE dag_id=? AND run_id=?"
             when = self.db.one(sql, (self.dag_id, self.run_id)).isoformat()
@@ -252,14 +249,16 @@ class CaseRunner(Run):
                 "dag_run_id": self.run_id,
                 "only_failed": False,
             }
-            body["reset_dag_runs"] = True
-            cleared = self._rest("POST", f"/api/v2/dags/{self.dag_id}/clearTaskInstances", body)
+            cleared = self._rest(
+                "POST", f"/api/v2/dags/{self.dag_id}/clearTaskInstances", body | {"reset_dag_runs": True}
+            )
             if not cleared.get("task_instances"):
                 raise RuntimeError(f"{r.case}: the REST API cleared nothing: {cleared}")
         log(f"{r.case}: cleared the task {what} (child runs so far: {r.child_runs_at_kill})")
 
     def _recreate(self) -> None:
         """Delete the parent's DAG run (REST API on 3.x, the ORM on 2.11), then trigger the same run_id."""
+        self._mark()
         if self.inst.is_airflow2:
             code = (
                 "from airflow.models.dagrun import DagRun\n"
@@ -275,8 +274,7 @@ class CaseRunner(Run):
         # delete, not at once (at once, once in three runs on 3.3.2, the new run's try 1 failed after
         # triggering its child and try 2 reconnected to it; not seen seconds later).
         self.inst.trigger([(self.dag_id, self.run_id)], fresh=True)
-        log(f"{self.case}: deleted the parent run and triggered it again (child runs so far: "
-            f"{self.res.child_runs_at_kill})")  # fmt: skip
+        log(f"{self.case}: deleted the parent run and triggered it again")
 
     def _rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call Airflow 3's REST API as a user would (a token from /auth/token); a 5xx is retried."""
@@ -298,49 +296,43 @@ class CaseRunner(Run):
                 time.sleep(1.0)
         raise AssertionError("unreachable")
 
-    def _run_without_kill(self) -> float:
-        """childfail, clear(wait), recreate: no kill; returns the wall time the measured phase started."""
+    def _act(self) -> int:
+        """Kill, clear or recreate at the case's moment; the try whose polls let the child runs end."""
         r = self.res
         if r.kill == "childfail":
-            return time.time()
+            self._mark()
+            return 2
         if r.kill == "clearwait":  # a user's clear while the task waits on its running child
-            self._wait("try 1 waiting", lambda: self.children() and self.ti_is({"state": "running"}))
             self._mid_wait(1)
-            r.child_runs_at_kill = len(self.children())
-            t_wall = time.time()
             self._clear("while it waits")
             self._wait("the cleared task's next try", lambda: ((self.ti() or {}).get("try_number") or 0) >= 2)
-        else:
+            r.max_tries_after_clear = (self.ti() or {}).get("max_tries")
+        elif r.kill in ("clear", "recreate"):  # the first run ends, then a user clears or recreates it
+            self._wait("try 1 polling", lambda: polls(self.task_log(1)) >= 1)
+            self.release()
             first = self._wait("the first run to finish", lambda: self.final() and self.state())
             if first != "success":
                 raise RuntimeError(f"{r.case}: the parent run ended {first} before the clear: {self.ti()}")
-            r.child_runs_at_kill = len(self.children())
-            t_wall = time.time()
             if r.kill == "recreate":
                 self._recreate()
-                return t_wall
+                return 1
             self._clear("after success")
             self._wait(
                 "the cleared task to rerun", lambda: (t := self.ti()) and t["state"] != "success", every=0.1
             )
-        r.max_tries_after_clear, r.clear_number_after = (
-            (self.ti() or {}).get("max_tries"),
-            self._clear_number(),
-        )
-        return t_wall
+        else:
+            self._kill_try(1)
+            if r.kill == "doublekill":
+                self._kill_try(2)
+                return 3
+        return 2
 
     def run(self) -> CaseResult:
         r = self.res
         t_case = time.monotonic()
         try:
-            if r.kill in ("childfail", "clear", "clearwait", "recreate"):
-                t_kill_wall, t_kill = self._run_without_kill(), time.monotonic()
-                kids = [] if r.kill == "childfail" else self.children()
-            else:
-                kids = self._kill_try(1)
-                t_kill_wall, t_kill, r.child_runs_at_kill = time.time(), time.monotonic(), len(kids)
-                if r.kill == "doublekill":
-                    self._kill_try(2)
+            last_try = self._act()
+            (t_kill_wall, t_kill), kids = self.t_act, r.child_runs_at_kill or 0
             while (final := self.state()) not in FINAL_DAGRUN_STATES:
                 if time.monotonic() > self.deadline:
                     raise TimeoutError(f"{r.case}: parent run did not finish")
@@ -349,13 +341,17 @@ class CaseRunner(Run):
                 try2 = (t.get("try_number") or 0) >= 2 and t.get("state") in ("running", "success", "failed")
                 if r.kill_to_try2_running_s is None and try2:
                     r.kill_to_try2_running_s = round(now, 1)
-                if r.kill_to_new_child_s is None and len(self.children()) > len(kids):
+                if r.kill_to_new_child_s is None and len(self.children()) > kids:
                     r.kill_to_new_child_s = round(now, 1)
+                if all(polls(self.task_log(last_try, i)) for i in self.killed):
+                    self.release()  # the try the case waits for is waiting on its child: it may end now
                 time.sleep(0.25)
             self._observe(final, t_kill_wall)
         except Exception as exc:
             r.error = f"{type(exc).__name__}: {exc}"
             log(f"{r.case}: ERROR {r.error}")
+        finally:
+            self.release()
         r.case_duration_s = round(time.monotonic() - t_case, 1)
         what = f"parent {r.parent_state} (try {r.try_number}) in {r.case_duration_s} s"
         log(f"{r.case}: {r.child_runs} child run(s), {what}")
@@ -366,7 +362,7 @@ class CaseRunner(Run):
         r = self.res
         r.parent_state = final
         t = self.ti(0 if r.kill == "mapped" else -1) or {}
-        r.ti_state, r.try_number = t.get("state"), t.get("try_number")
+        r.try_number = t.get("try_number")
         kids = self.children()
         if r.kill == "mapped":
             r.children_per_index = [len(self.children(i)) for i in range(3)]

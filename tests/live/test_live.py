@@ -3,30 +3,14 @@
 For the installed Airflow, one real deployment per executor, one after the other on one PostgreSQL
 (``harness.py``): ``nox -s "live(3.3)"``, ``-- -m local`` or ``-- -m celery`` for one executor.
 
-LocalExecutor (``local``, ``local_cases.py``: every case at once on one scheduler). Asserted (``expected``):
-
-* stock and ``durable=False``: one child run per try, so 2 after a kill (3 after a kill in try 1 and
-  in try 2), the duplicate this package fixes; durability is opt-in;
-* ``durable=True``, every version: 1 child run in every kill case: mid-wait, right after the trigger,
-  (3.3) after the run_id was stored but before the trigger, in try 1 and again in try 2;
-* a child that fails on its first run only: durable retries with a fresh child (2); stock too, but on
-  3.0-3.2, whose runner fails the parent;
-* a mapped parent (3 indices, 0 and 1 killed mid-wait): durable one child run per index, stock 2 for
-  each killed index;
-* a task cleared while it waits (not on 3.0, whose cleared running task did not rerun): stock triggers
-  a second child; durable reconnects (declared: ``durable-clear-while-waiting-reconnects``) when the
-  clear keeps ``max_tries`` (always on 2.11; a race inside Airflow on 3.x), else a second child as stock;
-* cleared after success (REST API; 2.11: the CLI), or the run deleted and triggered again under the same
-  run_id: a fresh child (2), as stock;
-* Airflow 3.0 with only the task process killed: no retry at all (its supervisor's own behaviour).
-
-Only the selected tests' cases run (``-k durable``). Results: ``results/e2e-<minor>.json`` (or
-``E2E_RESULTS``); ``E2E_SHIM_PACKAGE`` / ``E2E_SHIM_OPERATOR`` run the shim cases through a provider's
-vendored copy (see the DAG file).
+LocalExecutor (``local``, ``local_cases.py``: every case at once on one scheduler): ``expected()`` is what
+each case must end with, stock's duplicate included (one child run per try: durability is opt-in);
+``durable=True`` makes 1 child run in every kill case. Only the selected tests' cases run (``-k
+durable``). Results: ``results/e2e-<minor>.json`` (or ``E2E_RESULTS``); ``E2E_SHIM_PACKAGE`` /
+``E2E_SHIM_OPERATOR`` run the shim cases through a provider's vendored copy (see the DAG file).
 
 CeleryExecutor (``celery``, ``celery_cases.py``: Redis, two workers, four cases one after the other):
-what ``test_celery_case`` asserts is listed in docs/results.md ("Crash test on Celery"); results in
-``results/celery-<minor>.json`` (or ``CELERY_RESULTS``).
+``test_celery_case``; results in ``results/celery-<minor>.json`` (or ``CELERY_RESULTS``).
 """
 
 from __future__ import annotations
