@@ -40,8 +40,8 @@ ALL_KINDS = (*KILL_KINDS, "load")
 #: the load case runs these side by side in the same fault window (their throughput is compared)
 LOAD_VARIANTS = ("stock", "shim_durable")
 LOAD_PARENTS = 10
-#: Every child run sleeps this long (never released early): in the kill cases it outlives the kill, the
-#: heartbeat timeout and the retry's start; the load case's parents each wait on one
+#: A child run sleeps this long: the load case's parents each wait on one; a kill case's children end
+#: sooner, once the retry (the restarted scheduler) is back polling them (``Run.release``)
 CHILD_S = 30.0
 #: scheduling + a Celery worker starting the task on this loaded two-core machine, per try
 TASK_START_S = 30.0
@@ -95,11 +95,10 @@ class ParentResult:
     error: str | None = None
 
 
-def cases(minor: str, shim: bool, kinds: list[str] | None = None, **_: Any) -> list[str]:
-    """Every case id of one run: the three kill cases and the load case's parents."""
-    vs = [v for v in VARIANTS if shim or v == "stock"]
-    out = [f"{v}__{k}__1" for k in KILL_KINDS if k in (kinds or ALL_KINDS) for v in vs]
-    for v in (v for v in LOAD_VARIANTS if v in vs and "load" in (kinds or ALL_KINDS)):
+def cases() -> list[str]:
+    """Every case id of a run: the three kill cases, then the load case's parents."""
+    out = [f"{v}__{k}__1" for k in KILL_KINDS for v in VARIANTS]
+    for v in LOAD_VARIANTS:
         out += [f"{v}__loadmap__1"] + [f"{v}__load__{n}" for n in range(2, LOAD_PARENTS + 1)]
     return out
 
@@ -208,9 +207,11 @@ class CeleryRun:
             self.inst.wait_worker(name)
 
     def _all_done(self, parents: list[Parent]) -> bool:
-        """Every parent and child run final; meanwhile each parent's retry worker is noted."""
+        """Every parent and child run final; meanwhile each parent's retry worker is noted, and its child
+        runs released once that retry polls them."""
         for p in parents:
-            p.retry_worker()
+            if p.retry_worker() and all(p.polls(2)):
+                p.release()
         return all(p.done() for p in parents)
 
     def _collect(
@@ -282,6 +283,8 @@ class CeleryRun:
         phase = {"case": "schedkill", "t_kill": t_kill, "killed_pids": killed}
         phase["scheduler_down_s"] = round(time.time() - t_kill, 1)
         inst.start_scheduler()
+        for p in parents:
+            p.release()
         bound = no_hang_bound(CHILD_S, inst.is_airflow2)
         inst.wait("every parent and child run final", lambda: self._all_done(parents), bound + 120)
         self._collect(parents, bound, [t_kill], phase)
@@ -368,40 +371,27 @@ def _throughput(ends: list[float | None], t_trigger: float) -> float | None:
 
 
 def summarize(parents: list[ParentResult]) -> list[dict[str, Any]]:
-    """One row per (case, variant): child runs per parent (per map index), final state/try, medians."""
+    """What the Celery table shows, per (case, variant): child runs per task instance, final states and
+    tries, workers, medians (the rows have each parent's whole record)."""
     rows = []
-    for kind in ALL_KINDS:
-        for variant in VARIANTS:
-            group = [p for p in parents if p.kind == kind and p.variant == variant]
-            if not group:
-                continue
-            per_index = [n for p in group for n in p.child_runs_per_index]
-            tries = [t for p in group for t in p.tries_per_index if t is not None]
-            finals = [p.final_after_kill_s for p in group if p.final_after_kill_s is not None]
-            rows.append(
-                {
-                    "case": kind,
-                    "variant": variant,
-                    "parents": len(group),
-                    "task_instances": len(per_index),
-                    "child_runs_per_ti": per_index,
-                    "ti_with_duplicates": sum(1 for n in per_index if n > 1),
-                    "parent_states": sorted({p.parent_state or "?" for p in group}),
-                    "max_try": max(tries) if tries else None,
-                    "tries": tries,
-                    "worker_try1": sorted({p.worker_try1 or "-" for p in group}),
-                    "worker_retry": sorted({p.worker_retry or "-" for p in group}),
-                    "kill_to_reconnect_median_s": _median([x for p in group for x in p.kill_to_reconnect_s]),
-                    "kill_to_retrigger_median_s": _median([x for p in group for x in p.kill_to_retrigger_s]),
-                    "final_after_kill_max_s": max(finals, default=None),
-                    "bound_s": group[0].bound_s,
-                    "deliveries": sum(p.deliveries or 0 for p in group),
-                    "stuck_in_queued": sum(
-                        (p.stuck_in_queued_parent or 0) + (p.stuck_in_queued_child or 0) for p in group
-                    ),
-                    "errors": [p.error for p in group if p.error],
-                }
-            )
+    for kind, variant in ((k, v) for k in ALL_KINDS for v in VARIANTS):
+        group = [p for p in parents if p.kind == kind and p.variant == variant]
+        if not group:
+            continue
+        tries = [t for p in group for t in p.tries_per_index if t is not None]
+        rows.append(
+            {
+                "case": kind,
+                "variant": variant,
+                "child_runs_per_ti": [n for p in group for n in p.child_runs_per_index],
+                "parent_states": sorted({p.parent_state or "?" for p in group}),
+                "max_try": max(tries, default=None),
+                "worker_try1": sorted({p.worker_try1 or "-" for p in group}),
+                "worker_retry": sorted({p.worker_retry or "-" for p in group}),
+                "kill_to_reconnect_median_s": _median([x for p in group for x in p.kill_to_reconnect_s]),
+                "kill_to_retrigger_median_s": _median([x for p in group for x in p.kill_to_retrigger_s]),
+            }
+        )
     return rows
 
 

@@ -6,15 +6,12 @@ error or Ctrl-C), every server on 127.0.0.1: a private PostgreSQL (``start_postg
 with ``E2E_DATABASE=sqlite``, as the demo runs) migrated once for both executors' runs of a session,
 Airflow's servers, and on Celery ``redis-server`` and two workers. The cases (``local_cases.py``,
 ``celery_cases.py``) observe a parent run through ``Run``, act only on what Airflow shows and kill only
-descendants of the processes started here::
-
-    python tests/live/harness.py --airflow 3.3 --executor local [--repeats 3] [--out results/e2e-3.3.json]
-    python tests/live/harness.py --airflow 3.3 --executor celery [--seed 9] [--out results/celery-3.3.json]
+descendants of the processes started here. The tests (``test_live.py``) run it; a failed run keeps its
+``AIRFLOW_HOME`` (the logs) and says where.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.metadata
 import json
@@ -186,7 +183,8 @@ class ProcessSet:
         return alive
 
     def stop_all(self, grace: float = 10.0) -> None:
-        """SIGTERM each started process group, then SIGKILL every process seen here that is left."""
+        """SIGTERM each started process group, then SIGKILL every process seen here that is left, and each
+        group (3.0's LocalExecutor was seen forking workers after the SIGTERM)."""
         self.snapshot()
         for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
@@ -204,6 +202,8 @@ class ProcessSet:
         if alive:
             log(f"SIGKILLed leftovers: {[p.pid for p in alive]}")
         for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
             for pipe in (proc.stdin, proc.stdout):
@@ -414,12 +414,10 @@ class Instance:
                 AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
                 AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
                 AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER="1",
-                # A task whose message a SIGKILLed worker had taken, but whose task process had not yet told
-                # Airflow it runs, stays queued: Redis gives the unacknowledged message back only after the
-                # visibility timeout (86400 s), so Airflow's stuck-in-queued check is what recovers it. It
-                # runs every 120 s and requeues after 600 s by default; here 10 s and 60 s (3.3 also makes
-                # that the lifetime of a queued task's token, so the workers have slots for every task), and
-                # a task may be requeued 5 times before it is failed. The requeues are counted per case.
+                # A task a SIGKILLed worker took but never started stays queued (Redis redelivers after the
+                # 86400 s visibility timeout): Airflow's stuck-in-queued check recovers it, here every 10 s
+                # after 60 s (defaults 120 s, 600 s; on 3.3 also a queued token's lifetime, so the workers
+                # have slots for every task), 5 times before it fails. The requeues are counted per case.
                 AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="60",
                 AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL="10",
                 AIRFLOW__SCHEDULER__NUM_STUCK_IN_QUEUED_RETRIES="5",
@@ -452,11 +450,9 @@ class Instance:
         # A scheduler job of an earlier run on the same database is not this run's scheduler.
         jobs_before = self.db.one("SELECT coalesce(max(id), 0) FROM job")
         t0 = time.monotonic()
-        if not self.is_airflow2:
-            self.procs.start("api-server", [self.airflow_bin(), "api-server"], self.env)
         self.start_scheduler()
-        if not self.is_airflow2:
-            self.procs.start("dag-processor", [self.airflow_bin(), "dag-processor"], self.env)
+        for server in [] if self.is_airflow2 else ["api-server", "dag-processor"]:
+            self.procs.start(server, [self.airflow_bin(), server], self.env)
         if self.executor == "celery":
             self.start_worker("w1")  # case 1 needs the parents on one worker: w2 starts once they wait
         self.wait_ready(t0, jobs_before)
@@ -563,10 +559,9 @@ class Instance:
         return redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=5)
 
     def _redis_ping(self) -> bool:
-        try:
+        with contextlib.suppress(Exception):
             return bool(self._redis().ping())
-        except Exception:
-            return False
+        return False
 
     def redis_unacked(self) -> int:
         """Messages a worker took (acks_late) and never acknowledged: redelivered after visibility_timeout."""
@@ -636,14 +631,13 @@ def running_airflow(
     cases: dict[str, float],
     executor: str = "local",
     postgres: Postgres | None = None,
-    keep_home: bool = False,
 ) -> Iterator[Instance]:
     """An Airflow started for ``cases``, stopped on exit or error (and PostgreSQL with it, unless given).
 
     Without ``postgres``: a private cluster. SQLite instead on 3.x with ``E2E_DATABASE=sqlite``.
     """
     home = Path(tempfile.mkdtemp(prefix=f"airflow-live-{executor}-{minor}-"))
-    inst = Instance(minor=minor, home=home, cases=cases, executor=executor, keep_home=keep_home)
+    inst = Instance(minor=minor, home=home, cases=cases, executor=executor)
     inst.build_env()
     sqlite = not inst.is_airflow2 and os.environ.get("E2E_DATABASE", "postgres") != "postgres"
     own_pg = postgres is None and not sqlite
@@ -755,17 +749,10 @@ class Run:
 
 
 def run_version(
-    executor: str,
-    minor: str,
-    out: Path | None = None,
-    postgres: Postgres | None = None,
-    keep_home: bool = False,
-    **options: Any,
+    executor: str, minor: str, cases: list[str], out: Path, postgres: Postgres, **options: Any
 ) -> dict[str, Any]:
-    """Run ``executor``'s cases (``local_cases.run`` or ``celery_cases.run`` with ``options``); report.
-
-    The case modules build on this one, so they are imported here, when a run starts.
-    """
+    """Run ``cases`` on ``executor`` (``local_cases.run`` or ``celery_cases.run``, given ``options``), write
+    the results document to ``out``; the report. (The case modules build on this one: imported here.)"""
     import celery_cases
     import local_cases
 
@@ -773,12 +760,9 @@ def run_version(
     t0 = time.monotonic()
     version = importlib.metadata.version("apache-airflow")
     shim = shim_installed()
-    if not shim:
-        log(f"{SHIM_PACKAGE} is not importable here: running the stock cases only")
-    cases = module.cases(minor, shim, **options)
     log(f"Airflow {version} on {executor}: cases {cases}")
     report: dict[str, Any] = {"airflow_minor": minor, "airflow_version": version, "shim_installed": shim}
-    with running_airflow(minor, dict.fromkeys(cases, module.CHILD_S), executor, postgres, keep_home) as inst:
+    with running_airflow(minor, dict.fromkeys(cases, module.CHILD_S), executor, postgres) as inst:
         report |= module.run(inst, cases, **options)
         timings = dict(inst.timings)
     timings["version_total_s"] = round(time.monotonic() - t0, 1)
@@ -789,8 +773,8 @@ def run_version(
     return report
 
 
-def results_document(executor: str, report: dict[str, Any], out: Path | None) -> dict[str, Any]:
-    """The run as a results document (tests/results.py), written to ``out`` if given."""
+def results_document(executor: str, report: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The run as a results document (tests/results.py), written to ``out``."""
     celery = executor == "celery"
     run = "celery" if celery else "local" if SHIM_PACKAGE == "airflow_trigger_compat" else "provider-local"
     environment = {
@@ -818,31 +802,5 @@ def results_document(executor: str, report: dict[str, Any], out: Path | None) ->
             "not_run": [{"case": f"{n['variant']}__{n['kill']}", **n} for n in report["not_run"]],
             "details": {"airflow_minor": report["airflow_minor"]},
         }
-    doc = schema.write(out, **fields) if out is not None else schema.document(**fields)
-    if out is not None:
-        log(f"wrote {out}")
-    return doc  # type: ignore[no-any-return]
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--airflow", required=True, help="Airflow minor under test, e.g. 3.3")
-    p.add_argument("--executor", choices=("local", "celery"), default="local")
-    p.add_argument("--out", type=Path, default=None, help="JSON (default results/{e2e,celery}-<minor>.json)")
-    p.add_argument("--repeats", type=int, default=3, help="local: repeats of each durable case (3.3+)")
-    p.add_argument("--cases", default="", help="local: case ids (shim_durable__midwait__1); celery: kinds")
-    p.add_argument("--seed", type=int, default=9, help="celery: seed of the load case's kill schedule")
-    p.add_argument("--keep-home", action="store_true", help="keep the temp AIRFLOW_HOME (logs)")
-    a = p.parse_args(argv)
-    name = "e2e" if a.executor == "local" else "celery"
-    out = a.out or REPO / "results" / f"{name}-{a.airflow}.json"
-    only = [c for c in a.cases.split(",") if c] or None
-    options = (
-        {"repeats": a.repeats, "only": only} if a.executor == "local" else {"seed": a.seed, "kinds": only}
-    )
-    report = run_version(a.executor, a.airflow, out, keep_home=a.keep_home, **options)
-    return 1 if report.get("error") else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    log(f"writing {out}")
+    return schema.write(out, **fields)  # type: ignore[no-any-return]

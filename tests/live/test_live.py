@@ -37,9 +37,7 @@ MINOR = os.environ.get("E2E_AIRFLOW_MINOR") or ".".join(
 )
 REPEATS = int(os.environ.get("E2E_REPEATS", "3"))
 VERSION = tuple(int(x) for x in MINOR.split("."))
-# One test per (variant, kill) any version runs. One this version lacks is skipped with the reason declared
-# in local_cases.NOT_RUN: pytest counts it as skipped, never as passed, and the results JSON lists it under
-# "not_run" (scripts/results_table.py: "not run here: <reason>").
+# One test per (variant, kill) any version runs; one this version lacks is skipped (local_cases.NOT_RUN).
 GROUPS = local_cases.groups()
 CELERY_GROUPS = [(k, v) for k in celery_cases.KILL_KINDS for v in celery_cases.VARIANTS]
 CELERY_GROUPS += [("load", v) for v in celery_cases.LOAD_VARIANTS]
@@ -68,7 +66,7 @@ def report(request: pytest.FixtureRequest, postgres: harness.Postgres) -> dict[s
         pytest.fail(f"none of {sorted(selected)} can run here: is {harness.SHIM_PACKAGE} importable?")
     out = harness.REPO / os.environ.get("E2E_RESULTS", f"results/e2e-{MINOR}.json")
     not_run = local_cases.absences(MINOR, selected)
-    return harness.run_version("local", MINOR, out, postgres, only=cases, not_run=not_run)
+    return harness.run_version("local", MINOR, cases, out, postgres, not_run=not_run)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +74,7 @@ def celery_report(postgres: harness.Postgres) -> dict[str, Any]:
     if not harness.shim_installed():
         pytest.fail("airflow_trigger_compat is not importable in this environment")
     out = harness.REPO / os.environ.get("CELERY_RESULTS", f"results/celery-{MINOR}.json")
-    return harness.run_version("celery", MINOR, out, postgres)
+    return harness.run_version("celery", MINOR, celery_cases.cases(), out, postgres)
 
 
 #: Task processes each kind SIGKILLs (2.11 fails each through one zombie callback).
@@ -109,13 +107,10 @@ def expected(variant: str, kill: str) -> tuple[str, int, int]:
 
 
 def clearwait_children(variant: str, case: dict[str, Any]) -> int:
-    """Child runs after a clear while the task waits: durable reads max_tries as the clear marker.
-
-    2.11 always keeps max_tries for a running task's clear (RESTARTING, then a retry), so durable
-    reconnects (declared: durable-clear-while-waiting-reconnects). On 3.x it is a race inside Airflow:
-    the scheduler raises max_tries when it sees RESTARTING with the executor's SUCCESS first
-    (scheduler_job_runner, "cleared and successfully terminated"); the task's own failure report first
-    keeps it. Raised, durable triggers a second child, as stock does; kept, it reconnects.
+    """Child runs after a clear while the task waits: durable reads max_tries as the clear marker. 2.11
+    keeps it (RESTARTING, a retry): durable reconnects (declared: durable-clear-while-waiting-reconnects).
+    3.x raises it when the scheduler sees RESTARTING with the executor's SUCCESS before the task's failure
+    report (scheduler_job_runner, "cleared and successfully terminated"), a race: then 2 children, as stock.
     """
     before, after = case["max_tries_before_clear"], case["max_tries_after_clear"]
     assert before is not None and after is not None, case

@@ -21,12 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
 
 
-def _fields(cls: str, *paths: str) -> dict[str, Any]:
+def _fields(cls: str, path: str) -> dict[str, Any]:
     """The fields of a live harness's result dataclass with their defaults, read from its source (the
-    harnesses need psutil and a running Airflow; the unit tests have neither). The first of ``paths``
-    that exists holds it (the harnesses are being merged into tests/live)."""
-    path = next(ROOT / p for p in paths if (ROOT / p).is_file())
-    tree = ast.parse(path.read_text())
+    harness needs psutil and a running Airflow; the unit tests have neither)."""
+    tree = ast.parse((ROOT / path).read_text())
     (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
     fields: dict[str, Any] = {}
     for stmt in node.body:
@@ -42,7 +40,7 @@ def _fields(cls: str, *paths: str) -> dict[str, Any]:
 def case_row(case: str, **values: Any) -> dict[str, Any]:
     """A row as the LocalExecutor harness writes it: asdict(CaseResult)."""
     variant, kill, _ = case.split("__")
-    row = _fields("CaseResult", "tests/e2e/harness.py", "tests/live/local_cases.py")
+    row = _fields("CaseResult", "tests/live/local_cases.py")
     row.update(case=case, variant=variant, kill=kill, parent_dag_id="p", parent_run_id="r", outcome="ok")
     return {**row, **values}
 
@@ -50,7 +48,7 @@ def case_row(case: str, **values: Any) -> dict[str, Any]:
 def parent_row(case: str, **values: Any) -> dict[str, Any]:
     """A row as the CeleryExecutor harness writes it: asdict(ParentResult), its kind as ``kill``."""
     variant, kind, _ = case.split("__")
-    row = _fields("ParentResult", "tests/celery/celery_harness.py", "tests/live/celery_cases.py")
+    row = _fields("ParentResult", "tests/live/celery_cases.py")
     row.update(case=case, variant=variant, kind=kind, parent_dag_id="p", parent_run_id="r", map_indices=[-1])
     row.update(values)
     return {"kill": row["kind"], **row}
