@@ -55,14 +55,11 @@ LOAD_KILL_EVERY_S = (10.0, 20.0)
 DEFAULT_SEED = 9
 
 
-def no_hang_bound(child_s: float, airflow2: bool) -> float:
-    """Seconds from the (last) kill to the parent's final state: child + heartbeat timeout + 2 retries.
-
-    Airflow 2.11 looks for zombies only every ``ZOMBIE_DETECTION_INTERVAL_S`` (20 s, set by the harness
-    against apache/airflow#42553), so a killed try is seen up to that much after its timeout.
-    """
+def no_hang_bound(airflow2: bool) -> float:
+    """Seconds from the (last) kill to the parent's final state: child + heartbeat timeout + 2 retries, and
+    on 2.11 its zombie detection interval (a killed try is seen up to that much after its timeout)."""
     detection = ZOMBIE_DETECTION_INTERVAL_S if airflow2 else 0.0
-    return child_s + HEARTBEAT_TIMEOUT_S + detection + 2 * (RETRY_DELAY_S + TASK_START_S)
+    return CHILD_S + HEARTBEAT_TIMEOUT_S + detection + 2 * (RETRY_DELAY_S + TASK_START_S)
 
 
 @dataclass
@@ -95,12 +92,12 @@ class ParentResult:
     error: str | None = None
 
 
-def cases() -> list[str]:
-    """Every case id of a run: the three kill cases, then the load case's parents."""
+def cases() -> dict[str, float]:
+    """Every case id of a run (the three kill cases, then the load case's parents), and its child's sleep."""
     out = [f"{v}__{k}__1" for k in KILL_KINDS for v in VARIANTS]
     for v in LOAD_VARIANTS:
         out += [f"{v}__loadmap__1"] + [f"{v}__load__{n}" for n in range(2, LOAD_PARENTS + 1)]
-    return out
+    return dict.fromkeys(out, CHILD_S)
 
 
 class Parent(Run):
@@ -248,7 +245,7 @@ class CeleryRun:
             raise RuntimeError(f"{kind}: a parent stopped waiting before the kill: {tis}")
         if not_on_victim := [p.case for p in parents if p.res.worker_try1 != victim]:
             raise RuntimeError(f"{kind}: parents not on {victim}: {not_on_victim}")
-        bound = no_hang_bound(CHILD_S, inst.is_airflow2) + (TERM_GRACE_S if kind == "sigterm" else 0.0)
+        bound = no_hang_bound(inst.is_airflow2) + (TERM_GRACE_S if kind == "sigterm" else 0.0)
         t_kill = time.time()
         if kind == "sigkill":
             phase["killed_pids"] = inst.procs.kill_tree(victim)
@@ -285,7 +282,7 @@ class CeleryRun:
         inst.start_scheduler()
         for p in parents:
             p.release()
-        bound = no_hang_bound(CHILD_S, inst.is_airflow2)
+        bound = no_hang_bound(inst.is_airflow2)
         inst.wait("every parent and child run final", lambda: self._all_done(parents), bound + 120)
         self._collect(parents, bound, [t_kill], phase)
 
@@ -316,7 +313,7 @@ class CeleryRun:
             inst.start_worker(worker)  # restarted at once
             done.append({"t": round(kills[-1] - t_trigger, 1), "worker": worker, "killed_pids": len(pids)})
             log(f"load: t+{done[-1]['t']} s SIGKILLed {worker} ({len(pids)} processes), restarting it")
-        bound = no_hang_bound(CHILD_S, inst.is_airflow2)
+        bound = no_hang_bound(inst.is_airflow2)
         what = "every load parent and child run final"
         inst.wait(what, lambda: all(p.done() for p in parents), timeout=bound + 180, every=1.0)
         self._collect(parents, bound, kills or [t_trigger], None)
@@ -409,16 +406,9 @@ def run(inst: Instance, cases: list[str], seed: int = DEFAULT_SEED, **_: Any) ->
         inst.keep_home = True
     parents = [p.res for p in celery.parents]
     return {
-        "executor": "CeleryExecutor",
         "workers": WORKERS,
         "error": error,
         "airflow_home_kept": str(inst.home) if error else None,
-        "settings": {
-            "child_sleep_s": CHILD_S,
-            "heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S,
-            "retry_delay_s": RETRY_DELAY_S,
-            "term_grace_s": TERM_GRACE_S,
-        },
         "summary": summarize(parents),
         "phases": celery.phases,
         "load": celery.load,

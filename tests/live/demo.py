@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -45,9 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child-sleep", type=int, default=20, help="seconds each child run sleeps")
     a = p.parse_args(argv)
 
-    # From metadata, in this process: importing Airflow costs seconds the demo's 90 s budget does not have.
-    version = importlib.metadata.version("apache-airflow")
-    if importlib.util.find_spec(harness.SHIM_PACKAGE) is None:
+    version = importlib.metadata.version("apache-airflow")  # not importing Airflow here: it takes seconds
+    if not harness.shim_installed():
         print(f"{harness.SHIM_PACKAGE} is not installed in this environment", file=sys.stderr)
         return 2
     print(f"Airflow {version}: starting api-server, scheduler, dag-processor (SQLite, LocalExecutor) ...")

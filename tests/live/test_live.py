@@ -61,7 +61,8 @@ def report(request: pytest.FixtureRequest, postgres: harness.Postgres) -> dict[s
         if isinstance(item, pytest.Function) and item.originalname == "test_crash_case"
     ]
     shim = harness.shim_installed()
-    cases = [c for c in local_cases.cases(MINOR, shim, REPEATS) if tuple(c.split("__")[:2]) in selected]
+    every = local_cases.cases(MINOR, shim, REPEATS)
+    cases = {c: s for c, s in every.items() if tuple(c.split("__")[:2]) in selected}
     if not cases:
         pytest.fail(f"none of {sorted(selected)} can run here: is {harness.SHIM_PACKAGE} importable?")
     out = harness.REPO / os.environ.get("E2E_RESULTS", f"results/e2e-{MINOR}.json")
