@@ -494,7 +494,6 @@ class ChildFinisher:
         self._seen: dict[str, float] = {}
         self.existing: set[str] = set(r.run_id for r in child_runs(dag_id)) if new_runs else set()
         self.finished: list[tuple[str, str]] = []
-        self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="child-finisher", daemon=True)
 
@@ -508,10 +507,8 @@ class ChildFinisher:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
+            with contextlib.suppress(Exception):  # SQLite busy and the like: retry on the next tick
                 self.tick()
-            except Exception as exc:  # SQLite busy and the like: retry on the next tick
-                self.errors.append(exc)
 
     def tick(self) -> None:
         """Finish (or delete) every target run that is not finished yet, once."""
@@ -648,6 +645,19 @@ def _dag_test_module() -> Any:
     raise RuntimeError("no dag.test() task driver (_run_task) found in this Airflow")
 
 
+def _frameless(exc: BaseException | None) -> BaseException | None:
+    """``exc`` without the tracebacks of its chain, to be kept: a frame can hold a DB cursor whose unfinished
+    statement keeps SQLite's lock. (On 2.11, execution_timeout's SIGALRM inside a query, kept with its
+    frames, failed the next writes with "database is locked" until the scenario's result was dropped.)"""
+    seen: set[int] = set()
+    link = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
+
+
 @contextlib.contextmanager
 def _observe_tries(
     states: list[str], errors: list[BaseException | None], stop_after_first: bool, deadline: _Deadline
@@ -687,7 +697,7 @@ def _observe_tries(
         finally:
             if error is None and results:
                 error = getattr(results[-1], "error", None)
-            errors.append(error)
+            errors.append(_frameless(error))
             states.append(str(_value(_ti_state(kwargs["ti"]))))
             deadline.check()
             if stop_after_first:
