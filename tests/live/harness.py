@@ -44,8 +44,8 @@ import results as schema
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 FINAL_DAGRUN_STATES = {"success", "failed"}
-#: Airflow 2.11's zombie detection interval (see Instance.build_env); the DAG file's 2.11 children outlive it.
-ZOMBIE_DETECTION_INTERVAL_S = 20
+#: Airflow 2.11's zombie detection interval (see Instance.build_env).
+ZOMBIE_DETECTION_INTERVAL_S = 40
 HEARTBEAT_TIMEOUT_S = 20  # 3.x: task_instance_heartbeat_timeout; 2.11: scheduler_zombie_task_threshold
 POKE_INTERVAL_S = 2  # every parent's poke_interval (the DAG file reads these from E2E_SETTINGS)
 RETRY_DELAY_S = 2.0  # every task's retry_delay
@@ -374,10 +374,10 @@ class Instance:
             env.update(
                 AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD=str(HEARTBEAT_TIMEOUT_S),
                 # 2.11 fails a killed try through a zombie callback the DAG processor runs later; a second
-                # detection before that callback ran queues a second one, which then fails the *next* try
-                # (apache/airflow#42553, open). The callback took 1-4 s here idle and longer in CI (5 s was
-                # hit once), so the interval leaves it ample time; the children wait for their release.
-                # Each LocalExecutor case checks one detection per kill.
+                # detection around the retry's start queues a second one, which fails the retry
+                # (apache/airflow#42553, open). The retry starts some 10 s after the first detection idle,
+                # 20 to 30 s under CI's load, where a 20 s interval met it (two callbacks for two cases of
+                # live(2.11) at 1ccf32c). Each LocalExecutor case checks one detection per kill.
                 AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL=str(ZOMBIE_DETECTION_INTERVAL_S),
                 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="10",
                 AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="10",
