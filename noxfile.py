@@ -279,8 +279,16 @@ PROVIDER_COPY = "airflow.providers.standard._vendor.airflow_trigger_compat"
 PROVIDER_OPERATOR = "airflow.providers.standard.operators.trigger_dagrun:TriggerDagRunOperator"
 
 
-@nox.session(python=PYTHON, venv_backend="uv", tags=["provider", "ci", "ci-matrix"])
-@nox.parametrize("airflow", PROVIDER_IDS, ids=PROVIDER_IDS)
+# The newest minor's session runs the durable crash cases on a live deployment: in the live stream, so CI
+# runs one deployment at a time.
+@nox.session(python=PYTHON, venv_backend="uv")
+@nox.parametrize(
+    "airflow",
+    [
+        nox.param(a, id=a, tags=["provider", "ci", "ci-live" if a == AIRFLOW_IDS[-1] else "ci-matrix"])
+        for a in PROVIDER_IDS
+    ],
+)
 def provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests (and on 3.3 the durable crash cases) through the real provider, vendored and patched.
 
