@@ -339,7 +339,7 @@ class CaseRunner(Run):
         t_case = time.monotonic()
         try:
             last_try = self._act()
-            (t_kill_wall, t_kill), kids = self.t_act, r.child_runs_at_kill or 0
+            (t_kill_wall, t_kill), kids, released = self.t_act, r.child_runs_at_kill or 0, False
             while (final := self.state()) not in FINAL_DAGRUN_STATES:
                 if time.monotonic() > self.deadline:
                     raise TimeoutError(f"{r.case}: parent run did not finish")
@@ -350,8 +350,9 @@ class CaseRunner(Run):
                     r.kill_to_try2_running_s = round(now, 1)
                 if r.kill_to_new_child_s is None and len(self.children()) > kids:
                     r.kill_to_new_child_s = round(now, 1)
-                if all(polls(self.task_log(last_try, i)) for i in self.killed):
+                if not released and all(polls(self.task_log(last_try, i)) for i in self.killed):
                     self.release()  # the try the case waits for is waiting on its child: it may end now
+                    released = True
                 time.sleep(0.25)
             self._observe(final, t_kill_wall)
         except Exception as exc:
