@@ -19,6 +19,7 @@ from ._runtime import (
     TriggerCompatError,
     TriggerCompatWarning,
     UnsupportedAirflowVersion,
+    UnverifiedAirflowWarning,
     __version__,
     reset,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "TriggerCompatWarning",
     "TriggerDagRunOperator",
     "UnsupportedAirflowVersion",
+    "UnverifiedAirflowWarning",
     "__version__",
     "airflow_version",
     "check_arguments",

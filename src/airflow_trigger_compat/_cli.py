@@ -1,6 +1,6 @@
 """``python -m airflow_trigger_compat`` (console script ``airflow-trigger-compat``).
 
-* ``info``: the Airflow found here, the strategy chosen and why, the features available.
+* ``info``: the Airflow found here, the paths it takes and why, the features available.
 * ``policy [--min-airflow X.Y] [--as-of DATE]``: when Airflow's rule allows raising the provider's minimum
   Airflow, and what each minimum removes (see :mod:`._policy`).
 * ``registry``: the version table as Markdown (the README embeds it).
@@ -9,9 +9,8 @@
   DIR``: copy the runtime into a provider, stamped; check a copy against its stamp; say whether the
   installed package would write another copy (see :mod:`._vendoring`).
 
-Exit codes: 0 done; 1 this environment cannot run the operator (no Airflow, an unsupported one, or an
-impossible forced strategy), or ``vendor`` failed or found drift, the message says why and what to do;
-2 a usage error.
+Exit codes: 0 done; 1 this environment cannot run the operator (no Airflow, or one older than every
+registry row), or ``vendor`` failed or found drift, the message says why and what to do; 2 a usage error.
 """
 
 from __future__ import annotations
@@ -90,7 +89,8 @@ def info(as_json: bool, out: TextIO) -> int:
             "package": __package__,
             "version": _version(),
             "airflow": selection.version.raw,
-            "strategy": selection.name,
+            "strategy": selection.entry.strategy,
+            "durable_strategy": selection.entry.durable,
             "reason": why,
             "upstream": selection.entry.upstream,
             "features": {name: gap is None for name, gap in features.items()},
@@ -101,7 +101,8 @@ def info(as_json: bool, out: TextIO) -> int:
     lines = [
         f"{_PROG} {_version()} (imported as {__package__})",
         f"Airflow:  {selection.version.raw}",
-        f"Strategy: {selection.name}: {HOW[selection.name]}",
+        f"Path:     {selection.entry.strategy}: {HOW[selection.entry.strategy]}",
+        f"Durable:  {selection.entry.durable}: {HOW[selection.entry.durable]}",
         f"Why:      {why}",
         "Features:",
         *(f"  {name:<25} {'yes' if gap is None else 'no: ' + gap}" for name, gap in features.items()),
@@ -114,7 +115,7 @@ def info(as_json: bool, out: TextIO) -> int:
 
 
 def registry_markdown() -> str:
-    """The version table: each row's path and features, then every gap's reason."""
+    """The version table: each row's two paths and features, what each path does, every gap's reason."""
     features = list(Feature)
     reasons: dict[str, int] = {}
     rows = []
@@ -127,15 +128,24 @@ def registry_markdown() -> str:
             else:
                 number = reasons.setdefault(f"`{feature}`: {gap}", len(reasons) + 1)
                 cells.append(f"no [{number}]")
-        how = HOW[entry.strategy]
         rows.append(
-            f"| `{entry.airflow}` | `{entry.strategy}` | {how} | {entry.upstream} | {' | '.join(cells)} |"
+            f"| `{entry.airflow}` | `{entry.strategy}` | `{entry.durable}` | {entry.upstream} | "
+            f"{entry.verified} | {' | '.join(cells)} |"
         )
-    header = ["Airflow", "Strategy", "How", "Upstream change", *(f"`{f}`" for f in features)]
+    header = [
+        "Airflow",
+        "Path",
+        "`durable=True`",
+        "Upstream change",
+        "Verified on",
+        *(f"`{f}`" for f in features),
+    ]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *rows,
+        "",
+        *(f"- `{name}`: {how}" for name, how in HOW.items()),
         "",
         *(f"{number}. {text}" for text, number in reasons.items()),
     ]
@@ -147,7 +157,9 @@ def registry_json() -> list[dict[str, Any]]:
         {
             "airflow": str(e.airflow),
             "strategy": e.strategy,
+            "durable_strategy": e.durable,
             "upstream": e.upstream,
+            "verified": e.verified,
             "features": sorted(str(f) for f in Feature if e.supports(f)),
             "gaps": {str(f): reason for f, reason in e.gaps.items()},
         }

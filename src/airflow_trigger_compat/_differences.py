@@ -37,17 +37,17 @@ __all__ = [
 
 _EVERY_VERSION = VersionRange((2, 11, 0), (4, 0, 0))
 
-#: How each strategy (``_runtime/_strategies/<name>.py``) runs the trigger: the registry table's "How".
+#: What each path (``_runtime/_strategies/<name>.py``) does: the registry table's list of paths.
 HOW: Mapping[str, str] = MappingProxyType(
     {
-        "accessor": "as the standard operator: execute() raises DagRunTriggerException and the task runner "
-        "triggers and waits. durable=True: the operator triggers through the execution API and polls the "
-        "child run itself, its run_id kept in task_state_store (ResumableJobMixin)",
-        "runner_exception": "as the standard operator: execute() raises DagRunTriggerException and the "
-        "task runner triggers and waits. durable=True: the operator triggers through the execution API "
-        "and polls the child run itself, its run_id derived from the parent task instance",
-        "airflow2": "as the standard operator: it triggers through the ORM (trigger_dag) and polls the "
-        "child run. durable=True: the same, the run_id derived from the parent task instance",
+        "airflow2": "the operator triggers through the ORM (trigger_dag) and polls the child run, as the "
+        "standard operator on Airflow 2; with durable=True the child's run_id is derived from the parent task "
+        "instance",
+        "runner_exception": "execute() raises DagRunTriggerException and the task runner triggers and waits, "
+        "as the standard operator on Airflow 3",
+        "accessor": "the operator triggers through the execution API (the runner's TriggerDagRun message) and "
+        "polls the child run itself; the child's run_id is kept in task_state_store (ResumableJobMixin) where "
+        "the row has it, else derived from the parent task instance",
     }
 )
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._differences import HOW
-from ._runtime._registry import REGISTRY, SUPPORTED, Feature, Release, VersionRange
+from ._runtime._registry import REGISTRY, SUPPORTED, Entry, Feature, Release, VersionRange
 
 __all__ = [
     "DATA_FILE",
@@ -356,8 +356,13 @@ def _reachable(graph: Mapping[str, set[str]], starts: Iterable[str]) -> set[str]
     return seen
 
 
-#: Every strategy the registry routes to, newest first.
-_STRATEGIES = tuple(dict.fromkeys(e.strategy for e in REGISTRY))
+def _paths(rows: Iterable[Entry]) -> set[str]:
+    """The strategies ``rows`` route to, with durable=True or without."""
+    return {name for e in rows for name in (e.strategy, e.durable)}
+
+
+#: Every strategy the registry routes to.
+_STRATEGIES = tuple(sorted(_paths(REGISTRY)))
 
 
 def _strategy_module(name: str) -> str:
@@ -515,7 +520,7 @@ def policy(
     rule = allowed_from(minimum, _release(provider["requires_airflow"]), first)
     rows = [e for e in REGISTRY if e.airflow.high > minimum]
     dropped_rows = [e for e in REGISTRY if e.airflow.low < minimum]
-    dropped = sorted({e.strategy for e in dropped_rows} - {e.strategy for e in rows})
+    dropped = sorted(_paths(dropped_rows) - _paths(rows))
     code = dead_code(dropped, package_dir)
     trace = traced(minimum, data["trace"], code.modules)
     before, after = _everywhere(REGISTRY), _everywhere(rows)

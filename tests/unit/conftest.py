@@ -18,9 +18,10 @@ import pytest
 
 import airflow_trigger_compat
 from airflow_trigger_compat._runtime import _airflow
+from airflow_trigger_compat._runtime._airflow import AirflowHelpers
 from airflow_trigger_compat._runtime._contract import ParentKey, TaskPort
 from airflow_trigger_compat._runtime._registry import Selection, parse_airflow_version, resolve
-from airflow_trigger_compat._runtime._request import AirflowHelpers, TriggerRequest, build_request
+from airflow_trigger_compat._runtime._request import TriggerRequest, build_request
 
 #: What the fake ``timezone.utcnow()`` answers.
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
@@ -173,9 +174,6 @@ class FakePort(TaskPort):
     def paused(self, dag_id: str) -> NoReturn:
         raise Paused(dag_id)
 
-    def child_failed(self, dag_id: str, state: str) -> NoReturn:
-        self.fail(f"{dag_id} failed with failed state {state}", retry=True)
-
     def parent_key(self) -> ParentKey:
         return ParentKey("parent", "manual__run", self.dag_run, "trigger", -1, self.max_tries)
 
@@ -326,14 +324,13 @@ def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
     airflow.utils = utils  # type: ignore[attr-defined]
     for mod in (airflow, utils, helpers):
         monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    _airflow._module_with.cache_clear()
+    airflow_trigger_compat.reset()
     yield module
-    _airflow._module_with.cache_clear()
+    airflow_trigger_compat.reset()
 
 
 @pytest.fixture(autouse=True)
-def _fresh_detection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("AIRFLOW_TRIGGER_COMPAT_STRATEGY", raising=False)
+def _fresh_detection() -> Iterator[None]:
     airflow_trigger_compat.reset()
     yield
     airflow_trigger_compat.reset()

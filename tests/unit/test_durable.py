@@ -3,21 +3,12 @@ job; without it, ``_mixin_contract`` replays the mixin's documented contract (Ai
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
-from unittest import mock
 
 import pytest
 
-from airflow_trigger_compat._runtime import _durable
-from airflow_trigger_compat._runtime._durable import (
-    _ABSENT,
-    STATE_KEY,
-    DagRunJob,
-    derived_run_id,
-    run_durable,
-    state_key,
-)
+from airflow_trigger_compat._runtime._contract import derived_run_id, run_with_derived_id
+from airflow_trigger_compat._runtime._strategies.accessor import _ABSENT, STATE_KEY, DagRunJob, state_key
 
 from .conftest import Failed, FakePort, FakeStore, Paused, RunNotFound, Skipped, request_for
 
@@ -25,12 +16,12 @@ from .conftest import Failed, FakePort, FakeStore, Paused, RunNotFound, Skipped,
 KEY = state_key("child", 1)
 
 
-def _has_real_mixin() -> bool:
+def _mixin() -> type:
     try:
-        from airflow.sdk import ResumableJobMixin  # noqa: F401
+        from airflow.sdk import ResumableJobMixin
     except ImportError:
-        return False
-    return True
+        return _ContractMixin
+    return ResumableJobMixin  # type: ignore[no-any-return]
 
 
 def _mixin_contract(job: DagRunJob, store: FakeStore) -> Any:
@@ -56,16 +47,13 @@ class _ContractMixin:
 
 
 def run(port: FakePort, store: FakeStore, **overrides: Any) -> None:
-    """``run_durable`` as on Airflow 3.3 (with its task_state_store)."""
+    """The accessor path as on Airflow 3.3 (with its task_state_store), over ``port``."""
     overrides.setdefault("poke_interval", 1)
     overrides.setdefault("wait_for_completion", True)
     overrides.setdefault("durable", True)
     request = request_for("3.3.2", **overrides)
-    with contextlib.ExitStack() as stack:
-        if not _has_real_mixin():
-            job = type("ContractJob", (DagRunJob, _ContractMixin), {})
-            stack.enter_context(mock.patch.object(_durable, "_resumable_job_class", lambda: job))
-        run_durable(request, port, {"task_state_store": store}, store=True)
+    job = type("Job", (DagRunJob, _mixin()), {})(request, port, store)
+    job.execute_resumable({"task_state_store": store})
 
 
 def test_first_try_stores_run_id_before_triggering() -> None:
@@ -309,7 +297,7 @@ def test_a_fixed_run_id_that_already_exists_on_first_try_is_not_adopted() -> Non
 def bare(port: FakePort, **overrides: Any) -> None:
     overrides.setdefault("poke_interval", 1)
     overrides.setdefault("wait_for_completion", True)
-    run_durable(request_for("3.2.2", durable=True, **overrides), port, {}, store=False)
+    run_with_derived_id(request_for("3.2.2", durable=True, **overrides), port)
 
 
 def test_without_store_the_run_id_is_derived_from_the_parent() -> None:

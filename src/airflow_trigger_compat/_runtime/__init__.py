@@ -23,6 +23,7 @@ from ._errors import (
     TriggerCompatError,
     TriggerCompatWarning,
     UnsupportedAirflowVersion,
+    UnverifiedAirflowWarning,
 )
 
 # Type checkers treat a TYPE_CHECKING constant as True; importing typing here would cost ~10 ms.
@@ -44,6 +45,7 @@ __all__ = [
     "TriggerCompatError",
     "TriggerCompatWarning",
     "UnsupportedAirflowVersion",
+    "UnverifiedAirflowWarning",
     "__version__",
     "check_arguments",
     "execute_trigger",
@@ -56,11 +58,13 @@ _LAZY = {"check_arguments": "_request", "execute_trigger": "_execute", "select_s
 
 
 def reset() -> None:
-    """Forget the detected Airflow version and the chosen strategy (for tests)."""
-    from ._registry import airflow_version, select_strategy
+    """Forget everything the runtime cached about the running Airflow (for tests)."""
+    from . import _airflow, _errors, _registry
 
-    airflow_version.cache_clear()
-    select_strategy.cache_clear()
+    for cached in (_registry.airflow_version, _registry.select_strategy, _airflow._module_with):
+        cached.cache_clear()
+    _airflow.airflow_helpers.cache_clear()
+    _errors._failure_class.cache_clear()
 
 
 def __getattr__(name: str) -> object:

@@ -1,24 +1,29 @@
-"""Where each Airflow name lives, newest import path first (as Airflow's common.compat); imported on use."""
+"""What this package reads from the running Airflow, and nothing else does: where each name lives (newest
+import path first, as Airflow's common.compat), and each probe of an API that changed between supported
+releases, with the upstream change behind it. Nothing is imported before it is used.
+"""
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
+import inspect
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 _COMPAT = "airflow.providers.common.compat.sdk"  # the standard provider's own resolution
 _COMMS = "airflow.sdk.execution_time.comms"
 _TRIGGER_DAGRUN = "airflow.providers.standard.operators.trigger_dagrun"
 
 IMPORT_PATHS: dict[str, tuple[str, ...]] = {
+    "__version__": ("airflow",),
     "AirflowException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowFailException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSkipException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
     "DagRunTriggerException": (_COMPAT, "airflow.sdk.exceptions"),
     "AirflowRuntimeError": ("airflow.sdk.exceptions",),
-    "DagRunAlreadyExists": ("airflow.exceptions",),
-    "DagNotFound": ("airflow.exceptions",),
     "ServerResponseError": ("airflow.sdk.exceptions", "airflow.sdk.api.client"),
     "ErrorType": ("airflow.sdk.exceptions",),
     "ErrorResponse": (_COMMS,),
@@ -33,7 +38,16 @@ IMPORT_PATHS: dict[str, tuple[str, ...]] = {
     "DagStateTrigger": ("airflow.providers.standard.triggers.external_task",),
     "DagIsPaused": (_TRIGGER_DAGRUN,),
     "TriggerDagRunLink": (_TRIGGER_DAGRUN,),
-    "TriggerDagRunOperator": (_TRIGGER_DAGRUN,),
+    "safe_inject_openlineage_properties_into_dagrun_conf": ("airflow.providers.standard.utils.openlineage",),
+    # Airflow 2.11's ORM path (stock's _trigger_dag_af_2).
+    "trigger_dag": ("airflow.api.common.trigger_dag",),
+    "DagRunAlreadyExists": ("airflow.exceptions",),
+    "DagNotFound": ("airflow.exceptions",),
+    "DagModel": ("airflow.models.dag",),
+    "SerializedDagModel": ("airflow.models.serialized_dag",),
+    "create_session": ("airflow.utils.session",),
+    # Airflow 3.0 (apache/airflow#47051): the UI's DAG run URL, for the "Triggered DAG" link.
+    "build_airflow_dagrun_url": ("airflow.utils.helpers",),
 }
 
 
@@ -55,3 +69,68 @@ def _module_with(name: str) -> ModuleType:
 def load(name: str) -> Any:
     """``name`` from the first of its paths that has it, read each time (``SUPERVISOR_COMMS`` is rebound)."""
     return getattr(_module_with(name), name)
+
+
+def dagrun_states(states: Iterable[str]) -> list[Any]:
+    """Airflow's ``DagRunState`` members, as stock hands them to Airflow."""
+    state = load("DagRunState")
+    return [state(s) for s in states]
+
+
+class AirflowHelpers(NamedTuple):
+    """The running Airflow's own functions the standard operator computes a request with."""
+
+    parse: Callable[[str], datetime.datetime]
+    utcnow: Callable[[], datetime.datetime]
+    #: ``(logical_date, run_after)`` -> the run_id ``DagRun.generate_run_id`` makes for a manual run.
+    generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]
+    validate_run_id: Callable[[str], object]  # raises ValueError for a run_id Airflow refuses
+
+
+@functools.cache
+def airflow_helpers() -> AirflowHelpers:
+    timezone, dag_run, manual = load("timezone"), load("DagRun"), load("DagRunType").MANUAL
+    # Airflow 3.0 (AIP-83, apache/airflow#46616): generate_run_id takes run_after, and a run without a
+    # logical date gets a random suffix; Airflow 2 takes (run_type, execution_date), "now" without a date.
+    if "run_after" in inspect.signature(dag_run.generate_run_id).parameters:
+
+        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
+            return str(
+                dag_run.generate_run_id(run_type=manual, logical_date=logical_date, run_after=run_after)
+            )
+    else:
+
+        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
+            return str(dag_run.generate_run_id(manual, logical_date or timezone.utcnow()))
+
+    # Looked up on the module at each call, as stock's own calls are. The run_id check is Airflow's own,
+    # run when the child DagRun row is created (a @validates hook that does not use self).
+    return AirflowHelpers(
+        lambda value: timezone.parse(value),
+        lambda: timezone.utcnow(),
+        generate_run_id,
+        lambda run_id: dag_run.validate_run_id(None, "run_id", run_id),
+    )
+
+
+def ask_supervisor(message: Any) -> Any:
+    """Send ``message`` on the task's supervisor channel and return the answer."""
+    comms = load("SUPERVISOR_COMMS")
+    # task-sdk 1.0.3 (apache/airflow#51699): send(); before, send_request() and get_message() under a lock.
+    if hasattr(comms, "send"):
+        return comms.send(message)
+    import structlog  # Airflow 3's logger; send_request() logs with keyword arguments
+
+    with comms.lock:
+        comms.send_request(log=structlog.get_logger(logger_name="task"), msg=message)
+        return comms.get_message()
+
+
+def is_not_found(error: BaseException) -> bool:
+    """The execution API answered 404, in either shape a task sees it."""
+    # On a worker the supervisor answers an ErrorResponse carrying the status (apache/airflow#48580); under
+    # dag.test() the in-process supervisor (task-sdk 1.0.2, apache/airflow#50300) lets the client's error out.
+    detail = getattr(getattr(error, "error", None), "detail", None)
+    if isinstance(detail, dict):
+        return bool(detail.get("status_code") == 404)
+    return getattr(getattr(error, "response", None), "status_code", None) == 404

@@ -1,11 +1,13 @@
-"""The trigger-and-wait contract where the operator owns its execution (``durable=True``).
+"""The trigger-and-wait contract every path keeps, and the route one call takes.
 
 The rules copy what stock's callers see (on 3.x the runner's ``_handle_trigger_dag_run``): the same log
-lines, XComs, outcomes and error types; each Airflow differs only in its :class:`TaskPort` (``_ports``).
+lines, XComs, outcomes and error types; each Airflow differs only in its :class:`TaskPort`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
@@ -13,11 +15,26 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from ._airflow import load
 
 if TYPE_CHECKING:
+    from ._registry import Selection
     from ._request import TriggerRequest
 
 
 #: The XCom key the standard operator (and the runner) push the child's run_id under.
 XCOM_RUN_ID = "trigger_run_id"
+
+
+class Route(NamedTuple):
+    """How one call runs: decided once, by ``_execute.route``, and read by the strategy."""
+
+    selection: Selection
+    #: The module of ``_strategies`` that runs the call: the row's stock path, or its durable path.
+    strategy: str
+    #: durable=True applies: the child's run_id survives a lost try, kept in ``task_state_store`` (``store``)
+    #: or derived from the parent task instance (:func:`derived_run_id`).
+    durable: bool
+    store: bool
+    #: Why durable=True cannot apply to this call (it then runs as stock), or ``None``.
+    durable_gap: str | None
 
 
 class ParentKey(NamedTuple):
@@ -34,7 +51,10 @@ class ParentKey(NamedTuple):
 
 
 class TaskPort:
-    """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors."""
+    """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors.
+
+    The defaults are the Task SDK's (Airflow 3); ``airflow2.OrmPort`` overrides them.
+    """
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         self.operator = operator
@@ -50,15 +70,22 @@ class TaskPort:
         """The child run's state; a missing run raises Airflow's own error (``None`` with ``missing_ok``)."""
         raise NotImplementedError
 
-    def dag_is_paused(self, dag_id: str) -> bool:
-        raise NotImplementedError
-
-    def push_link(self, run_id: str) -> None:
-        raise NotImplementedError
-
     def dag_run_identity(self) -> str:
         """Tells apart two DAG runs that share a run_id (:class:`ParentKey`)."""
         raise NotImplementedError
+
+    def dag_is_paused(self, dag_id: str) -> bool:
+        return bool(self.ti.get_dag(dag_id).is_paused)  # task-sdk 1.2: the GetDag endpoint
+
+    def push_link(self, run_id: str) -> None:
+        """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3 (since 1.15.0)."""
+        if self.ti is None or not hasattr(self.ti, "xcom_push"):
+            return
+        try:
+            url = load("build_airflow_dagrun_url")(dag_id=self.operator.trigger_dag_id, run_id=run_id)
+            self.ti.xcom_push(key=load("TriggerDagRunLink")().xcom_key, value=url)
+        except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
+            self.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
     def parent_key(self) -> ParentKey:
         ti = self.ti
@@ -105,29 +132,35 @@ class TaskPort:
         self.fail(f"{dag_id} failed with failed state {state}", retry=True)
 
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
-        """A run this task cannot claim holds ``run_id``: skip or fail as stock does on this Airflow."""
-        handle_existing_run(request, self, run_id)
+        """A run this task cannot claim holds ``run_id``: skip, or fail without retry, as the 3.x runner."""
+        if request.skip_when_already_exists:
+            self.log.info("Dag Run already exists, skipping task as skip_when_already_exists is set to True.")
+            self.skip(
+                f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists; "
+                "skipping because skip_when_already_exists=True."
+            )
+        self.fail_existing(
+            f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists. Set reset_dag_run=True to "
+            "clear and rerun it, skip_when_already_exists=True to skip, or leave trigger_run_id unset."
+        )
+
+    def fail_existing(self, message: str) -> NoReturn:
+        self.log.error("Dag Run already exists, marking task as failed.")  # the runner's line
+        self.fail(message, retry=False)
+
+    def trigger_logged(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
+        """:meth:`trigger` between the runner's log lines (and the link first, as stock's)."""
+        self.push_link(run_id)
+        self.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
+        if not self.trigger(request, run_id, reset=reset):
+            return False
+        self.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
+        return True
 
 
 def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:
     if request.fail_when_dag_is_paused and port.dag_is_paused(request.trigger_dag_id):
         port.paused(request.trigger_dag_id)
-
-
-def handle_existing_run(request: TriggerRequest, port: TaskPort, run_id: str) -> NoReturn:
-    """The run exists and ``reset_dag_run`` is off: skip, or fail without retry, as the 3.x runner does."""
-    if request.skip_when_already_exists:
-        port.log.info("Dag Run already exists, skipping task as skip_when_already_exists is set to True.")
-        port.skip(
-            f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists; "
-            "skipping because skip_when_already_exists=True."
-        )
-    port.log.error("Dag Run already exists, marking task as failed.")
-    port.fail(
-        f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists. Set reset_dag_run=True to "
-        "clear and rerun it, skip_when_already_exists=True to skip, or leave trigger_run_id unset.",
-        retry=False,
-    )
 
 
 def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
@@ -142,3 +175,36 @@ def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
         if state in request.allowed_states:
             port.log.info("%s finished with allowed state %s", request.trigger_dag_id, state)
             return str(state)
+
+
+def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> str:
+    """The child run_id without a store: the same on every try, new on every clear and ``generation``
+    (the fresh runs a parent needs after its child failed: 1, 2, ...)."""
+    identity = "\0".join(map(str, (*parent, trigger_dag_id)))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+    return f"manual__durable-{digest}-{generation}"
+
+
+def run_with_derived_id(request: TriggerRequest, port: TaskPort) -> None:
+    """durable=True without ``task_state_store`` (a generated run_id): every try names the child run
+    :func:`derived_run_id`, so "already exists" is this task's own run (a lost try's, or its own POST
+    retried by the API client, apache/airflow#66905); a run that ended in ``failed_states`` makes the next.
+    """
+    check_not_paused(request, port)
+    parent = port.parent_key()
+    for generation in itertools.count(1):
+        run_id = derived_run_id(parent, request.trigger_dag_id, generation)
+        if port.trigger_logged(request, run_id, reset=False):
+            port.push_run_id(run_id)
+            if request.wait_for_completion:
+                wait_for_run(request, port, run_id)
+            return
+        state = port.dagrun_state(request.trigger_dag_id, run_id)
+        if request.wait_for_completion and state in request.failed_states:
+            port.log.info("DAG run %s of this task ended %r; triggering a fresh run", run_id, state)
+            continue
+        port.log.info("Reconnecting to DAG run %s (%s): this task's own, triggered earlier", run_id, state)
+        port.push_run_id(run_id)
+        if request.wait_for_completion and state not in request.allowed_states:
+            wait_for_run(request, port, run_id)
+        return

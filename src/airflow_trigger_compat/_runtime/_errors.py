@@ -48,6 +48,10 @@ class FlagIgnoredWarning(TriggerCompatWarning):
     """A flag the running Airflow cannot honour was dropped, as the standard operator drops it there."""
 
 
+class UnverifiedAirflowWarning(TriggerCompatWarning):
+    """The running Airflow is newer than every release this package was verified on."""
+
+
 class RetryUnavailableWarning(TriggerCompatWarning):
     """The task has retries, but this Airflow does not retry it when the child run fails."""
 
@@ -83,6 +87,8 @@ def _failure_class(bases: tuple[type[BaseException], ...]) -> type[TriggerArgume
     return failure
 
 
-def refuse_early(operator: Any, context: Any, request: Any, error: TriggerArgumentError) -> NoReturn:
+def refuse_early(
+    operator: Any, context: Any, request: Any, error: TriggerArgumentError, route: Any
+) -> NoReturn:
     """A strategy's ``refuse``: fail the task at once, without retries, before any child run exists."""
     raise task_failure(error) from error

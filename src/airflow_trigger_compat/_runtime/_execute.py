@@ -1,12 +1,14 @@
-"""The one entry point every way in goes through: pick the strategy, validate, decide durable, run."""
+"""The one entry point every way in goes through: the request, the route, the warnings, the strategy."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from ._durable import run_durable
+from ._airflow import load
+from ._contract import Route
 from ._errors import (
     DurableUnavailableWarning,
     FlagIgnoredWarning,
@@ -17,22 +19,34 @@ from ._errors import (
 from ._registry import Feature, Selection, select_strategy
 from ._request import TriggerRequest, build_request
 
+if TYPE_CHECKING:
+    from ._strategies import StrategyModule, accessor, airflow2, runner_exception
 
-def durable_gap(selection: Selection, request: TriggerRequest) -> str | None:
-    """Why ``durable=True`` gives no crash recovery for ``request`` here; ``None`` when it does.
+    _CHECKED: tuple[StrategyModule, ...] = (accessor, airflow2, runner_exception)
 
-    The one answer to "does this call take the durable path?", used by :func:`execute_trigger`.
-    """
+
+def route(selection: Selection, request: TriggerRequest) -> Route:
+    """The one answer to "which path runs this call, and does durable=True apply?" (the registry row says
+    which path each answer takes)."""
+    gap = None
     if request.deferrable and request.wait_for_completion:
-        return "deferrable=True already waits in the triggerer, which survives the loss of a worker"
-    if not request.run_id_generated:
-        return selection.gap(Feature.TASK_STATE_STORE)  # a fixed run_id needs the store
-    return None
+        gap = "deferrable=True already waits in the triggerer, which survives the loss of a worker"
+    elif not request.run_id_generated:
+        gap = selection.gap(Feature.TASK_STATE_STORE)  # a fixed run_id needs the store
+    durable = request.durable and gap is None
+    return Route(
+        selection,
+        selection.entry.durable if durable else selection.entry.strategy,
+        durable,
+        durable and selection.supports(Feature.TASK_STATE_STORE),
+        gap if request.durable else None,
+    )
 
 
-def warn_about_gaps(selection: Selection, request: TriggerRequest, retries: int) -> None:
+def warn_about_gaps(route: Route, request: TriggerRequest, retries: int) -> None:
     """Every warning for something asked of this Airflow that it cannot do (the registry's gaps)."""
-    where = f"Airflow {selection.version.raw} (strategy {selection.name!r})"
+    selection = route.selection
+    where = f"Airflow {selection.version.raw} (registry row {selection.entry.airflow})"
     for feature in request.dropped:
         warnings.warn(
             f"{feature}= is ignored on {where}: {selection.gap(feature)}. The child run is triggered "
@@ -40,17 +54,16 @@ def warn_about_gaps(selection: Selection, request: TriggerRequest, retries: int)
             FlagIgnoredWarning,
             stacklevel=3,  # the operator's execute()
         )
-    durable = request.durable and durable_gap(selection, request) is None
-    if request.durable and not durable:
+    if route.durable_gap:
         warnings.warn(
-            f"durable=True has no effect on {where}: {durable_gap(selection, request)}. The task runs as "
-            "without durable: a worker lost mid-wait triggers a new child run on retry.",
+            f"durable=True has no effect on {where}: {route.durable_gap}. The task runs as without durable: "
+            "a worker lost mid-wait triggers a new child run on retry.",
             DurableUnavailableWarning,
             stacklevel=3,
         )
     # The durable wait runs inside execute(), where retries always apply.
     reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD)
-    if retries and request.wait_for_completion and not request.deferrable and not durable and reason:
+    if retries and request.wait_for_completion and not request.deferrable and not route.durable and reason:
         warnings.warn(
             f"retries={retries} will not apply if the child run fails on {where}: {reason}. Use "
             "deferrable=True, or Airflow 3.3+, for retries.",
@@ -64,12 +77,10 @@ def _with_openlineage(operator: Any, context: Mapping[str, Any], request: Trigge
     if not getattr(operator, "openlineage_inject_parent_info", False):
         return request
     try:
-        from airflow.providers.standard.utils.openlineage import (
-            safe_inject_openlineage_properties_into_dagrun_conf,
-        )
-    except ImportError:
+        inject = load("safe_inject_openlineage_properties_into_dagrun_conf")
+    except ImportError:  # providers-standard < 1.10.0 (apache/airflow#58672)
         return request
-    conf = safe_inject_openlineage_properties_into_dagrun_conf(dr_conf=request.conf, ti=context.get("ti"))
+    conf = inject(dr_conf=request.conf, ti=context.get("ti"))
     operator.conf = conf
     return request if conf is request.conf else request._replace(conf=conf)
 
@@ -80,7 +91,6 @@ def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
     Invalid arguments fail the task before any child run exists, without retries.
     """
     selection = select_strategy()
-    strategy = selection.load()
     try:
         request = build_request(operator, selection)
     except TriggerArgumentError as err:
@@ -88,12 +98,11 @@ def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
     request = _with_openlineage(operator, context, request)
     # Listeners read the run_id from the operator, as with the standard operator.
     operator.trigger_run_id = request.run_id
+    chosen = route(selection, request)
+    strategy = cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{chosen.strategy}"))
     try:
         strategy.check(request)
     except TriggerArgumentError as err:
-        strategy.refuse(operator, context, request, err)
-    warn_about_gaps(selection, request, getattr(operator, "retries", 0) or 0)
-    if request.durable and durable_gap(selection, request) is None:
-        port = strategy.Port(operator, context)
-        return run_durable(request, port, context, store=selection.supports(Feature.TASK_STATE_STORE))
-    return strategy.execute(operator, context, request)
+        strategy.refuse(operator, context, request, err, chosen)
+    warn_about_gaps(chosen, request, getattr(operator, "retries", 0) or 0)
+    return strategy.execute(operator, context, request, chosen)

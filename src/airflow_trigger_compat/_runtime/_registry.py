@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import enum
 import functools
-import importlib
+import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import NamedTuple
 
-from ._errors import UnsupportedAirflowVersion
-
-if TYPE_CHECKING:
-    from ._strategies import StrategyModule
-
+from ._airflow import load
+from ._errors import UnsupportedAirflowVersion, UnverifiedAirflowWarning
 
 Release = tuple[int, int, int]
 
@@ -51,10 +48,9 @@ def parse_airflow_version(raw: str) -> AirflowVersion:
 def airflow_version() -> AirflowVersion | None:
     """The running Airflow's version, or ``None`` when Airflow is not importable (cached)."""
     try:
-        from airflow import __version__
+        return parse_airflow_version(load("__version__"))
     except ImportError:
         return None
-    return parse_airflow_version(__version__)
 
 
 class Feature(str, enum.Enum):
@@ -73,9 +69,12 @@ class Feature(str, enum.Enum):
         return self.value
 
 
-#: The flags stock refuses where their feature is missing; it drops note and run_after there (the package
-#: also warns, ``FlagIgnoredWarning``), and durable and retries warn and run as stock does.
-REFUSED_WHEN_MISSING = frozenset({Feature.FAIL_WHEN_DAG_IS_PAUSED})
+#: What stock does with a flag where its feature is missing, for the features that are flags: drop it (the
+#: package warns, ``FlagIgnoredWarning``) or refuse the DAG (``FeatureNotSupported``, at parse).
+DROP, REFUSE = "drop", "refuse"
+WHEN_MISSING: Mapping[Feature, str] = MappingProxyType(
+    {Feature.RUN_AFTER: DROP, Feature.NOTE: DROP, Feature.FAIL_WHEN_DAG_IS_PAUSED: REFUSE}
+)
 
 
 class VersionRange(NamedTuple):
@@ -96,11 +95,15 @@ def _fmt(release: Release) -> str:
 
 
 class Entry(NamedTuple):
-    """One row of the version story."""
+    """One row of the version story: the path stock's behaviour takes, the path ``durable=True`` takes
+    (each a module of ``_strategies``), the upstream changes behind them, and what the range lacks."""
 
     airflow: VersionRange
     strategy: str
+    durable: str
     upstream: str
+    #: The releases the behavioural suite and the crash tests ran on.
+    verified: str
     #: Features this range lacks, each with the reason. Everything not listed here is supported.
     gaps: Mapping[Feature, str] = MappingProxyType({})
 
@@ -125,13 +128,25 @@ _NO_RETRY_BEFORE_3_3 = (
 
 #: Newest first, contiguous from 2.11 to 4.0.
 REGISTRY: tuple[Entry, ...] = (
-    # Airflow 3.3+: task_state_store and ResumableJobMixin, so durable=True works for any run_id.
-    Entry(VersionRange((3, 3, 0), (4, 0, 0)), "accessor", "apache/airflow#69135"),
+    # Airflow 3.3 (task-sdk 1.3): task_state_store (apache/airflow#66160, #68438) and ResumableJobMixin
+    # (#67118), so durable=True works for any run_id; the runner retries a parent whose child failed
+    # (#68254) and, from 3.3.1, one whose trigger failed (#70719). No release has the ti.trigger_dag_run()
+    # accessor #69135 proposes: the durable path sends the runner's own TriggerDagRun message.
+    Entry(
+        VersionRange((3, 3, 0), (4, 0, 0)),
+        "runner_exception",
+        "accessor",
+        "task-sdk 1.3: task_state_store (apache/airflow#66160), ResumableJobMixin (#67118), "
+        "DagRunTriggerException(run_after=...), the runner's retry on a failed child (#68254)",
+        "3.3.0-3.3.2",
+    ),
     # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
     Entry(
         VersionRange((3, 2, 0), (3, 3, 0)),
         "runner_exception",
+        "accessor",
         "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
+        "3.2.0-3.2.2",
         MappingProxyType(
             {
                 Feature.TASK_STATE_STORE: _NO_STORE_BEFORE_3_3,
@@ -140,11 +155,13 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 3.0 (AIP-72): tasks lose ORM access. (task-sdk 1.0.3 changed the supervisor channel's API.)
+    # Airflow 3.0 (AIP-72): tasks lose ORM access; the task runner triggers for the operator.
     Entry(
         VersionRange((3, 0, 0), (3, 2, 0)),
         "runner_exception",
+        "accessor",
         "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run",
+        "3.0.0-3.1.8",
         MappingProxyType(
             {
                 Feature.TASK_STATE_STORE: _NO_STORE_BEFORE_3_3,
@@ -163,8 +180,10 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
         "airflow2",
+        "airflow2",
         "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag), as the standard operator's "
         "_trigger_dag_af_2",
+        "2.11.0-2.11.2",
         MappingProxyType(
             {
                 Feature.TASK_STATE_STORE: _NO_STORE_BEFORE_3_3,
@@ -186,16 +205,8 @@ class Selection(NamedTuple):
     entry: Entry
 
     @property
-    def name(self) -> str:
-        return self.entry.strategy
-
-    @property
     def reason(self) -> str:
         return f"Airflow {self.version.raw} is in {self.entry.airflow}"
-
-    def load(self) -> StrategyModule:
-        """The strategy's module, ``_strategies.<name>`` (each is type-checked against StrategyModule)."""
-        return cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{self.name}"))
 
     def supports(self, feature: Feature | str) -> bool:
         return self.entry.supports(Feature(feature))
@@ -206,22 +217,33 @@ class Selection(NamedTuple):
 
 
 def resolve(version: AirflowVersion | None) -> Selection:
-    """The registry row for ``version``, or :class:`UnsupportedAirflowVersion` naming what is supported."""
+    """The registry row for ``version``. An Airflow newer than every row takes the newest row's paths with
+    :class:`UnverifiedAirflowWarning`, as the standard operator takes its newest branch; an older one (or
+    none) raises :class:`UnsupportedAirflowVersion`, naming what is supported.
+    """
+    from ._host import SHIPPED_BY
+
     entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
     if version is not None and entry is not None:
         return Selection(version, entry)
-    from ._host import SHIPPED_BY
-
-    ranges = ", ".join(f"{e.airflow} ({e.strategy})" for e in reversed(REGISTRY))
+    verified = ", ".join(f"{e.airflow} ({e.verified})" for e in reversed(REGISTRY))
+    if version is not None and version.release >= SUPPORTED.high:
+        warnings.warn(
+            f"Airflow {version.raw} is newer than every release {SHIPPED_BY} was verified on ({verified}); "
+            f"it runs the paths of {REGISTRY[0].airflow}. Upgrade {SHIPPED_BY} if a newer one supports it.",
+            UnverifiedAirflowWarning,
+            stacklevel=2,
+        )
+        return Selection(version, REGISTRY[0])
     found = "no Airflow is installed" if version is None else f"Airflow {version.raw!r} is installed"
     raise UnsupportedAirflowVersion(
-        f"{SHIPPED_BY} supports Airflow {SUPPORTED} but {found}. Supported ranges: {ranges}. "
-        f"Install a supported Airflow, or pin a {SHIPPED_BY} release that supports yours.",
+        f"{SHIPPED_BY} supports Airflow {SUPPORTED} but {found}. Verified on: {verified}. Install a "
+        f"supported Airflow, or a release of {SHIPPED_BY} that supports yours.",
         airflow_version=None if version is None else version.raw,
     )
 
 
 @functools.cache
 def select_strategy() -> Selection:
-    """The strategy for the running Airflow (cached; :func:`reset` clears it)."""
+    """The registry row for the running Airflow (cached; :func:`reset` clears it)."""
     return resolve(airflow_version())

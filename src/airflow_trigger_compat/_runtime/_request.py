@@ -8,16 +8,14 @@ value and the fix (declared: ``invalid-input-fails-early``); nothing refused her
 from __future__ import annotations
 
 import datetime
-import functools
-import inspect
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
-from ._airflow import load
+from ._airflow import AirflowHelpers, airflow_helpers
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import REFUSED_WHEN_MISSING, Feature, Selection, select_strategy
+from ._registry import REFUSE, WHEN_MISSING, Feature, Selection, select_strategy
 
 DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
 #: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
@@ -48,39 +46,11 @@ class TriggerRequest(NamedTuple):
     #: party can name it, so an "already exists" answer for it is this task's own run.
     run_id_generated: bool = False
 
-
-class AirflowHelpers(NamedTuple):
-    """The running Airflow's own functions the standard operator computes a request with."""
-
-    parse: Callable[[str], datetime.datetime]
-    utcnow: Callable[[], datetime.datetime]
-    #: ``(logical_date, run_after)`` -> the run_id ``DagRun.generate_run_id`` makes for a manual run.
-    generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]
-    validate_run_id: Callable[[str], object]  # raises ValueError for a run_id Airflow refuses
-
-
-@functools.cache
-def airflow_helpers() -> AirflowHelpers:
-    timezone, dag_run, manual = load("timezone"), load("DagRun"), load("DagRunType").MANUAL
-    if "run_after" in inspect.signature(dag_run.generate_run_id).parameters:
-        # Airflow 3: run_after is part of the id, and a run without a logical date gets a random suffix.
-        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
-            return str(
-                dag_run.generate_run_id(run_type=manual, logical_date=logical_date, run_after=run_after)
-            )
-    else:
-        # Airflow 2: DagRun.generate_run_id(run_type, execution_date), "now" when there is no date.
-        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
-            return str(dag_run.generate_run_id(manual, logical_date or timezone.utcnow()))
-
-    # Looked up on the module at each call, as stock's own calls are. The run_id check is Airflow's own,
-    # run when the child DagRun row is created (a @validates hook that does not use self).
-    return AirflowHelpers(
-        lambda value: timezone.parse(value),
-        lambda: timezone.utcnow(),
-        generate_run_id,
-        lambda run_id: dag_run.validate_run_id(None, "run_id", run_id),
-    )
+    def payload(self) -> dict[str, Any]:
+        """The trigger's fields besides ids and flags; note and run_after only where this Airflow takes
+        them (the request holds them only there)."""
+        fields = {"conf": self.conf, "logical_date": self.logical_date}
+        return fields | {k: v for k, v in (("note", self.note), ("run_after", self.run_after)) if v}
 
 
 def is_notset(value: object) -> bool:  # Airflow's NOTSET (ArgNotSet), without importing Airflow
@@ -223,18 +193,36 @@ def check_aware(name: str, value: datetime.datetime | None) -> None:
         )
 
 
-def check_features(selection: Selection, **flags: Any) -> None:
-    """Raise :class:`FeatureNotSupported` for a flag the standard operator refuses on this Airflow."""
-    for name, value in flags.items():
-        if not value or is_notset(value):
+def check_trigger_payload(request: TriggerRequest) -> None:
+    """Airflow 3: what the ``TriggerDagRun`` payload refuses (a pydantic model), on either 3.x path."""
+    check_conf_shape(request.conf, falsy_means_none=False, str_keys=True)  # conf: dict[str, Any] | None
+    check_aware("logical_date", request.logical_date)  # AwareDatetime | None
+    check_aware("run_after", request.run_after)
+
+
+def check_trigger_dag_call(request: TriggerRequest) -> None:
+    """Airflow 2: what ``trigger_dag`` refuses once called: a truthy conf that is not a dict, a naive date."""
+    check_conf_shape(request.conf, falsy_means_none=True, str_keys=False)  # falsy conf means None there
+    check_aware("logical_date", request.logical_date)  # "The execution_date should be localized"
+
+
+def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feature, ...]:
+    """The flags given (not None, not False) that this Airflow lacks and stock drops there; raise
+    :class:`FeatureNotSupported` for one it refuses (``WHEN_MISSING``)."""
+    dropped = []
+    for feature, when_missing in WHEN_MISSING.items():
+        value = flags.get(feature.value)
+        if value is None or value is False or is_notset(value) or selection.supports(feature):
             continue
-        reason = selection.gap(name)
-        if reason is not None and Feature(name) in REFUSED_WHEN_MISSING:
+        if when_missing == REFUSE:
             raise FeatureNotSupported(
-                f"{name}={value!r} cannot work on Airflow {selection.version.raw} "
-                f"(strategy {selection.name!r}): {reason}. Remove {name}, or require a newer Airflow.",
+                f"{feature}={value!r} cannot work on Airflow {selection.version.raw} "
+                f"(registry row {selection.entry.airflow}): {selection.gap(feature)}. Remove {feature}, or "
+                "require a newer Airflow.",
                 airflow_version=selection.version.raw,
             )
+        dropped.append(feature)
+    return tuple(dropped)
 
 
 def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = None) -> None:
@@ -251,15 +239,31 @@ def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = Non
     allowed, failed = kwargs.get("allowed_states"), kwargs.get("failed_states")
     check_states(None if _one_shot(allowed) else allowed, None if _one_shot(failed) else failed)
     check_datetime_type("run_after", kwargs.get("run_after"))
-    check_features(selection, fail_when_dag_is_paused=kwargs.get("fail_when_dag_is_paused"))
+    check_features(selection, {"fail_when_dag_is_paused": kwargs.get("fail_when_dag_is_paused")})
 
 
 def build_request(
     operator: Any, selection: Selection, helpers: AirflowHelpers | None = None
 ) -> TriggerRequest:
-    """The request stock would compute from the operator's rendered attributes; sets ``operator.conf``."""
+    """The request stock would compute from the operator's rendered attributes; sets ``operator.conf``.
+
+    Three jobs, in stock's order: stock's own values and checks; the flags this Airflow lacks (dropped, or
+    refused, as stock does); what the trigger would refuse later, refused here before any child run exists.
+    """
     helpers = helpers or airflow_helpers()
-    # 1. Stock's own checks, in stock's order: logical_date's type, the dates, conf.
+    request = _stock_values(operator, helpers)
+    operator.conf = request.conf
+    request = request._replace(
+        note=request.note if selection.supports(Feature.NOTE) else None,
+        run_after=request.run_after if selection.supports(Feature.RUN_AFTER) else None,
+        durable=bool(getattr(operator, "durable", False)),
+        dropped=check_features(selection, {f.value: getattr(operator, f.value, None) for f in WHEN_MISSING}),
+    )
+    return _check_before_trigger(operator, request, helpers)
+
+
+def _stock_values(operator: Any, helpers: AirflowHelpers) -> TriggerRequest:
+    """What stock's ``execute()`` computes, with its checks: logical_date's type, the dates, conf, run_id."""
     logical_arg = operator.logical_date
     run_after_arg: Any = getattr(operator, "run_after", NOTSET)
     check_datetime_type("logical_date", logical_arg)
@@ -270,71 +274,61 @@ def build_request(
     else:
         logical_date = parse_datetime("logical_date", logical_arg, helpers)
     run_after = parse_datetime("run_after", run_after_arg, helpers) if run_after_given else logical_date
-    conf = parse_conf(operator.conf)
-    operator.conf = conf
+    if operator.trigger_run_id:
+        run_id, generated = str(operator.trigger_run_id), False
+    else:
+        run_id = helpers.generate_run_id(logical_date, run_after or helpers.utcnow())
+        # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
+        # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
+        generated = (logical_arg is None or is_notset(logical_arg)) and not run_after_given
+    note = getattr(operator, "note", None)
+    return TriggerRequest(
+        trigger_dag_id=operator.trigger_dag_id,
+        run_id=run_id,
+        conf=parse_conf(operator.conf),
+        logical_date=logical_date,
+        run_after=run_after if run_after_given and run_after else None,
+        note=note or None,
+        reset_dag_run=bool(operator.reset_dag_run),
+        skip_when_already_exists=bool(operator.skip_when_already_exists),
+        wait_for_completion=bool(operator.wait_for_completion),
+        poke_interval=operator.poke_interval,
+        allowed_states=(),
+        failed_states=(),
+        deferrable=bool(operator.deferrable),
+        fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
+        durable=False,
+        run_id_generated=generated,
+    )
 
-    # 2. What the trigger would refuse later; refused here, before any child run exists.
-    dag_id = check_trigger_dag_id(operator.trigger_dag_id)
+
+def _check_before_trigger(operator: Any, request: TriggerRequest, helpers: AirflowHelpers) -> TriggerRequest:
+    """What the trigger or the wait would refuse once the child run exists; the states as tuples."""
+    check_trigger_dag_id(request.trigger_dag_id)
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
-    poke_interval = operator.poke_interval
-    deferrable = operator.deferrable
+    poke_interval = request.poke_interval
     # The synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
     # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
     if (
-        operator.wait_for_completion
-        and not deferrable
+        request.wait_for_completion
+        and not request.deferrable
         and not (isinstance(poke_interval, (int, float)) and poke_interval >= 0)
     ):
         raise TriggerArgumentError(
             f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
             "(the wait sleeps that long between polls)."
         )
-    check_features(selection, fail_when_dag_is_paused=getattr(operator, "fail_when_dag_is_paused", False))
-    dropped = []
-    note = getattr(operator, "note", None)
-    if note is not None and not selection.supports(Feature.NOTE):
-        note = None
-        dropped.append(Feature.NOTE)
-    elif note and not isinstance(note, str):  # an empty note is not sent, as with stock
+    if request.note is not None and not isinstance(request.note, str):
         raise TriggerArgumentError(
-            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; "
-            f"write note={str(note)!r}."
+            f"note={request.note!r} ({type(request.note).__name__}) must be a string: the DAG run's note is "
+            f"text; write note={str(request.note)!r}."
         )
-    use_run_after = run_after_given and selection.supports(Feature.RUN_AFTER)
-    if run_after_given and not use_run_after and run_after_arg is not None:
-        dropped.append(Feature.RUN_AFTER)
-
     if operator.trigger_run_id:
-        run_id = str(operator.trigger_run_id)
         try:
-            helpers.validate_run_id(run_id)
+            helpers.validate_run_id(request.run_id)
         except ValueError as err:
             raise TriggerArgumentError(
-                f"trigger_run_id={run_id!r} cannot name a DAG run: {err}. Use letters, digits and "
+                f"trigger_run_id={request.run_id!r} cannot name a DAG run: {err}. Use letters, digits and "
                 "_ . ~ : + - only, or change [scheduler] allowed_run_id_pattern."
             ) from err
-    else:
-        run_id = helpers.generate_run_id(logical_date, run_after or helpers.utcnow())
-    return TriggerRequest(
-        trigger_dag_id=dag_id,
-        run_id=run_id,
-        conf=conf,
-        logical_date=logical_date,
-        run_after=run_after if use_run_after and run_after else None,
-        note=note or None,
-        reset_dag_run=bool(operator.reset_dag_run),
-        skip_when_already_exists=bool(operator.skip_when_already_exists),
-        wait_for_completion=bool(operator.wait_for_completion),
-        poke_interval=poke_interval,
-        allowed_states=allowed,
-        failed_states=failed,
-        deferrable=bool(deferrable),
-        fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
-        durable=bool(getattr(operator, "durable", False)),
-        dropped=tuple(dropped),
-        # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
-        # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
-        run_id_generated=not operator.trigger_run_id
-        and (logical_arg is None or is_notset(logical_arg))
-        and not run_after_given,
-    )
+    return request._replace(allowed_states=allowed, failed_states=failed)

@@ -1,12 +1,17 @@
-"""One module per strategy, each a :class:`StrategyModule`; the registry says which runs where."""
+"""The mission's three paths, one module each; the registry says which runs where.
+
+- ``airflow2``: Airflow 2.11, the operator triggers through the ORM and polls (stock's path there).
+- ``runner_exception``: Airflow 3, ``execute()`` raises for the task runner (stock's path there).
+- ``accessor``: Airflow 3 with ``durable=True``, the operator triggers and polls through the execution API.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .._contract import TaskPort
+    from .._contract import Route
     from .._errors import TriggerArgumentError
     from .._request import TriggerRequest
 
@@ -14,22 +19,19 @@ if TYPE_CHECKING:
 class StrategyModule(Protocol):
     """What ``_execute.execute_trigger`` needs of a strategy module (mypy checks each against it)."""
 
-    @property
-    def Port(self) -> type[TaskPort]:
-        """Built from the operator and the task context: the durable path's only way into Airflow."""
-
     def check(self, request: TriggerRequest) -> None:
-        """Raise ``TriggerArgumentError`` for what this Airflow's trigger would refuse."""
+        """Raise ``TriggerArgumentError`` for what this path's trigger would refuse."""
 
     def refuse(
-        self, operator: Any, context: Mapping[str, Any], request: TriggerRequest, error: TriggerArgumentError
-    ) -> NoReturn:
-        """End the task for what ``check`` found."""
+        self,
+        operator: Any,
+        context: Mapping[str, Any],
+        request: TriggerRequest,
+        error: TriggerArgumentError,
+        route: Route,
+    ) -> Any:
+        """End the task for what ``check`` found (it never returns)."""
 
-    def execute(self, operator: Any, context: Mapping[str, Any], request: TriggerRequest) -> Any: ...
-
-
-if TYPE_CHECKING:
-    from . import accessor, airflow2, runner_exception
-
-    _CHECKED: tuple[StrategyModule, ...] = (accessor, airflow2, runner_exception)
+    def execute(
+        self, operator: Any, context: Mapping[str, Any], request: TriggerRequest, route: Route
+    ) -> Any: ...
