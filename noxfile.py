@@ -196,7 +196,7 @@ def oldest_provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests with the oldest apache-airflow-providers-standard that runs with this Airflow.
 
     The drop-in subclasses whatever provider is installed; the parity suite's oracle is that provider's
-    operator. What it lacks is declared (_registry.PROVIDER_PARAMETERS, difference older-provider-parameters).
+    operator. What it lacks is declared (_differences.PROVIDER_PARAMETERS, older-provider-parameters).
     """
     release, provider = AIRFLOW_MATRIX[airflow], OLDEST_PROVIDER[airflow]
     _behaviour_suite(

@@ -41,13 +41,13 @@ _EVERY_VERSION = VersionRange((2, 11, 0), (4, 0, 0))
 HOW: Mapping[str, str] = MappingProxyType(
     {
         "airflow2": "the operator triggers through the ORM (trigger_dag) and polls the child run, as the "
-        "standard operator on Airflow 2; with durable=True the child's run_id is derived from the parent task "
-        "instance",
-        "runner_exception": "execute() raises DagRunTriggerException and the task runner triggers and waits, "
-        "as the standard operator on Airflow 3",
-        "accessor": "the operator triggers through the execution API (the runner's TriggerDagRun message) and "
-        "polls the child run itself; the child's run_id is kept in task_state_store (ResumableJobMixin) where "
-        "the row has it, else derived from the parent task instance",
+        "standard operator on Airflow 2; with durable=True the child's run_id is derived from the parent "
+        "task instance",
+        "runner_exception": "execute() raises DagRunTriggerException and the task runner triggers and "
+        "waits, as the standard operator on Airflow 3",
+        "accessor": "the operator triggers through the execution API (the runner's TriggerDagRun message) "
+        "and polls the child run itself; the child's run_id is kept in task_state_store (ResumableJobMixin) "
+        "where the row has it, else derived from the parent task instance",
     }
 )
 
@@ -150,9 +150,10 @@ DIFFERENCES: tuple[Difference, ...] = (
         "created, often with a message that does not name the argument; retries apply and repeat it",
         package="fails before any child run exists, without retries (AirflowFailException), with a message "
         "that names the argument, the value and the fix; the error is also stock's type (ValueError, "
-        "TypeError, or stock's narrower type such as pendulum's ParserError). 3.0-3.2, for what the task "
-        "runner's trigger payload refuses (conf's shape, a naive date): the message is logged and the "
-        "runner refuses the payload as it refuses stock's (no retry, the link naming the run_id)",
+        "TypeError, or stock's narrower type such as pendulum's ParserError). 3.0-3.2, on stock's path (not "
+        "durable=True's), for what the task runner's trigger payload refuses (conf's shape, a naive date): "
+        "the message is logged and the runner refuses the payload as it refuses stock's (no retry, the link "
+        "naming the run_id)",
         reason="no retry can fix an argument, and a retry after the child was triggered triggers it again",
         fields=frozenset({"tries", "children", "error", "xcoms", "runs", "log"}),
         shown_by="test_parity.py, the invalid_* scenarios",

@@ -402,7 +402,7 @@ def dead_code(dropped: Iterable[str], package_dir: Path = PACKAGE_DIR) -> DeadCo
 class Traced(NamedTuple):
     """What the unit-test trace attributes to a minimum."""
 
-    #: package function ("_durable.py:run_without_store") -> code lines: run only by the tests below
+    #: package function ("_contract.py:run_with_derived_id") -> code lines: run only by the tests below
     functions: dict[str, int]
     #: test -> why it goes ("every case" or "3 of 8 cases")
     tests: dict[str, str]
@@ -415,8 +415,8 @@ def traced(minimum: Release, trace: Mapping[str, Any], skip_modules: Iterable[st
 
     A test case goes with the minimum when every registry row it resolved lies below it; a case that
     resolved none is version-independent and stays. A function goes when only cases that go ran it and
-    either a kept case ran its caller without reaching it (``run_durable`` on 3.3 never calls
-    ``run_without_store``), or all its callers go. A function only tests call is left alone: the unit tests
+    either a kept case ran its caller without reaching it (``accessor.execute`` on 3.3 never calls
+    ``run_with_derived_id``), or all its callers go. A function only tests call is left alone: the unit tests
     may simply not run it on the kept versions. Functions of ``skip_modules`` (counted as whole modules)
     go, and are not listed.
     """

@@ -4,8 +4,8 @@ The vendored unit is the ``_runtime`` package: what runs inside a task, nothing 
 report, this tool, the drop-in operator and the declared differences stay in the distribution). It is
 copied as it is, under a header naming this distribution, its version, the command that regenerates it
 and "do not edit". One file is generated, ``_host.py``: the name a user is told to upgrade or pin.
-Persisted keys such as ``_durable.STATE_KEY`` are not touched, so a vendored copy and an installed one
-read each other's state.
+Persisted keys such as ``_strategies.accessor.STATE_KEY`` are not touched, so a vendored copy and an
+installed one read each other's state.
 
 ``vendored.json`` records the version, the command and a sha256 of every file. ``vendor --check`` verifies
 a copy against its own stamp, whatever version is installed; ``vendor --outdated`` says whether the

@@ -9,7 +9,7 @@ By default that is the installed ``airflow_trigger_compat``'s runtime and its dr
 
 Nothing else in the suite imports ``airflow_trigger_compat``: a test that did would test the installed
 package, or fail to import, instead of the copy. Anything that patches the runtime patches ``compat``'s
-own submodules (``ports``), the ones the operator under test calls. The declared differences and the
+own submodules (``durable_port()``), the ones the operator under test calls. The declared differences and the
 provider facts are documentation data, not runtime: they come from ``airflow_trigger_compat._differences``.
 """
 
@@ -34,8 +34,7 @@ __all__ = [
     "TriggerDagRunOperator",
     "compat",
     "differences",
-    "durable",
-    "ports",
+    "durable_port",
     "reset",
     "select_strategy",
 ]
@@ -63,10 +62,17 @@ RetryUnavailableWarning = compat.RetryUnavailableWarning
 TriggerCompatWarning = compat.TriggerCompatWarning
 reset = compat.reset
 select_strategy = compat.select_strategy
-#: The trigger seam: ``SupervisorPort`` and ``OrmPort`` (their ``trigger`` and ``dagrun_state``).
-ports = importlib.import_module(f"{compat.__name__}._ports")
-#: The durable job (``state_key``, ``derived_run_id``).
-durable = importlib.import_module(f"{compat.__name__}._durable")
+
+
+def durable_port(selection: Any) -> Any:
+    """The trigger seam: the port of the path the registry row sends durable=True to (its ``trigger`` and
+    ``dagrun_state``), the one ``TaskPort`` subclass of that strategy module."""
+    path = importlib.import_module(f"{compat.__name__}._strategies.{selection.entry.durable}")
+    base = importlib.import_module(f"{compat.__name__}._contract").TaskPort
+    (port,) = {
+        v for v in vars(path).values() if isinstance(v, type) and issubclass(v, base) and v is not base
+    }
+    return port
 
 
 def _stock_operator(spec: str | None) -> Any:

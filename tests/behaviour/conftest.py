@@ -164,7 +164,7 @@ def selection(airflow_db: dict[str, float]) -> Any:
 
     ResultRecorder.instance.meta.update(
         airflow=airflow.__version__,
-        strategy=chosen.name,
+        strategy=chosen.entry.strategy,
         package=compat.__name__,
         provider_standard=provider_standard,
     )

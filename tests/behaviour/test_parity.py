@@ -240,8 +240,8 @@ def scenarios() -> dict[str, Scenario]:
     # -- durable=True: without a crash, the same as stock (the crash is the live test's, tests/live) -----
     # Below 3.3 (no task_state_store) durable=True needs a generated run_id: with a fixed one (these
     # scenarios fix it, to compare children) it warns and runs as stock.
-    durable_unavailable = (("DurableUnavailableWarning", lambda sel: sel.name != "accessor"),)
-    raises_on_3_3 = ("durable-try-ends-by-raising", lambda sel: sel.name == "accessor")
+    durable_unavailable = (("DurableUnavailableWarning", lacks("task_state_store")),)
+    raises_on_3_3 = ("durable-try-ends-by-raising", supports("task_state_store"))
     # Up to 3.3.0 an API error inside the runner's trigger handler escapes it (task-sdk 1.3.1 catches it).
     runner_lets_errors_escape = lambda sel: (3, 0, 0) <= sel.version.release < (3, 3, 1)  # noqa: E731
     s["durable_wait_child_succeeds"] = Scenario(
@@ -262,7 +262,7 @@ def scenarios() -> dict[str, Scenario]:
         warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
     )
     # A generated run_id: durable on every version; below 3.3 the run_id is derived from the parent.
-    below_3_3 = lambda sel: sel.name != "accessor"  # noqa: E731
+    below_3_3 = lacks("task_state_store")
     s["durable_generated_wait_child_succeeds"] = Scenario(
         dict(WAIT), package_kwargs=DURABLE, expect=(("durable-derived-run-id", below_3_3),)
     )
@@ -281,7 +281,11 @@ def scenarios() -> dict[str, Scenario]:
     )
     # The parent's DAG run deleted and created again under the same run_id (dag.test() does both): the new
     # run triggers its own child, as stock's does; the earlier run's child is never adopted.
-    recreated_by_dag_test = ("durable-recreated-by-dag-test", lambda sel: sel.name == "runner_exception")
+    # 3.0-3.2: the operator-owned path without a store tells DAG runs apart by their start_date.
+    recreated_by_dag_test = (
+        "durable-recreated-by-dag-test",
+        lambda sel: sel.entry.durable == "accessor" and not sel.supports("task_state_store"),
+    )
     s["durable_generated_trigger_dag_missing"] = Scenario(
         {"trigger_dag_id": "compat_missing"},
         package_kwargs=DURABLE,
@@ -333,7 +337,7 @@ def scenarios() -> dict[str, Scenario]:
         expect=(
             (
                 "durable-trigger-error-retries",
-                lambda sel: sel.name == "accessor" and runner_lets_errors_escape(sel),
+                lambda sel: sel.supports("task_state_store") and runner_lets_errors_escape(sel),
             ),
         ),
         warns=durable_unavailable,
@@ -363,7 +367,7 @@ def scenarios() -> dict[str, Scenario]:
         finish_delay=3.0,
         retries=1,
         timeout=40,
-        expect=(("durable-timeout-bounds-the-wait", lambda sel: sel.name == "accessor"),),
+        expect=(("durable-timeout-bounds-the-wait", supports("task_state_store")),),
         warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
     )
     return s

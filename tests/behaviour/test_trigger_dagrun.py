@@ -39,6 +39,7 @@ from _subject import (
     TriggerDagRunOperator,
     compat,
     differences,
+    durable_port,
 )
 
 pytestmark = pytest.mark.behaviour
@@ -174,7 +175,7 @@ FLAG_VALUES: dict[str, Any] = {
 @pytest.mark.parametrize("feature", list(FLAG_VALUES))
 def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) -> None:
     """The registry declares a gap exactly where this Airflow lacks the feature; where it does, the
-    package refuses the flag exactly when stock does (REFUSED_WHEN_MISSING), else it parses as stock's.
+    package refuses the flag exactly when stock does (WHEN_MISSING says REFUSE), else it parses as stock's.
 
     A declared gap is reported as ``not_applicable`` with the registry's reason (the matrix's ``n/a``).
     """
@@ -184,7 +185,7 @@ def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) ->
     if reason is None:
         return
     registry = importlib.import_module(f"{compat.__name__}._registry")
-    refuses = registry.Feature(feature) in registry.REFUSED_WHEN_MISSING
+    refuses = registry.WHEN_MISSING[registry.Feature(feature)] == registry.REFUSE
 
     def refused(operator: Any) -> bool:
         with warnings.catch_warnings():
@@ -205,21 +206,15 @@ def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) ->
 
 # --- the path the registry names ------------------------------------------------------------------------
 
-#: How each strategy looks from the outside: who created the child run, without and with durable=True.
-EXPECTED_PATH = {
-    # Airflow 2: the operator calls trigger_dag (ORM); there is no Task SDK runner.
-    ("airflow2", False): {"runner_calls": None, "orm_triggers": 1},
-    ("airflow2", True): {"runner_calls": None, "orm_triggers": 1},
-    # Airflow 3.0-3.2: execute() raises, the runner's _handle_trigger_dag_run triggers via the API.
-    ("runner_exception", False): {"runner_calls": 1, "orm_triggers": 1},
-    # With durable=True and this test's fixed run_id: the runner's path (durable needs a generated run_id
-    # below 3.3, and warns); the seam tests below cover the operator's own durable trigger.
-    ("runner_exception", True): {"runner_calls": 1, "orm_triggers": 1},
-    # Airflow 3.3+: as 3.0-3.2 (the standard operator's path); with durable=True the operator triggers
-    # through the execution API itself and the runner is not involved.
-    ("accessor", False): {"runner_calls": 1, "orm_triggers": 1},
-    ("accessor", True): {"runner_calls": 0, "orm_triggers": 1},
-}
+
+def expected_path(selection: Any, durable: bool) -> dict[str, int | None]:
+    """Who creates the child run, as the registry routes it. Airflow 2 has no task runner: the operator
+    triggers through the ORM. On Airflow 3 the runner triggers (stock's path) unless durable=True takes the
+    operator-owned path, which with this test's fixed run_id needs task_state_store."""
+    if not _has_task_runner():
+        return {"runner_calls": None, "orm_triggers": 1}
+    operator_owned = durable and selection.supports("task_state_store")
+    return {"runner_calls": 0 if operator_owned else 1, "orm_triggers": 1}
 
 
 @pytest.mark.parametrize("durable", [False, True], ids=["default", "durable"])
@@ -236,10 +231,10 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
             durable=durable,
             finish={run_id: "success"},
         )
-    record_property("path", f"{selection.name}: {path_spy.summary()}")
+    record_property("path", f"{selection.entry.strategy}/{selection.entry.durable}: {path_spy.summary()}")
 
     assert result.state == "success"
-    expected = EXPECTED_PATH[selection.name, durable]
+    expected = expected_path(selection, durable)
     observed = {
         "runner_calls": path_spy.runner_calls if path_spy.has_runner else None,
         "orm_triggers": path_spy.orm_triggers,
@@ -264,8 +259,8 @@ def state_key(max_tries: int, trigger_dag_id: str = CHILD_DAG_ID) -> str:
 
 
 def has_store(selection: Any) -> bool:
-    """Airflow 3.3+ (the accessor strategy) keeps the run_id in task_state_store."""
-    return bool(selection.name == "accessor")
+    """Airflow 3.3+ keeps the run_id in task_state_store (the registry's feature)."""
+    return bool(selection.supports("task_state_store"))
 
 
 class WorkerCrash(BaseException):
@@ -328,7 +323,7 @@ class Seam:
 @pytest.fixture
 def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
     spy = Seam(store=has_store(selection), finish={})
-    port = selection.load().Port
+    port = durable_port(selection)
     trigger_dag_run, dagrun_state = port.trigger, port.dagrun_state
 
     def trigger_wrapper(self: Any, request: Any, run_id: str, **kwargs: Any) -> Any:
@@ -420,8 +415,8 @@ def test_durable_retry_reconnects_to_running_child(ids, selection, seam) -> None
     assert result.finished_children == [(first.run_id, "success")]
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
-    if selection.name != "airflow2":
-        # The "Triggered DAG" link names the run reconnected to, not a run_id try 2 generated.
+    if _has_task_runner():
+        # Airflow 3: the "Triggered DAG" link names the run reconnected to, not a run_id try 2 generated.
         link = _harness._xcom(parent, result.run_id, "_link_TriggerDagRunLink")
         assert urllib.parse.unquote(str(link)).endswith(f"/runs/{first.run_id}"), link
 
@@ -489,12 +484,10 @@ def test_durable_retry_triggers_run_that_was_never_created(ids, selection, seam)
 
 def test_durable_warns_where_it_cannot_work(ids, selection, seam, monkeypatch) -> None:
     parent, run_id = ids
-    durable_runs: list[Any] = []
+    routes: list[Any] = []
     execute = importlib.import_module(f"{compat.__name__}._execute")
-    run_durable = execute.run_durable
-    monkeypatch.setattr(
-        execute, "run_durable", lambda *a, **k: durable_runs.append(a) or run_durable(*a, **k)
-    )
+    route = execute.route
+    monkeypatch.setattr(execute, "route", lambda *a: routes.append(route(*a)) or routes[-1])
     # A deferrable wait already survives the loss of a worker; durable says so, and is unused.
     with pytest.warns(DurableUnavailableWarning, match="deferrable=True already waits in the triggerer") as w:
         result = trigger(
@@ -505,8 +498,8 @@ def test_durable_warns_where_it_cannot_work(ids, selection, seam, monkeypatch) -
     assert [type(m.message) for m in w] == [DurableUnavailableWarning]
     assert (result.state, result.try_states[-1]) == ("success", "success")  # after the deferral
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(run_id, "success")]
-    assert durable_runs == []  # the deferrable path (the stock one) triggered, not the durable job
+    assert [r.durable for r in routes] == [False]  # the deferrable path (the stock one), not durable's
     # Airflow 2's stock path triggers through the same port as its durable one; 3.x's runner triggers.
-    assert [c.op for c in seam.calls] == (["trigger"] if selection.name == "airflow2" else [])
+    assert [c.op for c in seam.calls] == ([] if _has_task_runner() else ["trigger"])
     if has_store(selection):
         assert _harness.task_state(parent, result.run_id, state_key(1)) is None

@@ -12,7 +12,10 @@ import pytest
 
 from airflow_trigger_compat import _cli
 from airflow_trigger_compat._cli import main, registry_markdown
+from airflow_trigger_compat._differences import HOW
 from airflow_trigger_compat._runtime._registry import REGISTRY, Feature, parse_airflow_version
+
+from .conftest import selection_for
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -25,14 +28,29 @@ def airflow_3_1(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_cli, "installed_airflow_version", lambda: parse_airflow_version("3.1.8"))
 
 
-def test_info_names_version_strategy_reason_and_gaps(airflow_3_1: None) -> None:
+def test_info_names_version_paths_reason_and_gaps(airflow_3_1: None) -> None:
     code, out = run("info")
+    entry = selection_for("3.1.8").entry
     assert code == 0
     assert "Airflow:  3.1.8" in out
-    assert "Strategy: runner_exception" in out
+    assert f"Path:     {entry.strategy}: {HOW[entry.strategy]}" in out
+    assert f"Durable:  {entry.durable}: {HOW[entry.durable]}" in out
     assert "3.1.8 is in >=3.0,<3.2" in out
     assert f"note                      no: {REGISTRY[2].gaps[Feature.NOTE]}" in out
     assert "task_state_store          no: " in out
+
+
+def test_info_json_names_both_paths(airflow_3_1: None) -> None:
+    code, out = run("info", "--json")
+    info = json.loads(out)
+    entry = selection_for("3.1.8").entry
+    assert code == 0
+    assert (info["airflow"], info["strategy"], info["durable_strategy"]) == (
+        "3.1.8",
+        entry.strategy,
+        entry.durable,
+    )
+    assert info["features"] == {str(f): entry.supports(f) for f in Feature}
 
 
 def test_info_without_airflow_names_the_supported_ranges_without_a_traceback() -> None:
@@ -46,19 +64,25 @@ def test_info_without_airflow_names_the_supported_ranges_without_a_traceback() -
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 1
+    # The message starts with the package's name; ``info`` adds no second one.
+    assert result.stderr.startswith("airflow-trigger-compat supports Airflow >=2.11,<4.0 but "), result.stderr
     assert "no Airflow is installed" in result.stderr
-    assert ">=3.3,<4.0 (accessor)" in result.stderr
+    assert all(f"{e.airflow} ({e.verified})" in result.stderr for e in REGISTRY)
     assert "Traceback" not in result.stderr
 
 
 def test_registry_markdown_has_every_row_and_every_gap_reason() -> None:
     text = registry_markdown()
     for entry in REGISTRY:
-        assert f"| `{entry.airflow}` | `{entry.strategy}` |" in text
+        paths = f"| `{entry.airflow}` | `{entry.strategy}` | `{entry.durable}` |"
+        assert f"{paths} {entry.upstream} | {entry.verified} |" in text
         for feature, reason in entry.gaps.items():
             assert f"`{feature}`: {reason}" in text
     header = text.splitlines()[0]
+    assert header.startswith("| Airflow | Path | `durable=True` | Upstream change | Verified on |")
     assert all(f"`{f}`" in header for f in Feature)
+    # Every path a row names is explained once, in the list under the table.
+    assert all(f"- `{name}`: {HOW[name]}" in text for e in REGISTRY for name in (e.strategy, e.durable))
 
 
 def test_policy_one_minimum_markdown_and_json() -> None:
@@ -67,9 +91,10 @@ def test_policy_one_minimum_markdown_and_json() -> None:
     assert "### Airflow >= 3.3" in out and "Strategy `airflow2` is dead." in out
     code, out = run("policy", "--min-airflow", "3.3", "--json")
     (report,) = json.loads(out)
-    assert report["dead_strategies"] == ["airflow2", "runner_exception"]
-    # 3.3's accessor takes the standard operator's path from runner_exception: that module stays.
-    assert report["kept_strategies"] == {"runner_exception": ["_strategies/accessor.py"]}
+    # The 3.3 row still takes both 3.x paths (stock's and durable=True's): only Airflow 2's goes.
+    assert report["dead_strategies"] == ["airflow2"]
+    assert report["kept_strategies"] == {}
+    assert list(report["dead_modules"]) == ["_strategies/airflow2.py"]
     assert set(report["features_gained"]) == {
         "note",
         "run_after",
@@ -104,7 +129,8 @@ def test_module_entry_point_runs() -> None:
         text=True,
         check=True,
     )
-    assert [row["strategy"] for row in json.loads(result.stdout)] == [e.strategy for e in REGISTRY]
+    rows = [(row["strategy"], row["durable_strategy"], row["verified"]) for row in json.loads(result.stdout)]
+    assert rows == [(e.strategy, e.durable, e.verified) for e in REGISTRY]
 
 
 def test_readme_embeds_the_current_registry_table() -> None:

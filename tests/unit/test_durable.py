@@ -3,14 +3,36 @@ job; without it, ``_mixin_contract`` replays the mixin's documented contract (Ai
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import pytest
 
+from airflow_trigger_compat._runtime import _airflow
 from airflow_trigger_compat._runtime._contract import derived_run_id, run_with_derived_id
-from airflow_trigger_compat._runtime._strategies.accessor import _ABSENT, STATE_KEY, DagRunJob, state_key
+from airflow_trigger_compat._runtime._execute import route
+from airflow_trigger_compat._runtime._registry import Feature
+from airflow_trigger_compat._runtime._strategies import accessor
+from airflow_trigger_compat._runtime._strategies.accessor import (
+    _ABSENT,
+    STATE_KEY,
+    DagRunJob,
+    SupervisorPort,
+    state_key,
+)
 
-from .conftest import Failed, FakePort, FakeStore, Paused, RunNotFound, Skipped, request_for
+from .conftest import (
+    Failed,
+    FakeOperator,
+    FakePort,
+    FakeStore,
+    Paused,
+    RunNotFound,
+    Skipped,
+    _Log,
+    request_for,
+    selection_for,
+)
 
 #: The key for FakePort's parent (max_tries=1) triggering "child".
 KEY = state_key("child", 1)
@@ -376,3 +398,49 @@ def test_without_store_each_map_index_has_its_own_run_id() -> None:
     key = FakePort().parent_key()
     ids = {derived_run_id(key._replace(map_index=i), "child", 1) for i in (-1, 0, 1, 2)}
     assert len(ids) == 4
+
+
+@pytest.mark.parametrize("version", ["3.1.8", "3.2.2", "3.3.2"])
+@pytest.mark.parametrize("fixed", [False, True], ids=["generated", "fixed"])
+def test_the_accessor_path_keeps_the_run_id_in_the_store_where_the_route_has_one(
+    version: str, fixed: bool, fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``accessor.execute`` over the supervisor channel: a ``DagRunJob`` on ``task_state_store``, driven by
+    Airflow's ``ResumableJobMixin``, where the route says ``store``; else the run_id derived from the
+    parent."""
+    calls: list[tuple[str, Any]] = []
+
+    class ResumableJobMixin:
+        def execute_resumable(self, context: Any) -> None:
+            calls.append(("store", self))
+
+    monkeypatch.setattr(fake_airflow, "ResumableJobMixin", ResumableJobMixin, raising=False)
+    monkeypatch.setitem(_airflow.IMPORT_PATHS, "ResumableJobMixin", (fake_airflow.__name__,))
+    monkeypatch.setattr(
+        accessor, "run_with_derived_id", lambda request, port: calls.append(("derived", port))
+    )
+    selection = selection_for(version)
+    request = request_for(selection, durable=True, trigger_run_id="fixed" if fixed else None)
+    chosen = route(selection, request)
+    if not chosen.durable:  # a fixed run_id without a store: the route runs stock's path, not this one
+        assert fixed and not selection.supports(Feature.TASK_STATE_STORE)
+        return
+    ti = types.SimpleNamespace(
+        dag_id="parent", run_id="manual__run", task_id="trigger", map_index=-1, max_tries=1
+    )
+    store = FakeStore()
+    context = {
+        "ti": ti,
+        "task_instance": ti,
+        "task_state_store": store,
+        "dag_run": types.SimpleNamespace(start_date=None),
+    }
+    accessor.execute(FakeOperator(log=_Log()), context, request, chosen)
+    ((kind, used),) = calls
+    assert kind == ("store" if selection.supports(Feature.TASK_STATE_STORE) else "derived")
+    if kind == "store":
+        assert isinstance(used, DagRunJob) and isinstance(used, ResumableJobMixin)
+        assert isinstance(used.port, SupervisorPort) and used.store is store
+        assert used.external_id_key == state_key("child", 1)
+    else:
+        assert isinstance(used, SupervisorPort) and used.context is context

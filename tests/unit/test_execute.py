@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat import FeatureNotSupported, FlagIgnoredWarning, TriggerArgumentError
+from airflow_trigger_compat import (
+    FeatureNotSupported,
+    FlagIgnoredWarning,
+    TriggerArgumentError,
+    UnverifiedAirflowWarning,
+)
 from airflow_trigger_compat._runtime import _execute, _request
+from airflow_trigger_compat._runtime._contract import Route
 from airflow_trigger_compat._runtime._errors import task_failure
 from airflow_trigger_compat._runtime._execute import execute_trigger
 from airflow_trigger_compat._runtime._request import check_arguments
@@ -68,7 +74,8 @@ def on_airflow(fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_request, "airflow_helpers", lambda: AF3_HELPERS)
     calls: list[Any] = []
 
-    def execute(operator: Any, context: Any, request: Any) -> str:
+    def execute(operator: Any, context: Any, request: Any, route: Route) -> str:
+        assert route == _execute.route(selection_for("3.1.8"), request)  # the route is decided once, before
         calls.append((operator, context, request, operator.trigger_run_id))
         return "executed"
 
@@ -151,3 +158,14 @@ def test_check_arguments_checks_against_the_running_airflow(monkeypatch: pytest.
     with pytest.raises(TriggerArgumentError, match="durable='yes'"):
         check_arguments({"trigger_dag_id": "child", "durable": "yes"})
     check_arguments({"trigger_dag_id": "child", "durable": True, "note": "dropped later, not refused"})
+
+
+def test_check_arguments_on_an_airflow_newer_than_every_row_warns_and_does_not_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At parse time, a DAG on an Airflow no row covers yet loads: it takes the newest row, with a warning."""
+    airflow = types.ModuleType("airflow")
+    airflow.__version__ = "4.0.0"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "airflow", airflow)
+    with pytest.warns(UnverifiedAirflowWarning, match=r"Airflow 4\.0\.0 is newer than every release"):
+        check_arguments({"trigger_dag_id": "child", "durable": True, "fail_when_dag_is_paused": True})

@@ -98,18 +98,3 @@ def test_py_typed_and_license_ship() -> None:
     from importlib.resources import files
 
     assert files(airflow_trigger_compat).joinpath("py.typed").is_file()
-
-
-def test_info_without_airflow_names_the_package_once() -> None:
-    """The unsupported-version message starts with the package's name; ``info`` adds no second one."""
-    code = textwrap.dedent(
-        """
-        import sys
-        sys.modules["airflow"] = None
-        from airflow_trigger_compat.__main__ import main
-        sys.exit(main(["info"]))
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert result.stderr.startswith("airflow-trigger-compat supports Airflow "), result.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import itertools
 import sys
 import types
@@ -12,53 +13,76 @@ from airflow_trigger_compat import (
     Feature,
     FeatureNotSupported,
     UnsupportedAirflowVersion,
+    UnverifiedAirflowWarning,
     select_strategy,
 )
-from airflow_trigger_compat._runtime._registry import Entry, parse_airflow_version, resolve
+from airflow_trigger_compat._runtime._registry import DROP, REFUSE, WHEN_MISSING, Entry, resolve
 from airflow_trigger_compat._runtime._request import check_features
 
 from .conftest import selection_for
 
 
 @pytest.mark.parametrize(
-    ("version", "strategy"),
+    ("version", "strategy", "durable"),
     [
-        ("2.11.0", "airflow2"),
-        ("2.11.2", "airflow2"),
-        ("3.0.0", "runner_exception"),
-        ("3.0.6", "runner_exception"),
-        ("3.1.8", "runner_exception"),
-        ("3.2.2", "runner_exception"),
-        ("3.3.0rc1", "accessor"),
-        ("3.3.0.dev0", "accessor"),
-        ("3.3.0+local.1", "accessor"),
-        ("3.3.2", "accessor"),
-        ("3.10.0", "accessor"),
-        ("3.99.99", "accessor"),
+        ("2.11.0", "airflow2", "airflow2"),
+        ("2.11.2", "airflow2", "airflow2"),
+        ("3.0.0", "runner_exception", "accessor"),
+        ("3.0.6", "runner_exception", "accessor"),
+        ("3.1.8", "runner_exception", "accessor"),
+        ("3.2.2", "runner_exception", "accessor"),
+        ("3.3.0rc1", "runner_exception", "accessor"),
+        ("3.3.0.dev0", "runner_exception", "accessor"),
+        ("3.3.0+local.1", "runner_exception", "accessor"),
+        ("3.3.2", "runner_exception", "accessor"),
+        ("3.10.0", "runner_exception", "accessor"),
+        ("3.99.99", "runner_exception", "accessor"),
     ],
 )
-def test_routes_on_release_tuple(version: str, strategy: str) -> None:
-    assert selection_for(version).name == strategy
+def test_routes_on_release_tuple(version: str, strategy: str, durable: str) -> None:
+    """The routing table: stock's path and durable=True's path, per release (pre-releases, dev and local
+    versions route as their release)."""
+    entry = selection_for(version).entry
+    assert (entry.strategy, entry.durable) == (strategy, durable)
 
 
-@pytest.mark.parametrize("version", ["2.10.5", "2.11.0rc0", "1.10.15", "4.0.0", "4.0.0.dev0", "5.1"])
-def test_unsupported_versions_name_version_and_ranges(version: str) -> None:
+@pytest.mark.parametrize("version", ["2.10.5", "2.11.0rc0", "1.10.15"])
+def test_older_versions_name_version_supported_range_and_verified_releases(version: str) -> None:
     if version == "2.11.0rc0":
         # A pre-release of 2.11.0 is 2.11.0: supported, like any pre-release of a supported minor.
-        assert selection_for(version).name == "airflow2"
+        assert selection_for(version).entry == REGISTRY[-1]
         return
     with pytest.raises(UnsupportedAirflowVersion) as info:
         selection_for(version)
     message = str(info.value)
-    assert repr(version) in message
+    assert f"Airflow {version!r} is installed" in message
     assert ">=2.11,<4.0" in message
-    assert ">=3.3,<4.0 (accessor)" in message
+    assert "Verified on: " + ", ".join(f"{e.airflow} ({e.verified})" for e in reversed(REGISTRY)) in message
+    assert (
+        "Install a supported Airflow, or a release of airflow-trigger-compat that supports yours." in message
+    )
     assert info.value.airflow_version == version
 
 
+@pytest.mark.parametrize("version", ["4.0.0", "4.0.0.dev0", "4.0.0rc1", "5.1", "10"])
+def test_a_newer_airflow_takes_the_newest_row_with_a_warning(version: str) -> None:
+    """As the standard operator takes its newest branch on an Airflow it does not know: the newest row's
+    paths and features, and a warning naming the version and the releases verified."""
+    with pytest.warns(UnverifiedAirflowWarning) as record:
+        selection = selection_for(version)
+    assert selection.entry == REGISTRY[0]
+    assert selection.version.raw == version
+    (warning,) = record
+    message = str(warning.message)
+    assert f"Airflow {version} is newer than every release airflow-trigger-compat was verified on" in message
+    assert all(f"{e.airflow} ({e.verified})" in message for e in REGISTRY)
+    assert f"it runs the paths of {REGISTRY[0].airflow}" in message
+
+
 def test_no_airflow_is_a_clear_error() -> None:
-    with pytest.raises(UnsupportedAirflowVersion, match="no Airflow is installed"):
+    with pytest.raises(UnsupportedAirflowVersion, match="no Airflow is installed") as info:
         resolve(None)
+    assert info.value.airflow_version is None
 
 
 def _just_below(release: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -67,7 +91,7 @@ def _just_below(release: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("entry", REGISTRY, ids=lambda e: str(e.airflow))
-def test_each_rows_first_and_last_release_get_that_rows_strategy_and_gaps(entry: Entry) -> None:
+def test_each_rows_first_and_last_release_get_that_row(entry: Entry) -> None:
     """Routing, not the table's content: a release at either end of a row resolves to that row.
 
     Whether each declared gap is real is checked against the installed Airflow, by the behavioural
@@ -75,7 +99,7 @@ def test_each_rows_first_and_last_release_get_that_rows_strategy_and_gaps(entry:
     """
     for release in (entry.airflow.low, _just_below(entry.airflow.high)):
         selection = selection_for(".".join(map(str, release)))
-        assert selection.name == entry.strategy, release
+        assert selection.entry == entry, release
         for feature in Feature:
             assert selection.gap(feature) == entry.gaps.get(feature), (release, feature)
             assert selection.supports(feature) is (feature not in entry.gaps), (release, feature)
@@ -98,43 +122,61 @@ def test_registry_rows_are_newest_first_and_contiguous() -> None:
         assert entry.airflow.low < entry.airflow.high
 
 
-def test_neighbouring_rows_differ_in_strategy_or_features() -> None:
+def test_neighbouring_rows_differ_in_paths_or_features() -> None:
     # A row that only repeats its neighbour in prose is one row (a probe tells the patch releases apart).
     for newer, older in itertools.pairwise(REGISTRY):
-        assert (newer.strategy, dict(newer.gaps)) != (older.strategy, dict(older.gaps)), newer.airflow
+        assert (newer.strategy, newer.durable, dict(newer.gaps)) != (
+            older.strategy,
+            older.durable,
+            dict(older.gaps),
+        ), newer.airflow
 
 
 def test_select_strategy_caches_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("airflow")
     fake.__version__ = "3.3.2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "airflow", fake)
-    assert select_strategy().name == "accessor"
+    assert select_strategy() == selection_for("3.3.2")
     fake.__version__ = "3.1.8"  # type: ignore[attr-defined]
-    assert select_strategy().name == "accessor"  # cached until reset
+    assert select_strategy().version.raw == "3.3.2"  # cached until reset
     airflow_trigger_compat.reset()
-    assert select_strategy().name == "runner_exception"
+    assert select_strategy() == selection_for("3.1.8")
 
 
-def test_every_strategy_module_is_a_strategy_module() -> None:
-    for entry in REGISTRY:
-        module = resolve(parse_airflow_version(".".join(map(str, entry.airflow.low)))).load()
-        assert module.__name__.endswith(f"._strategies.{entry.strategy}")
+def test_every_path_a_row_names_is_a_strategy_module() -> None:
+    for name in {n for e in REGISTRY for n in (e.strategy, e.durable)}:
+        module = importlib.import_module(f"airflow_trigger_compat._runtime._strategies.{name}")
         assert callable(module.execute) and callable(module.check) and callable(module.refuse)
-        assert isinstance(module.Port, type)
+        assert set(module.__all__) == {"check", "execute", "refuse"}
 
 
 def test_a_refused_flag_fails_at_construction_and_a_dropped_one_does_not() -> None:
-    from airflow_trigger_compat._runtime._registry import REFUSED_WHEN_MISSING
-
     # Whether stock refuses is checked against stock itself, inside each Airflow (tests/behaviour:
-    # test_declared_gap_matches_this_airflow). Here: the package obeys the rule, both ways.
+    # test_declared_gap_matches_this_airflow). Here: the package obeys WHEN_MISSING, both ways.
     selection = selection_for("3.1.8")  # lacks fail_when_dag_is_paused and note
-    assert (
-        Feature.FAIL_WHEN_DAG_IS_PAUSED in REFUSED_WHEN_MISSING and Feature.NOTE not in REFUSED_WHEN_MISSING
+    assert WHEN_MISSING[Feature.FAIL_WHEN_DAG_IS_PAUSED] == REFUSE and WHEN_MISSING[Feature.NOTE] == DROP
+    with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused") as info:
+        check_features(selection, {"fail_when_dag_is_paused": True})
+    assert "Airflow 3.1.8 (registry row >=3.0,<3.2)" in str(info.value)
+    assert check_features(selection, {"note": "dropped with a warning at execute(), never refused"}) == (
+        Feature.NOTE,
     )
-    with pytest.raises(FeatureNotSupported, match="Remove fail_when_dag_is_paused"):
-        check_features(selection, fail_when_dag_is_paused=True)
-    check_features(selection, note="dropped with a warning at execute(), never refused")
+
+
+@pytest.mark.parametrize("entry", REGISTRY, ids=lambda e: str(e.airflow))
+def test_check_features_drops_or_refuses_exactly_the_rows_gaps(entry: Entry) -> None:
+    selection = selection_for(".".join(map(str, entry.airflow.low)))
+    given = {f.value: True for f in WHEN_MISSING}
+    missing = [f for f in WHEN_MISSING if not entry.supports(f)]
+    if any(WHEN_MISSING[f] == REFUSE for f in missing):
+        with pytest.raises(FeatureNotSupported):
+            check_features(selection, given)
+    else:
+        assert check_features(selection, given) == tuple(missing)
+    # Unset flags (None, False, Airflow's NOTSET) are never dropped nor refused.
+    assert check_features(selection, dict.fromkeys(given, None)) == ()
+    assert check_features(selection, dict.fromkeys(given, False)) == ()
+    assert check_features(selection, {}) == ()
 
 
 def test_the_refused_gap_quotes_stocks_message() -> None:

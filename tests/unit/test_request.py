@@ -3,15 +3,15 @@ from __future__ import annotations
 import datetime
 import math
 import types
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from airflow_trigger_compat import FeatureNotSupported, TriggerArgumentError
-from airflow_trigger_compat._runtime import _request
+from airflow_trigger_compat._runtime import _airflow, _request
+from airflow_trigger_compat._runtime._airflow import airflow_helpers
 from airflow_trigger_compat._runtime._registry import Feature
-from airflow_trigger_compat._runtime._request import airflow_helpers, build_request, check_arguments
+from airflow_trigger_compat._runtime._request import build_request, check_arguments
 
 from .conftest import (
     AF3_HELPERS,
@@ -374,21 +374,14 @@ def test_construction_does_not_read_one_shot_iterators() -> None:
 # -- airflow_helpers: the adapter over the installed Airflow ---------------------------------------------
 
 
-@pytest.fixture
-def fresh_helpers() -> Iterator[None]:
-    airflow_helpers.cache_clear()
-    yield
-    airflow_helpers.cache_clear()
-
-
 def _fake_load(monkeypatch: pytest.MonkeyPatch, dag_run: Any, calls: list[Any]) -> types.SimpleNamespace:
     timezone = types.SimpleNamespace(parse=lambda value: ("parsed", value), utcnow=lambda: NOW)
     names = {"timezone": timezone, "DagRun": dag_run, "DagRunType": types.SimpleNamespace(MANUAL="manual")}
-    monkeypatch.setattr(_request, "load", names.__getitem__)
+    monkeypatch.setattr(_airflow, "load", names.__getitem__)
     return timezone
 
 
-def test_airflow_helpers_on_airflow_3(monkeypatch: pytest.MonkeyPatch, fresh_helpers: None) -> None:
+def test_airflow_helpers_on_airflow_3(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
 
     class DagRun:
@@ -418,7 +411,7 @@ def test_airflow_helpers_on_airflow_3(monkeypatch: pytest.MonkeyPatch, fresh_hel
     assert airflow_helpers() is helpers  # cached
 
 
-def test_airflow_helpers_on_airflow_2(monkeypatch: pytest.MonkeyPatch, fresh_helpers: None) -> None:
+def test_airflow_helpers_on_airflow_2(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
 
     class DagRun:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import types
 import warnings
 from typing import Any
@@ -10,13 +11,17 @@ import pytest
 
 from airflow_trigger_compat import DurableUnavailableWarning, FlagIgnoredWarning, RetryUnavailableWarning
 from airflow_trigger_compat._runtime import _execute, _request
+from airflow_trigger_compat._runtime._contract import Route, TaskPort
 from airflow_trigger_compat._runtime._errors import TriggerArgumentError
-from airflow_trigger_compat._runtime._execute import warn_about_gaps
+from airflow_trigger_compat._runtime._execute import route, warn_about_gaps
+from airflow_trigger_compat._runtime._registry import REGISTRY, Feature
+from airflow_trigger_compat._runtime._request import TriggerRequest
 from airflow_trigger_compat._runtime._strategies import accessor, airflow2, runner_exception
 from airflow_trigger_compat._runtime._strategies.runner_exception import runner_kwargs
 
 from .conftest import (
     NOW,
+    AirflowFailException,
     DagIsPaused,
     DagRunState,
     DagRunTriggerException,
@@ -37,6 +42,16 @@ BASE = frozenset(
     }
 )  # fmt: skip
 NAIVE = datetime.datetime(2026, 1, 1)
+#: One release of each registry row, oldest first.
+ROWS = ["2.11.2", "3.1.8", "3.2.2", "3.3.2"]
+assert [selection_for(v).entry for v in ROWS] == list(reversed(REGISTRY))
+
+
+def routed(version: str, **overrides: Any) -> tuple[TriggerRequest, Route]:
+    """The request for ``FakeOperator(**overrides)`` on ``version``, and the route it takes."""
+    selection = selection_for(version)
+    request = request_for(selection, **overrides)
+    return request, route(selection, request)
 
 
 # -- runner_exception: what DagRunTriggerException is raised with ------------------------------------------
@@ -118,9 +133,9 @@ def _operator(**overrides: Any) -> FakeOperator:
 
 def test_runner_exception_pushes_the_link_then_raises(fake_airflow: types.ModuleType) -> None:
     ti = Ti()
-    request = request_for("3.2.2", trigger_run_id="r1", note="n", wait_for_completion=True)
+    request, chosen = routed("3.2.2", trigger_run_id="r1", note="n", wait_for_completion=True)
     with pytest.raises(DagRunTriggerException) as info:
-        runner_exception.execute(_operator(), {"ti": ti, "task_instance": ti}, request)
+        runner_exception.execute(_operator(), {"ti": ti, "task_instance": ti}, request, chosen)
     assert ti.pushed == [(TriggerDagRunLink.xcom_key, build_airflow_dagrun_url(dag_id="child", run_id="r1"))]
     assert info.value.kwargs == {**runner_kwargs(request), "run_after": None}
     assert info.value.kwargs["note"] == "n"
@@ -128,30 +143,30 @@ def test_runner_exception_pushes_the_link_then_raises(fake_airflow: types.Module
 
 def test_runner_exception_refuses_a_paused_dag_first(fake_airflow: types.ModuleType) -> None:
     ti = Ti(paused=True)
-    request = request_for("3.2.2", fail_when_dag_is_paused=True)
+    request, chosen = routed("3.2.2", fail_when_dag_is_paused=True)
     with pytest.raises(DagIsPaused, match="Dag child is paused"):
-        runner_exception.execute(_operator(), {"ti": ti}, request)
+        runner_exception.execute(_operator(), {"ti": ti}, request, chosen)
     assert ti.pushed == []  # no link to a run that was never triggered
     with pytest.raises(DagRunTriggerException):  # not checked unless asked
-        runner_exception.execute(_operator(), {"ti": ti}, request_for("3.2.2"))
+        runner_exception.execute(_operator(), {"ti": ti}, *routed("3.2.2"))
 
 
 def test_push_link_tolerates_a_partial_context(
     fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operator = _operator()
-    runner_exception.Port(operator, {}).push_link("r1")  # no ti: nothing to push to
+    TaskPort(operator, {}).push_link("r1")  # no ti: nothing to push to
 
     class BrokenTi(Ti):
         def xcom_push(self, *, key: str, value: Any) -> None:
             raise AttributeError("mock")
 
-    runner_exception.Port(operator, {"ti": BrokenTi()}).push_link("r1")
+    TaskPort(operator, {"ti": BrokenTi()}).push_link("r1")
     assert operator.log.lines == [
         "Skipping TriggerDagRunLink XCom push due to mock or incomplete context: mock"
     ]
     monkeypatch.delattr(TriggerDagRunLink, "xcom_key")  # a failure inside the push: also tolerated
-    runner_exception.Port(operator, {"task_instance": Ti()}).push_link("r1")
+    TaskPort(operator, {"task_instance": Ti()}).push_link("r1")
     assert len(operator.log.lines) == 2
 
 
@@ -162,7 +177,7 @@ def test_push_link_needs_the_url_builder(
 
     monkeypatch.delattr(sys.modules["airflow.utils.helpers"], "build_airflow_dagrun_url")
     ti = Ti()
-    runner_exception.Port(_operator(), {"ti": ti}).push_link("r1")  # not in every 3.x core
+    TaskPort(_operator(), {"ti": ti}).push_link("r1")  # a core without it (a newer one): no link, no failure
     assert ti.pushed == []
 
 
@@ -237,13 +252,16 @@ def test_airflow2_does_not_check_the_run_after_it_drops() -> None:
 
 
 @pytest.fixture
-def paths(monkeypatch: pytest.MonkeyPatch, fake_airflow: types.ModuleType) -> list[tuple[str, Any]]:
-    taken: list[tuple[str, Any]] = []
+def paths(monkeypatch: pytest.MonkeyPatch, fake_airflow: types.ModuleType) -> list[tuple[str, Route]]:
+    """Each strategy's ``execute`` records its module's name and the route it was given."""
+    taken: list[tuple[str, Route]] = []
     for module in (runner_exception, accessor, airflow2):
-        monkeypatch.setattr(module, "execute", lambda op, ctx, req: taken.append(("stock", None)))
-    monkeypatch.setattr(
-        _execute, "run_durable", lambda req, port, ctx, *, store: taken.append(("durable", (port, store)))
-    )
+        name = module.__name__.rpartition(".")[2]
+
+        def execute(op: Any, ctx: Any, req: Any, chosen: Route, name: str = name) -> None:
+            taken.append((name, chosen))
+
+        monkeypatch.setattr(module, "execute", execute)
     return taken
 
 
@@ -266,11 +284,11 @@ def paths(monkeypatch: pytest.MonkeyPatch, fake_airflow: types.ModuleType) -> li
         ("2.11.2", {"durable": True, "logical_date": NOW}, "stock"),
     ],
 )
-def test_the_durable_path_runs_exactly_when_durable_gap_is_none(
+def test_execute_trigger_runs_the_module_the_route_names(
     version: str,
     overrides: dict[str, Any],
     path: str,
-    paths: list[tuple[str, Any]],
+    paths: list[tuple[str, Route]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     selection = selection_for(version)
@@ -281,33 +299,99 @@ def test_the_durable_path_runs_exactly_when_durable_gap_is_none(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DurableUnavailableWarning)
         _execute.execute_trigger(operator, context)
-    ((taken, arg),) = paths
-    assert taken == path
-    if path == "durable":
-        port, store = arg
-        assert isinstance(port, selection.load().Port)
-        assert (port.operator, port.context) == (operator, context)
-        assert store is (version == "3.3.2")  # the registry's task_state_store
+    ((taken, chosen),) = paths
+    assert chosen.durable is (path == "durable")
+    # The registry row names the module of each path.
+    assert (
+        taken == chosen.strategy == (selection.entry.durable if chosen.durable else selection.entry.strategy)
+    )
+    assert chosen.store is (chosen.durable and selection.supports(Feature.TASK_STATE_STORE))
+
+
+@pytest.mark.parametrize("version", ROWS)
+@pytest.mark.parametrize("durable", [False, True], ids=["stock", "durable"])
+@pytest.mark.parametrize("fixed", [False, True], ids=["generated", "fixed"])
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_route_for_every_row_and_request(version: str, durable: bool, fixed: bool, deferrable: bool) -> None:
+    """``_execute.route``: which path, whether durable=True applies, store or derived, and why not."""
+    selection = selection_for(version)
+    overrides: dict[str, Any] = {"durable": durable, "wait_for_completion": True, "deferrable": deferrable}
+    if fixed:
+        overrides["trigger_run_id"] = "fixed"
+    request, chosen = routed(version, **overrides)
+    assert request.run_id_generated is not fixed
+    has_store = selection.supports(Feature.TASK_STATE_STORE)
+    if deferrable:  # the triggerer waits, and survives a lost worker: nothing for durable=True to do
+        gap: str | None = (
+            "deferrable=True already waits in the triggerer, which survives the loss of a worker"
+        )
+    elif fixed and not has_store:  # a fixed run_id needs the store to tell this task's run from another's
+        gap = selection.gap(Feature.TASK_STATE_STORE)
+    else:
+        gap = None
+    applies = durable and gap is None
+    assert chosen == Route(
+        selection=selection,
+        strategy=selection.entry.durable if applies else selection.entry.strategy,
+        durable=applies,
+        store=applies and has_store,
+        durable_gap=gap if durable else None,
+    )
+
+
+def test_a_deferrable_trigger_without_a_wait_keeps_durable() -> None:
+    """deferrable=True defers only the wait: without one, durable=True still applies."""
+    for version in ROWS:
+        _, chosen = routed(version, durable=True, deferrable=True)
+        assert chosen.durable and chosen.durable_gap is None, version
 
 
 def test_a_payload_the_3_0_runner_refuses_is_logged_then_handed_to_it(fake_airflow: types.ModuleType) -> None:
     # 3.0-3.2: the runner refuses it as it refuses stock's (no retry, the link kept); the log says why.
     operator = _operator()
-    operator.log = _Log()
-    request = request_for("3.1.8", conf=[1, 2], durable=True)
+    request, chosen = routed("3.1.8", conf=[1, 2])
     with pytest.raises(TriggerArgumentError) as found:
         runner_exception.check(request)
     with pytest.raises(fake_airflow.DagRunTriggerException) as raised:
-        runner_exception.refuse(operator, {"ti": Ti()}, request, found.value)
+        runner_exception.refuse(operator, {"ti": Ti()}, request, found.value, chosen)
     assert raised.value.kwargs["conf"] == [1, 2]
     assert operator.log.lines == [
         "conf=[1, 2] must be a dict (a JSON object), got list; the DAG run's conf is a JSON object."
     ]
 
 
+@pytest.mark.parametrize("version", ["3.1.8", "3.2.2", "3.3.2"])
+def test_stocks_path_hands_a_bad_payload_to_the_runner_only_where_the_runner_cannot_retry(
+    version: str, fake_airflow: types.ModuleType
+) -> None:
+    """Where the runner retries a failed trigger (the row has ``retry_on_failed_child``), a payload it would
+    refuse must fail the task at once instead, without retries; elsewhere the runner fails it as stock's."""
+    operator = _operator()
+    request, chosen = routed(version, conf=[1, 2])
+    with pytest.raises(TriggerArgumentError) as found:
+        runner_exception.check(request)
+    runner_fails_it = not chosen.selection.supports(Feature.RETRY_ON_FAILED_CHILD)
+    expected = fake_airflow.DagRunTriggerException if runner_fails_it else AirflowFailException
+    with pytest.raises(expected) as raised:
+        runner_exception.refuse(operator, {"ti": Ti()}, request, found.value, chosen)
+    assert isinstance(raised.value, TriggerArgumentError) is not runner_fails_it
+
+
+@pytest.mark.parametrize("version", ["3.1.8", "3.3.2"])
+def test_the_durable_path_fails_a_bad_payload_at_once(version: str, fake_airflow: types.ModuleType) -> None:
+    request, chosen = routed(version, conf=[1, 2], durable=True)
+    assert chosen.durable
+    with pytest.raises(TriggerArgumentError) as found:
+        accessor.check(request)
+    with pytest.raises(AirflowFailException) as raised:
+        accessor.refuse(_operator(), {"ti": Ti()}, request, found.value, chosen)
+    assert isinstance(raised.value, TriggerArgumentError)
+    assert raised.value.__cause__ is found.value
+
+
 def test_supervisor_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow: types.ModuleType) -> None:
     ti = Ti()
-    port = accessor.Port(_operator(), {"task_instance": ti, "ti": ti})
+    port = accessor.SupervisorPort(_operator(), {"task_instance": ti, "ti": ti})
     port.push_link("r1")
     assert ti.pushed == [(TriggerDagRunLink.xcom_key, build_airflow_dagrun_url(dag_id="child", run_id="r1"))]
     assert not port.dag_is_paused("child")
@@ -329,10 +413,10 @@ def test_supervisor_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow:
 def test_durable_where_it_cannot_work_warns_with_version_and_reason(
     version: str, overrides: dict, reason: str
 ) -> None:
-    selection = selection_for(version)
-    request = request_for(selection, durable=True, **overrides)
-    with pytest.warns(DurableUnavailableWarning, match=rf"Airflow {version}.*{reason}"):
-        warn_about_gaps(selection, request, retries=0)
+    request, chosen = routed(version, durable=True, **overrides)
+    row = re.escape(f"Airflow {version} (registry row {chosen.selection.entry.airflow})")
+    with pytest.warns(DurableUnavailableWarning, match=rf"durable=True has no effect on {row}: .*{reason}"):
+        warn_about_gaps(chosen, request, retries=0)
 
 
 @pytest.mark.parametrize("version", ["2.11.2", "3.0.6", "3.2.2", "3.3.2"])
@@ -342,24 +426,27 @@ def test_durable_where_it_cannot_work_warns_with_version_and_reason(
 def test_no_warning_where_durable_works_or_is_off(
     version: str, overrides: dict, recwarn: pytest.WarningsRecorder
 ) -> None:
-    selection = selection_for(version)
-    warn_about_gaps(selection, request_for(selection, **overrides), retries=0)
+    request, chosen = routed(version, **overrides)
+    warn_about_gaps(chosen, request, retries=0)
     assert not recwarn.list
 
 
 @pytest.mark.parametrize("version", ["3.0.6", "3.2.2"])
-def test_a_durable_wait_below_3_3_retries_so_it_does_not_warn(version: str, recwarn) -> None:
-    selection = selection_for(version)
-    warn_about_gaps(selection, request_for(selection, durable=True, wait_for_completion=True), retries=1)
+def test_a_durable_wait_below_3_3_retries_so_it_does_not_warn(
+    version: str, recwarn: pytest.WarningsRecorder
+) -> None:
+    request, chosen = routed(version, durable=True, wait_for_completion=True)
+    assert chosen.durable and not chosen.selection.supports(Feature.RETRY_ON_FAILED_CHILD)
+    warn_about_gaps(chosen, request, retries=1)
     assert not recwarn.list
 
 
 @pytest.mark.parametrize("version", ["3.0.6", "3.1.8", "3.2.2"])
 def test_retries_that_a_failed_child_cannot_trigger_warn(version: str) -> None:
-    selection = selection_for(version)
-    request = request_for(selection, wait_for_completion=True)
-    with pytest.warns(RetryUnavailableWarning, match=rf"retries=2 .* Airflow {version}.*62970"):
-        warn_about_gaps(selection, request, retries=2)
+    request, chosen = routed(version, wait_for_completion=True)
+    row = re.escape(f"Airflow {version} (registry row {chosen.selection.entry.airflow})")
+    with pytest.warns(RetryUnavailableWarning, match=rf"retries=2 .* on {row}: .*62970"):
+        warn_about_gaps(chosen, request, retries=2)
 
 
 @pytest.mark.parametrize(
@@ -375,8 +462,8 @@ def test_retries_that_a_failed_child_cannot_trigger_warn(version: str) -> None:
 def test_no_retry_warning_where_retries_apply(
     version: str, overrides: dict, retries: int, recwarn: pytest.WarningsRecorder
 ) -> None:
-    selection = selection_for(version)
-    warn_about_gaps(selection, request_for(selection, **overrides), retries)
+    request, chosen = routed(version, **overrides)
+    warn_about_gaps(chosen, request, retries)
     assert not recwarn.list
 
 
@@ -391,24 +478,24 @@ def test_no_retry_warning_where_retries_apply(
 def test_dropped_flags_warn_with_version_and_reason(
     version: str, overrides: dict, dropped: list[str]
 ) -> None:
-    selection = selection_for(version)
+    request, chosen = routed(version, **overrides)
+    selection = chosen.selection
     with pytest.warns(FlagIgnoredWarning) as record:
-        warn_about_gaps(selection, request_for(selection, **overrides), retries=0)
+        warn_about_gaps(chosen, request, retries=0)
     messages = [str(w.message) for w in record if w.category is FlagIgnoredWarning]
-    assert [m.split("=", 1)[0] for m in messages] == dropped
-    for flag, message in zip(dropped, messages, strict=True):
-        assert (
-            f"is ignored on Airflow {version} (strategy {selection.name!r}): {selection.gap(flag)}."
-            in message
-        )
+    assert [m.split("=", 1)[0] for m in messages] == [str(f) for f in request.dropped]  # one each, in order
+    assert sorted(map(str, request.dropped)) == sorted(dropped)
+    where = f"Airflow {version} (registry row {selection.entry.airflow})"
+    for flag, message in zip(request.dropped, messages, strict=True):
+        assert f"is ignored on {where}: {selection.gap(flag)}." in message
 
 
 @pytest.mark.parametrize(
     ("version", "overrides"), [("3.3.2", {"note": "hi", "run_after": NOW}), ("3.2.2", {"note": "hi"})]
 )
 def test_supported_flags_do_not_warn(version: str, overrides: dict, recwarn: pytest.WarningsRecorder) -> None:
-    selection = selection_for(version)
-    warn_about_gaps(selection, request_for(selection, **overrides), retries=0)
+    request, chosen = routed(version, **overrides)
+    warn_about_gaps(chosen, request, retries=0)
     assert not recwarn.list
 
 

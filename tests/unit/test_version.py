@@ -34,23 +34,6 @@ def test_unparseable_version_names_the_value(raw: str) -> None:
     assert info.value.airflow_version == raw
 
 
-def test_detection_is_cached_and_resettable(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    import airflow_trigger_compat
-
-    fake = types.ModuleType("airflow")
-    fake.__version__ = "3.3.0rc1"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "airflow", fake)
-    airflow_trigger_compat.reset()
-    assert airflow_version() == ("3.3.0rc1", (3, 3, 0))
-    fake.__version__ = "2.11.2"  # type: ignore[attr-defined]
-    assert airflow_version().release == (3, 3, 0)  # cached
-    airflow_trigger_compat.reset()
-    assert airflow_version().release == (2, 11, 2)
-
-
 def test_no_airflow_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
@@ -93,9 +76,5 @@ def test_installed_version_falls_back_to_the_import_without_metadata(monkeypatch
 
     monkeypatch.setattr(importlib.metadata, "version", version)
     monkeypatch.setitem(sys.modules, "airflow", types.SimpleNamespace(__version__="3.2.1"))
-    airflow_version.cache_clear()
-    try:
-        found = installed_airflow_version()
-    finally:
-        airflow_version.cache_clear()
+    found = installed_airflow_version()  # the autouse fixture resets the runtime's caches around each test
     assert found is not None and found.release == (3, 2, 1)

@@ -82,8 +82,7 @@ class AirflowHelpers(NamedTuple):
 
     parse: Callable[[str], datetime.datetime]
     utcnow: Callable[[], datetime.datetime]
-    #: ``(logical_date, run_after)`` -> the run_id ``DagRun.generate_run_id`` makes for a manual run.
-    generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]
+    generate_run_id: Callable[[datetime.datetime | None, datetime.datetime], str]  # (logical_date, run_after)
     validate_run_id: Callable[[str], object]  # raises ValueError for a run_id Airflow refuses
 
 
@@ -92,16 +91,14 @@ def airflow_helpers() -> AirflowHelpers:
     timezone, dag_run, manual = load("timezone"), load("DagRun"), load("DagRunType").MANUAL
     # Airflow 3.0 (AIP-83, apache/airflow#46616): generate_run_id takes run_after, and a run without a
     # logical date gets a random suffix; Airflow 2 takes (run_type, execution_date), "now" without a date.
-    if "run_after" in inspect.signature(dag_run.generate_run_id).parameters:
+    takes_run_after = "run_after" in inspect.signature(dag_run.generate_run_id).parameters
 
-        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
+    def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
+        if takes_run_after:
             return str(
                 dag_run.generate_run_id(run_type=manual, logical_date=logical_date, run_after=run_after)
             )
-    else:
-
-        def generate_run_id(logical_date: datetime.datetime | None, run_after: datetime.datetime) -> str:
-            return str(dag_run.generate_run_id(manual, logical_date or timezone.utcnow()))
+        return str(dag_run.generate_run_id(manual, logical_date or timezone.utcnow()))
 
     # Looked up on the module at each call, as stock's own calls are. The run_id check is Airflow's own,
     # run when the child DagRun row is created (a @validates hook that does not use self).
@@ -127,9 +124,8 @@ def ask_supervisor(message: Any) -> Any:
 
 
 def is_not_found(error: BaseException) -> bool:
-    """The execution API answered 404, in either shape a task sees it."""
-    # On a worker the supervisor answers an ErrorResponse carrying the status (apache/airflow#48580); under
-    # dag.test() the in-process supervisor (task-sdk 1.0.2, apache/airflow#50300) lets the client's error out.
+    """The execution API answered 404: on a worker, an ErrorResponse with the status (apache/airflow#48580);
+    under dag.test(), the client's own error (the in-process supervisor, task-sdk 1.0.2, #50300)."""
     detail = getattr(getattr(error, "error", None), "detail", None)
     if isinstance(detail, dict):
         return bool(detail.get("status_code") == 404)

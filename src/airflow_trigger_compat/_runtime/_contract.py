@@ -24,16 +24,14 @@ XCOM_RUN_ID = "trigger_run_id"
 
 
 class Route(NamedTuple):
-    """How one call runs: decided once, by ``_execute.route``, and read by the strategy."""
+    """How one call runs, decided once by ``_execute.route``: the ``_strategies`` module that runs it;
+    whether durable=True applies, keeping the child's run_id in ``task_state_store`` (``store``) or deriving
+    it (:func:`derived_run_id`); and why durable=True asked for cannot apply (it then runs as stock)."""
 
     selection: Selection
-    #: The module of ``_strategies`` that runs the call: the row's stock path, or its durable path.
     strategy: str
-    #: durable=True applies: the child's run_id survives a lost try, kept in ``task_state_store`` (``store``)
-    #: or derived from the parent task instance (:func:`derived_run_id`).
     durable: bool
     store: bool
-    #: Why durable=True cannot apply to this call (it then runs as stock), or ``None``.
     durable_gap: str | None
 
 
@@ -70,12 +68,11 @@ class TaskPort:
         """The child run's state; a missing run raises Airflow's own error (``None`` with ``missing_ok``)."""
         raise NotImplementedError
 
-    def dag_run_identity(self) -> str:
-        """Tells apart two DAG runs that share a run_id (:class:`ParentKey`)."""
+    def dag_run_identity(self) -> str:  # tells apart two DAG runs that share a run_id (ParentKey)
         raise NotImplementedError
 
-    def dag_is_paused(self, dag_id: str) -> bool:
-        return bool(self.ti.get_dag(dag_id).is_paused)  # task-sdk 1.2: the GetDag endpoint
+    def dag_is_paused(self, dag_id: str) -> bool:  # task-sdk 1.2: GetDag
+        return bool(self.ti.get_dag(dag_id).is_paused)
 
     def push_link(self, run_id: str) -> None:
         """Push the "Triggered DAG" link XCom, as the standard operator does on Airflow 3 (since 1.15.0)."""
@@ -84,7 +81,7 @@ class TaskPort:
         try:
             url = load("build_airflow_dagrun_url")(dag_id=self.operator.trigger_dag_id, run_id=run_id)
             self.ti.xcom_push(key=load("TriggerDagRunLink")().xcom_key, value=url)
-        except (AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock: a partial context
+        except (ImportError, AttributeError, KeyError, TypeError, AssertionError) as err:  # as stock
             self.log.debug("Skipping TriggerDagRunLink XCom push due to mock or incomplete context: %s", err)
 
     def parent_key(self) -> ParentKey:
@@ -100,8 +97,7 @@ class TaskPort:
         )
 
     def push_run_id(self, run_id: str) -> None:
-        # The XCom feeds the "Triggered DAG" link; the attribute is what listeners read. After a durable
-        # reconnect both name the run the task reconnected to, not the run_id this try generated.
+        # The XCom feeds the link, the attribute listeners; after a reconnect both name that run.
         self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
         self.operator.trigger_run_id = run_id
 

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
 
 def route(selection: Selection, request: TriggerRequest) -> Route:
-    """The one answer to "which path runs this call, and does durable=True apply?" (the registry row says
-    which path each answer takes)."""
+    """The one answer to "which path runs this call, and does durable=True apply?"."""
     gap = None
     if request.deferrable and request.wait_for_completion:
         gap = "deferrable=True already waits in the triggerer, which survives the loss of a worker"

@@ -1,6 +1,6 @@
 """The version story, in one place. Read ``REGISTRY`` top to bottom: each row is a half-open Airflow range,
-the strategy that runs there, and the features that range lacks, each with its reason. Routing uses the
-release tuple only (``3.3.0rc1``, ``3.3.0.dev0`` are 3.3), as the standard provider's version checks.
+the path stock's behaviour takes there, the path durable=True takes, and the features the range lacks,
+each with its reason. Routing uses the release tuple only (``3.3.0rc1`` is 3.3), as the standard provider.
 """
 
 from __future__ import annotations
@@ -128,19 +128,16 @@ _NO_RETRY_BEFORE_3_3 = (
 
 #: Newest first, contiguous from 2.11 to 4.0.
 REGISTRY: tuple[Entry, ...] = (
-    # Airflow 3.3 (task-sdk 1.3): task_state_store (apache/airflow#66160, #68438) and ResumableJobMixin
-    # (#67118), so durable=True works for any run_id; the runner retries a parent whose child failed
-    # (#68254) and, from 3.3.1, one whose trigger failed (#70719). No release has the ti.trigger_dag_run()
-    # accessor #69135 proposes: the durable path sends the runner's own TriggerDagRun message.
+    # Airflow 3.3: durable=True works for any run_id. From 3.3.1 the runner also retries a parent whose
+    # trigger failed (apache/airflow#70719). No release has the accessor #69135 proposes (accessor.py).
     Entry(
         VersionRange((3, 3, 0), (4, 0, 0)),
         "runner_exception",
         "accessor",
-        "task-sdk 1.3: task_state_store (apache/airflow#66160), ResumableJobMixin (#67118), "
+        "task-sdk 1.3: task_state_store (apache/airflow#66160, #68438), ResumableJobMixin (#67118), "
         "DagRunTriggerException(run_after=...), the runner's retry on a failed child (#68254)",
         "3.3.0-3.3.2",
     ),
-    # Airflow 3.2: DagRunTriggerException gained `note`, and ti.get_dag() (GetDag) arrived.
     Entry(
         VersionRange((3, 2, 0), (3, 3, 0)),
         "runner_exception",
@@ -176,7 +173,6 @@ REGISTRY: tuple[Entry, ...] = (
             }
         ),
     ),
-    # Airflow 2.11: the operator uses the ORM directly.
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
         "airflow2",
@@ -219,8 +215,7 @@ class Selection(NamedTuple):
 def resolve(version: AirflowVersion | None) -> Selection:
     """The registry row for ``version``. An Airflow newer than every row takes the newest row's paths with
     :class:`UnverifiedAirflowWarning`, as the standard operator takes its newest branch; an older one (or
-    none) raises :class:`UnsupportedAirflowVersion`, naming what is supported.
-    """
+    none) raises :class:`UnsupportedAirflowVersion`, naming what is supported."""
     from ._host import SHIPPED_BY
 
     entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)

@@ -47,8 +47,7 @@ class TriggerRequest(NamedTuple):
     run_id_generated: bool = False
 
     def payload(self) -> dict[str, Any]:
-        """The trigger's fields besides ids and flags; note and run_after only where this Airflow takes
-        them (the request holds them only there)."""
+        """The trigger's values; note and run_after only where this Airflow takes them (held only there)."""
         fields = {"conf": self.conf, "logical_date": self.logical_date}
         return fields | {k: v for k, v in (("note", self.note), ("run_after", self.run_after)) if v}
 
@@ -245,11 +244,9 @@ def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = Non
 def build_request(
     operator: Any, selection: Selection, helpers: AirflowHelpers | None = None
 ) -> TriggerRequest:
-    """The request stock would compute from the operator's rendered attributes; sets ``operator.conf``.
-
-    Three jobs, in stock's order: stock's own values and checks; the flags this Airflow lacks (dropped, or
-    refused, as stock does); what the trigger would refuse later, refused here before any child run exists.
-    """
+    """The request stock would compute from the operator's rendered attributes (sets ``operator.conf``):
+    stock's values and checks; the flags this Airflow lacks, dropped or refused as stock does; what the
+    trigger would refuse later, refused here before any child run exists."""
     helpers = helpers or airflow_helpers()
     request = _stock_values(operator, helpers)
     operator.conf = request.conf

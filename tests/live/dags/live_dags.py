@@ -10,10 +10,10 @@ interval, the retry delay, the marker directory.
 
 A child sleeps until the harness releases it (a marker file) or its time is up, so it is still running
 when a retry looks for it, whatever the load. ``winbefore`` / ``winafter`` parents stop try 1 in a
-window before or right after the shim's trigger seam (``<runtime>._ports.SupervisorPort.trigger``, 2.11:
-``OrmPort.trigger``) and tell the harness (a marker file) to kill them there. ``E2E_SHIM_PACKAGE`` (the
-runtime, e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR`` (``module:Class``) point the shim
-cases elsewhere (``nox -s "provider(3.3)"``).
+window before or right after the shim's trigger seam (the ``trigger`` of the durable path's port,
+``SupervisorPort``; 2.11: ``OrmPort``) and tell the harness (a marker file) to kill them there.
+``E2E_SHIM_PACKAGE`` (the runtime, e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR``
+(``module:Class``) point the shim cases elsewhere (``nox -s "provider(3.3)"``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import importlib
 import json
 import os
 import time
-
-import airflow
 
 try:  # Airflow 3
     from airflow.sdk import DAG
@@ -44,7 +42,6 @@ except ImportError:  # the shim is not installed: only the stock cases exist
 
 SETTINGS = json.loads(os.environ.get("E2E_SETTINGS") or '{"cases": {}}')
 MARKERS = SETTINGS.get("markers", "")
-SEAM_CLASS = "OrmPort" if airflow.__version__.startswith("2.") else "SupervisorPort"
 MAPPED = 3  # indices of the mapped parents; the harness kills 0 and 1
 #: Celery: a dying worker takes the child task with it, as a lost host does, so it retries too; the load
 #: case kills a worker every 10-20 s for two minutes, so one task can be hit several times
@@ -74,6 +71,15 @@ def _window(dag_id: str, child_run_id: str | None) -> None:
     time.sleep(600)
 
 
+def _seam() -> type:
+    """The port of the path the shim's registry sends durable=True to: its one TaskPort subclass."""
+    runtime = importlib.import_module(SHIM_RUNTIME)
+    path = importlib.import_module(f"{SHIM_RUNTIME}._strategies.{runtime.select_strategy().entry.durable}")
+    base = importlib.import_module(f"{SHIM_RUNTIME}._contract").TaskPort
+    (port,) = {v for v in vars(path).values() if isinstance(v, type) and issubclass(v, base) and v != base}
+    return port
+
+
 def _operator_class(variant: str, kill: str):
     base = StockOperator if variant == "stock" else ShimOperator
     if kill not in ("winbefore", "winafter"):
@@ -83,7 +89,7 @@ def _operator_class(variant: str, kill: str):
         """Try 1 stops in its window, before or after the shim's trigger seam, until the harness kills it."""
 
         def execute(self, context):
-            port = getattr(importlib.import_module(f"{SHIM_RUNTIME}._ports"), SEAM_CLASS)
+            port = _seam()
             original, dag_id, try1 = port.trigger, context["ti"].dag_id, int(context["ti"].try_number) == 1
 
             def wrapped(port_self, request, child_run_id, **kwargs):

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 class StrategyModule(Protocol):
     """What ``_execute.execute_trigger`` needs of a strategy module (mypy checks each against it)."""
 
-    def check(self, request: TriggerRequest) -> None:
-        """Raise ``TriggerArgumentError`` for what this path's trigger would refuse."""
+    def check(self, request: TriggerRequest) -> None: ...  # raises TriggerArgumentError for what it refuses
 
     def refuse(
         self,
@@ -29,8 +28,7 @@ class StrategyModule(Protocol):
         request: TriggerRequest,
         error: TriggerArgumentError,
         route: Route,
-    ) -> Any:
-        """End the task for what ``check`` found (it never returns)."""
+    ) -> Any: ...  # ends the task for what check found
 
     def execute(
         self, operator: Any, context: Mapping[str, Any], request: TriggerRequest, route: Route

@@ -1,18 +1,14 @@
-"""Airflow 3, ``durable=True``: the operator owns its execution. It triggers through the execution API and
-polls the child run itself, so a retry after a lost worker finds the run_id the lost try used: kept in
-``task_state_store`` where the registry says there is one (3.3+, :class:`DagRunJob`), derived from the
-parent task instance below (``_contract.run_with_derived_id``). docs/durable.md tells the whole story.
-
-The trigger is the ``TriggerDagRun`` message the task runner sends for stock: no released Task SDK has
-the ``ti.trigger_dag_run()`` accessor apache/airflow#69135 proposes. The poll is ``ti.get_dagrun_state()``.
+"""Airflow 3, ``durable=True``: the operator triggers through the execution API and polls the child run
+itself, so a retry after a lost worker finds the lost try's run_id: kept in ``task_state_store`` where the
+registry says there is one (:class:`DagRunJob`), else derived from the parent task instance. The trigger
+is the runner's own ``TriggerDagRun`` message: no Task SDK release has the ``ti.trigger_dag_run()``
+accessor apache/airflow#69135 proposes. docs/durable.md tells the whole story.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from typing_extensions import override
 
 from .._airflow import ask_supervisor, is_not_found, load
 from .._contract import Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
@@ -40,30 +36,28 @@ def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, 
 class SupervisorPort(TaskPort):
     """The execution API, through the task's own supervisor channel (no database access)."""
 
-    @override
     def dag_run_identity(self) -> str:
         # The Task SDK's DagRun has no id (_contract.ParentKey says why start_date stands in for it).
         start_date = self.context["dag_run"].start_date
         return f"started={start_date.isoformat() if start_date else None}"
 
-    @override
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         message = load("TriggerDagRun")(
             dag_id=request.trigger_dag_id, run_id=run_id, reset_dag_run=reset, **request.payload()
         )
+        exists = load("ErrorType").DAGRUN_ALREADY_EXISTS
         try:
             response = ask_supervisor(message)
         except load("AirflowRuntimeError") as err:
-            if _already_exists(err.error):
+            if getattr(err.error, "error", None) == exists:
                 return False
             raise
-        if isinstance(response, load("ErrorResponse")):
-            if _already_exists(response):
-                return False
-            raise load("AirflowRuntimeError")(response)
-        return True
+        if not isinstance(response, load("ErrorResponse")):
+            return True
+        if response.error == exists:
+            return False
+        raise load("AirflowRuntimeError")(response)
 
-    @override
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
         try:
             state = self.ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
@@ -72,10 +66,6 @@ class SupervisorPort(TaskPort):
                 return None
             raise
         return str(getattr(state, "value", state))
-
-
-def _already_exists(error: Any) -> bool:
-    return bool(getattr(error, "error", None) == load("ErrorType").DAGRUN_ALREADY_EXISTS)
 
 
 def state_key(trigger_dag_id: str, max_tries: int) -> str:
@@ -94,9 +84,7 @@ class DagRunJob:
         self.port = port
         self.store = store
         self.log = port.log
-        self._triggered: str | None = None  # the run this try created
-        self._pushed: str | None = None
-        self._linked: str | None = None
+        self._triggered = self._pushed = self._linked = ""  # the run this try created; the XComs' runs
 
     def get_job_status(self, external_id: Any, context: Any) -> str:
         state = self.port.dagrun_state(self.request.trigger_dag_id, str(external_id), missing_ok=True)

@@ -1,17 +1,12 @@
-"""Airflow 2.11: the operator triggers through the ORM and polls the child run itself, as stock's
-``_trigger_dag_af_2`` does step for step; ``durable=True`` names the child run after the parent task
-instance (``_contract.run_with_derived_id``).
-
-The XCom, the poll and the deferral use the run that exists, which may have another run_id than the one
-asked for (found by its logical date).
+"""Airflow 2.11: the operator triggers through the ORM and polls the child run, as stock's
+``_trigger_dag_af_2`` step for step (the XCom, the poll and the deferral use the run that exists, which may
+have another run_id, found by its logical date); ``durable=True`` derives the child's run_id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, NoReturn
-
-from typing_extensions import override
 
 from .._airflow import dagrun_states, load
 from .._contract import XCOM_RUN_ID, Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
@@ -33,7 +28,7 @@ def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, 
     dag_run = port.dag_run
     context["task_instance"].xcom_push(key=XCOM_RUN_ID, value=dag_run.run_id)
     if not request.wait_for_completion:
-        return None
+        return
     if request.deferrable:
         operator.defer(
             trigger=load("DagStateTrigger")(
@@ -46,7 +41,6 @@ def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, 
             method_name="execute_complete",
         )
     wait_for_run(request, port, dag_run.run_id)
-    return None
 
 
 class OrmPort(TaskPort):
@@ -59,11 +53,9 @@ class OrmPort(TaskPort):
         self.asked: str | None = None
         self._exists: BaseException | None = None  # the last DagRunAlreadyExists, re-raised as stock
 
-    @override
     def dag_run_identity(self) -> str:
         return f"id={self.context['dag_run'].id}"  # the ORM row: a run recreated under a run_id is new
 
-    @override
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         """``trigger_dag`` as stock's ``_trigger_dag_af_2`` calls it (with ``reset``, stock's clear)."""
         self.asked = run_id
@@ -99,7 +91,6 @@ class OrmPort(TaskPort):
         value = getattr(self.operator, name, NOTSET)
         return not is_notset(value) and (value is not None or name == "run_after")
 
-    @override
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
         """The run's state; a missing run raises ``NoResultFound`` (as stock's ``refresh_from_db``)."""
         dag_run = load("DagRun")
@@ -108,18 +99,15 @@ class OrmPort(TaskPort):
             row = query.one_or_none() if missing_ok else query.one()
         return None if row is None else str(getattr(row[0], "value", row[0]))
 
-    @override
     def dag_is_paused(self, dag_id: str) -> bool:
         dag_model = load("DagModel").get_current(dag_id)
         if not dag_model:
             raise ValueError(f"Dag {dag_id} is not found")
         return bool(dag_model.is_paused)
 
-    @override
     def push_link(self, run_id: str) -> None:
         pass  # Airflow 2's TriggerDagRunLink reads the trigger_run_id XCom
 
-    @override
     def log_waiting(self, request: TriggerRequest, run_id: str) -> None:
         self.log.info(
             "Waiting for %s on %s to become allowed state %s ...",
@@ -128,11 +116,9 @@ class OrmPort(TaskPort):
             dagrun_states(request.allowed_states),
         )
 
-    @override
     def child_failed(self, dag_id: str, state: str) -> NoReturn:
         raise load("AirflowException")(f"{dag_id} failed with failed states {state}")
 
-    @override
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
         # As stock 2.11: skip, or re-raise DagRunAlreadyExists (retries apply).
         if request.skip_when_already_exists:

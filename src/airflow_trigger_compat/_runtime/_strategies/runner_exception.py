@@ -1,7 +1,5 @@
-"""Airflow 3, stock's path: ``execute()`` raises ``DagRunTriggerException`` for the task runner.
-
-Since AIP-72 a task has no ORM access; ``task_runner._handle_trigger_dag_run`` triggers, pushes the XCom
-and polls: this is the standard operator's ``_trigger_dag_af_3``.
+"""Airflow 3, stock's path (``_trigger_dag_af_3``): ``execute()`` raises ``DagRunTriggerException`` and the
+task runner's ``_handle_trigger_dag_run`` triggers, pushes the XCom and polls (AIP-72: a task has no ORM).
 """
 
 from __future__ import annotations
@@ -26,9 +24,8 @@ def refuse(
     error: TriggerArgumentError,
     route: Route,
 ) -> NoReturn:
-    """Where the runner fails the task without retries when its trigger handling fails (3.0-3.2, the
-    ``retry_on_failed_child`` gap), log what is wrong and the fix, then let it refuse the payload as it
-    refuses stock's. Elsewhere fail at once, before the runner could retry it."""
+    """Where the runner gives no retries in its trigger handling (3.0-3.2: ``retry_on_failed_child``), log
+    the error and let it refuse the payload as it refuses stock's; elsewhere fail at once, without retries."""
     if route.selection.supports(Feature.RETRY_ON_FAILED_CHILD):
         refuse_early(operator, context, request, error, route)
     operator.log.error("%s", error)
