@@ -99,6 +99,14 @@ def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _distribution(package: str) -> str:
+    """The distribution users install to get ``package``: an Airflow provider by Airflow's naming rule
+    (``airflow.providers.cncf.kubernetes`` -> ``apache-airflow-providers-cncf-kubernetes``), else its name."""
+    if package.startswith("airflow.providers."):
+        return "apache-airflow-providers-" + package.removeprefix("airflow.providers.").replace(".", "-")
+    return package or DISTRIBUTION
+
+
 def host_package(into: Path) -> str:
     """The dotted name a copy under ``into`` imports as, from the ``__init__.py`` files above it."""
     parts = [COPY_NAME]
@@ -114,7 +122,8 @@ def vendor(into: Path, package: str | None = None, host: str | None = None) -> P
 
     ``into`` gets an ``__init__.py`` if it has none. ``package``, if given, must be the dotted name the
     ``__init__.py`` files above ``into`` give the copy. ``host`` is the distribution users are told to
-    upgrade (default: the host package's import name). An existing copy is replaced only if it is stamped.
+    upgrade (default: the distribution of the host package, ``apache-airflow-providers-<name>`` for an
+    Airflow provider). An existing copy is replaced only if it is stamped.
     """
     into.mkdir(parents=True, exist_ok=True)
     if not (into / "__init__.py").exists():
@@ -129,7 +138,7 @@ def vendor(into: Path, package: str | None = None, host: str | None = None) -> P
             f"{(into / COPY_NAME).as_posix()}. Run: "
             f"{_command('--into', into.as_posix(), '--package', host_package(into))}"
         )
-    host = host or actual.rpartition("._vendor")[0] or actual.rpartition(".")[0] or DISTRIBUTION
+    host = host or _distribution(actual.rpartition("._vendor")[0] or actual.rpartition(".")[0])
     command = _command("--into", into.as_posix(), "--host", host)
     target = into / COPY_NAME
     files = render(host, command)

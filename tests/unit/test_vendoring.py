@@ -136,7 +136,8 @@ def test_a_package_above_namespace_packages_is_taken_from_the_directories(tmp_pa
     (into.parent / "__init__.py").write_text("")
     package = "airflow.providers.standard._vendor.airflow_trigger_compat"
     stamp = json.loads((vendor(into, package) / STAMP).read_text())
-    assert (stamp["package"], stamp["host"]) == (package, "airflow.providers.standard")
+    # The host is the provider's distribution, as users install it: what a message tells them to upgrade.
+    assert (stamp["package"], stamp["host"]) == (package, "apache-airflow-providers-standard")
 
 
 def test_the_host_defaults_to_the_package_that_vendors_it(tmp_path: Path) -> None:

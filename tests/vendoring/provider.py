@@ -61,7 +61,8 @@ def build(work: Path) -> Path:
         # The "data" filter refuses links and paths outside the target (Python 3.11.4+; earlier has none).
         archive.extractall(work, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     (root,) = (p for p in work.iterdir() if p.is_dir() and p.name != "sdist")
-    _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE, "--host", DISTRIBUTION], root, tool=True)
+    # The command docs/maintainers.md gives: the host defaults to the provider's distribution.
+    _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
     _keep_the_oracle(root, work / "oracle")
     _apply_patches(root)
     _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
