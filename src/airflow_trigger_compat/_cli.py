@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._differences import HOW
-from ._policy import candidate_minimums, load_data, parse_minimum, policy
-from ._policy import markdown as policy_markdown
+from ._policy import candidate_minimums, load_data, markdown as policy_markdown, parse_minimum, policy
 from ._runtime._errors import TriggerCompatError
 from ._runtime._registry import (
     REGISTRY,

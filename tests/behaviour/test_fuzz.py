@@ -38,8 +38,7 @@ from _subject import (
     TriggerCompatWarning,
     TriggerDagRunOperator,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytestmark = pytest.mark.behaviour
 

@@ -1,4 +1,5 @@
-"""The runtime of airflow-trigger-compat: what runs inside a task, and all that a provider vendors::
+"""
+The runtime: what runs in a task, all that a provider vendors; importing it reads nothing of Airflow.
 
     from ._vendor.airflow_trigger_compat import check_arguments, execute_trigger
 
@@ -8,8 +9,6 @@
 
     def execute(self, context):
         return execute_trigger(self, context)
-
-Importing it reads nothing about Airflow; imports inside are relative, so a copy runs under any name.
 """
 
 from __future__ import annotations

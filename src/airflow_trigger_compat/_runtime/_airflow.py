@@ -1,7 +1,6 @@
-"""What this package reads from the running Airflow, and nothing else does: where each name lives (newest
-import path first, as Airflow's common.compat), and each probe of an API that changed between supported
-releases, with the upstream change behind it. Nothing is imported before it is used.
-"""
+"""What this package reads from the running Airflow, and nothing else does; nothing is imported before use."""
+# Where each name lives (newest import path first, as Airflow's common.compat), and each probe of an API
+# that changed between supported releases, with the upstream change behind it.
 
 from __future__ import annotations
 
@@ -124,8 +123,9 @@ def ask_supervisor(message: Any) -> Any:
 
 
 def is_not_found(error: BaseException) -> bool:
-    """The execution API answered 404: on a worker, an ErrorResponse with the status (apache/airflow#48580);
-    under dag.test(), the client's own error (the in-process supervisor, task-sdk 1.0.2, #50300)."""
+    """Return whether the execution API answered 404, on a worker or under dag.test()."""
+    # On a worker, an ErrorResponse with the status (apache/airflow#48580); under dag.test(), the client's
+    # own error (the in-process supervisor, task-sdk 1.0.2, #50300).
     detail = getattr(getattr(error, "error", None), "detail", None)
     if isinstance(detail, dict):
         return bool(detail.get("status_code") == 404)

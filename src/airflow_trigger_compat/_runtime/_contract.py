@@ -1,8 +1,6 @@
-"""The trigger-and-wait contract every path keeps, and the route one call takes.
-
-The rules copy what stock's callers see (on 3.x the runner's ``_handle_trigger_dag_run``): the same log
-lines, XComs, outcomes and error types; each Airflow differs only in its :class:`TaskPort`.
-"""
+"""The trigger-and-wait contract every path keeps, and the route one call takes."""
+# The rules copy what stock's callers see (on 3.x the runner's ``_handle_trigger_dag_run``): the same log
+# lines, XComs, outcomes and error types; each Airflow differs only in its TaskPort.
 
 from __future__ import annotations
 
@@ -24,10 +22,10 @@ XCOM_RUN_ID = "trigger_run_id"
 
 
 class Route(NamedTuple):
-    """How one call runs, decided once by ``_execute.route``: the ``_strategies`` module that runs it;
-    whether durable=True applies, keeping the child's run_id in ``task_state_store`` (``store``) or deriving
-    it (:func:`derived_run_id`); and why durable=True asked for cannot apply (it then runs as stock)."""
+    """How one call runs, decided once by ``_execute.route``: the ``_strategies`` module that runs it."""
 
+    # Whether durable=True applies, keeping the child's run_id in ``task_state_store`` (``store``) or deriving
+    # it (derived_run_id); and why durable=True asked for cannot apply (it then runs as stock).
     selection: Selection
     strategy: str
     durable: bool
@@ -36,10 +34,9 @@ class Route(NamedTuple):
 
 
 class ParentKey(NamedTuple):
-    """The parent task instance; ``dag_run`` tells apart two DAG runs under one run_id, ``max_tries`` a
-    user's clear (which raises it) from a retry. Why each part is stable: docs/durable.md.
-    """
+    """The parent task instance; ``dag_run`` tells apart two DAG runs under one run_id."""
 
+    # max_tries tells a user's clear (which raises it) from a retry. Why each part is stable: docs/durable.md.
     dag_id: str
     run_id: str
     dag_run: str
@@ -49,11 +46,9 @@ class ParentKey(NamedTuple):
 
 
 class TaskPort:
-    """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors.
+    """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors."""
 
-    The defaults are the Task SDK's (Airflow 3); ``airflow2.OrmPort`` overrides them.
-    """
-
+    # The defaults are the Task SDK's (Airflow 3); ``airflow2.OrmPort`` overrides them.
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         self.operator = operator
         self.context = context
@@ -65,7 +60,7 @@ class TaskPort:
         raise NotImplementedError
 
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
-        """The child run's state; a missing run raises Airflow's own error (``None`` with ``missing_ok``)."""
+        """Return the child run's state; a missing run raises Airflow's error (``missing_ok``: ``None``)."""
         raise NotImplementedError
 
     def dag_run_identity(self) -> str:  # tells apart two DAG runs that share a run_id (ParentKey)
@@ -123,12 +118,12 @@ class TaskPort:
         raise load("DagIsPaused")(dag_id=dag_id)
 
     def child_failed(self, dag_id: str, state: str) -> NoReturn:
-        """The child run ended in ``failed_states``: the 3.x runner's log line, then its error."""
+        """Fail for a child run ended in ``failed_states``: the 3.x runner's log line, then its error."""
         self.log.error("DagRun finished with failed state.")
         self.fail(f"{dag_id} failed with failed state {state}", retry=True)
 
     def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
-        """A run this task cannot claim holds ``run_id``: skip, or fail without retry, as the 3.x runner."""
+        """Skip, or fail without retry, as the 3.x runner: a run this task cannot claim holds ``run_id``."""
         if request.skip_when_already_exists:
             self.log.info("Dag Run already exists, skipping task as skip_when_already_exists is set to True.")
             self.skip(
@@ -174,18 +169,17 @@ def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
 
 
 def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> str:
-    """The child run_id without a store: the same on every try, new on every clear and ``generation``
-    (the fresh runs a parent needs after its child failed: 1, 2, ...)."""
+    """Return the child run_id without a store: the same on every try, new per clear and ``generation``."""
+    # ``generation``: the fresh runs a parent needs after its child failed (1, 2, ...).
     identity = "\0".join(map(str, (*parent, trigger_dag_id)))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
     return f"manual__durable-{digest}-{generation}"
 
 
 def run_with_derived_id(request: TriggerRequest, port: TaskPort) -> None:
-    """durable=True without ``task_state_store`` (a generated run_id): every try names the child run
-    :func:`derived_run_id`, so "already exists" is this task's own run (a lost try's, or its own POST
-    retried by the API client, apache/airflow#66905); a run that ended in ``failed_states`` makes the next.
-    """
+    """Run durable=True without ``task_state_store``: every try names the child run :func:`derived_run_id`."""
+    # With a generated run_id. So "already exists" is this task's own run (a lost try's, or its own POST
+    # retried by the API client, apache/airflow#66905); a run that ended in ``failed_states`` makes the next.
     check_not_paused(request, port)
     parent = port.parent_key()
     for generation in itertools.count(1):

@@ -23,10 +23,10 @@ class UnsupportedAirflowVersion(TriggerCompatError):
 
 
 class TriggerArgumentError(TriggerCompatError, ValueError, TypeError):
-    """An operator argument is invalid, found before any child run is triggered; a ``ValueError`` and a
-    ``TypeError`` as stock's. ``stock_type``: a narrower type stock raises (pendulum's ``ParserError``).
-    """
+    """An operator argument is invalid, found before any child run is triggered."""
 
+    # A ``ValueError`` and a ``TypeError`` as stock's. ``stock_type``: a narrower type stock raises
+    # (pendulum's ``ParserError``).
     def __init__(self, message: str, *, stock_type: type[BaseException] | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.stock_type = stock_type
@@ -57,9 +57,8 @@ class RetryUnavailableWarning(TriggerCompatWarning):
 
 
 def task_failure(error: TriggerArgumentError) -> BaseException:
-    """Bad input as a task failure: an ``AirflowFailException`` (retrying cannot fix it) that is also
-    the :class:`TriggerArgumentError` and, where stock raises a narrower type, that type too.
-    """
+    """Return bad input as a task failure: an ``AirflowFailException`` (retrying cannot fix it)."""
+    # It is also the TriggerArgumentError and, where stock raises a narrower type, that type too.
     from ._airflow import load  # Airflow's, so not imported with this module
 
     bases: tuple[type[BaseException], ...] = (load("AirflowFailException"), TriggerArgumentError)
@@ -90,5 +89,5 @@ def _failure_class(bases: tuple[type[BaseException], ...]) -> type[TriggerArgume
 def refuse_early(
     operator: Any, context: Any, request: Any, error: TriggerArgumentError, route: Any
 ) -> NoReturn:
-    """A strategy's ``refuse``: fail the task at once, without retries, before any child run exists."""
+    """Fail the task at once, without retries, before any child run exists (a strategy's ``refuse``)."""
     raise task_failure(error) from error

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def route(selection: Selection, request: TriggerRequest) -> Route:
-    """The one answer to "which path runs this call, and does durable=True apply?"."""
+    """Answer, in one place, "which path runs this call, and does durable=True apply?"."""
     gap = None
     if request.deferrable and request.wait_for_completion:
         gap = "deferrable=True already waits in the triggerer, which survives the loss of a worker"
@@ -85,7 +85,8 @@ def _with_openlineage(operator: Any, context: Mapping[str, Any], request: Trigge
 
 
 def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
-    """Run ``operator`` (a ``TriggerDagRunOperator`` or anything with its attributes) on this Airflow.
+    """
+    Run ``operator`` (a ``TriggerDagRunOperator`` or anything with its attributes) on this Airflow.
 
     Invalid arguments fail the task before any child run exists, without retries.
     """

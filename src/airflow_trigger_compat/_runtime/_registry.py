@@ -1,7 +1,6 @@
-"""The version story, in one place. Read ``REGISTRY`` top to bottom: each row is a half-open Airflow range,
-the path stock's behaviour takes there, the path durable=True takes, and the features the range lacks,
-each with its reason. Routing uses the release tuple only (``3.3.0rc1`` is 3.3), as the standard provider.
-"""
+"""The version story, in one place: read ``REGISTRY`` top to bottom, a half-open Airflow range a row."""
+# Each row: the path stock's behaviour takes, the path durable=True takes, and the features the range lacks,
+# each with its reason. Routing uses the release tuple only (``3.3.0rc1`` is 3.3), as the standard provider.
 
 from __future__ import annotations
 
@@ -46,7 +45,7 @@ def parse_airflow_version(raw: str) -> AirflowVersion:
 
 @functools.cache
 def airflow_version() -> AirflowVersion | None:
-    """The running Airflow's version, or ``None`` when Airflow is not importable (cached)."""
+    """Return the running Airflow's version, or ``None`` when Airflow is not importable (cached)."""
     try:
         return parse_airflow_version(load("__version__"))
     except ImportError:
@@ -95,9 +94,9 @@ def _fmt(release: Release) -> str:
 
 
 class Entry(NamedTuple):
-    """One row of the version story: the path stock's behaviour takes, the path ``durable=True`` takes
-    (each a module of ``_strategies``), the upstream changes behind them, and what the range lacks."""
+    """A row of the version story: the ``_strategies`` modules stock's behaviour and ``durable=True`` take."""
 
+    # With the upstream changes behind them, and what the range lacks.
     airflow: VersionRange
     strategy: str
     durable: str
@@ -208,14 +207,14 @@ class Selection(NamedTuple):
         return self.entry.supports(Feature(feature))
 
     def gap(self, feature: Feature | str) -> str | None:
-        """The reason ``feature`` is missing here, or ``None`` when it is supported."""
+        """Return the reason ``feature`` is missing here, or ``None`` when it is supported."""
         return self.entry.gaps.get(Feature(feature))
 
 
 def resolve(version: AirflowVersion | None) -> Selection:
-    """The registry row for ``version``. An Airflow newer than every row takes the newest row's paths with
-    :class:`UnverifiedAirflowWarning`, as the standard operator takes its newest branch; an older one (or
-    none) raises :class:`UnsupportedAirflowVersion`, naming what is supported."""
+    """Return the registry row for ``version``: a newer Airflow warns, an older one (or none) raises."""
+    # Newer than every row: the newest row's paths with UnverifiedAirflowWarning, as the standard operator
+    # takes its newest branch; older: UnsupportedAirflowVersion, naming what is supported.
     from ._host import SHIPPED_BY
 
     entry = next((e for e in REGISTRY if version is not None and version.release in e.airflow), None)
@@ -240,5 +239,5 @@ def resolve(version: AirflowVersion | None) -> Selection:
 
 @functools.cache
 def select_strategy() -> Selection:
-    """The registry row for the running Airflow (cached; :func:`reset` clears it)."""
+    """Return the registry row for the running Airflow (cached; :func:`reset` clears it)."""
     return resolve(airflow_version())

@@ -1,9 +1,7 @@
-"""Turn an operator's rendered attributes into a validated :class:`TriggerRequest`.
-
-The values are the ones stock's ``execute()`` computes, with the running Airflow's own helpers, in its
-order. Input the trigger would refuse later (after a child run exists) is refused here first, with the
-value and the fix (declared: ``invalid-input-fails-early``); nothing refused here runs with stock.
-"""
+"""Turn an operator's rendered attributes into a validated :class:`TriggerRequest`."""
+# The values are the ones stock's execute() computes, with the running Airflow's own helpers, in its
+# order. Input the trigger would refuse later (after a child run exists) is refused here first, with the
+# value and the fix (declared: ``invalid-input-fails-early``); nothing refused here runs with stock.
 
 from __future__ import annotations
 
@@ -47,7 +45,7 @@ class TriggerRequest(NamedTuple):
     run_id_generated: bool = False
 
     def payload(self) -> dict[str, Any]:
-        """The trigger's values; note and run_after only where this Airflow takes them (held only there)."""
+        """Return the trigger's values; note and run_after only where this Airflow takes them (held there)."""
         fields = {"conf": self.conf, "logical_date": self.logical_date}
         return fields | {k: v for k, v in (("note", self.note), ("run_after", self.run_after)) if v}
 
@@ -57,7 +55,7 @@ def is_notset(value: object) -> bool:  # Airflow's NOTSET (ArgNotSet), without i
 
 
 def _one_shot(values: object) -> bool:
-    """An iterator (not a collection): reading it here would leave nothing for the operator to store."""
+    """Return whether ``values`` is an iterator: reading it here would leave the operator nothing to store."""
     try:
         return iter(values) is values  # type: ignore[call-overload]
     except TypeError:
@@ -86,7 +84,8 @@ def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -
 
 
 def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The states as the operator holds them (its ``__init__``, stock's, already applied the defaults).
+    """
+    Return the states as the operator holds them (its ``__init__``, stock's, already applied the defaults).
 
     A state in both lists is allowed, as with stock: a child in it fails the parent.
     """
@@ -120,7 +119,7 @@ def _unserialisable(value: Any, path: str = "conf") -> Iterator[str]:
 
 
 def parse_conf(conf: Any) -> Any:
-    """What stock does to ``conf``: a JSON string is loaded, the result must survive ``json.dumps``."""
+    """Do to ``conf`` what stock does: a JSON string is loaded, the result must survive ``json.dumps``."""
     stock_message = f"conf parameter should be JSON Serializable: {conf}"
     try:
         if conf and isinstance(conf, str):
@@ -139,9 +138,8 @@ def parse_conf(conf: Any) -> Any:
 
 
 def check_conf_shape(conf: Any, *, falsy_means_none: bool, str_keys: bool) -> None:
-    """Refuse what the trigger refuses after stock's checks passed: not a JSON object, and (``str_keys``,
-    3.x's ``dict[str, Any]`` payload) a key that is not a string. NaN passes, as with stock.
-    """
+    """Refuse what the trigger refuses after stock's checks passed: not a JSON object, or a non-string key."""
+    # The key only with ``str_keys`` (3.x's ``dict[str, Any]`` payload). NaN passes, as with stock.
     if conf is None or (falsy_means_none and not conf):
         return
     if not isinstance(conf, Mapping):
@@ -206,8 +204,8 @@ def check_trigger_dag_call(request: TriggerRequest) -> None:
 
 
 def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feature, ...]:
-    """The flags given (not None, not False) that this Airflow lacks and stock drops there; raise
-    :class:`FeatureNotSupported` for one it refuses (``WHEN_MISSING``)."""
+    """Return the flags given (not None, not False) that this Airflow lacks and stock drops there."""
+    # Raises FeatureNotSupported for one it refuses (``WHEN_MISSING``).
     dropped = []
     for feature, when_missing in WHEN_MISSING.items():
         value = flags.get(feature.value)
@@ -225,9 +223,8 @@ def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feat
 
 
 def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = None) -> None:
-    """Check constructor arguments at the end of the operator's ``__init__``, after stock's own checks:
-    only what stock checks there too, plus ``durable`` (declared: a literal empty ``trigger_dag_id``).
-    """
+    """Check constructor arguments at the end of the operator's ``__init__``, after stock's own checks."""
+    # Only what stock checks there too, plus ``durable`` (declared: a literal empty ``trigger_dag_id``).
     selection = selection or select_strategy()
     durable = kwargs.get("durable", False)
     if not isinstance(durable, bool):
@@ -244,9 +241,9 @@ def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = Non
 def build_request(
     operator: Any, selection: Selection, helpers: AirflowHelpers | None = None
 ) -> TriggerRequest:
-    """The request stock would compute from the operator's rendered attributes (sets ``operator.conf``):
-    stock's values and checks; the flags this Airflow lacks, dropped or refused as stock does; what the
-    trigger would refuse later, refused here before any child run exists."""
+    """Return the request stock would compute from the operator's rendered attributes (sets its ``conf``)."""
+    # Stock's values and checks; the flags this Airflow lacks, dropped or refused as stock does; what the
+    # trigger would refuse later, refused here before any child run exists.
     helpers = helpers or airflow_helpers()
     request = _stock_values(operator, helpers)
     operator.conf = request.conf
@@ -260,7 +257,7 @@ def build_request(
 
 
 def _stock_values(operator: Any, helpers: AirflowHelpers) -> TriggerRequest:
-    """What stock's ``execute()`` computes, with its checks: logical_date's type, the dates, conf, run_id."""
+    """Compute what stock's ``execute()`` does, with its checks: logical_date's type, dates, conf, run_id."""
     logical_arg = operator.logical_date
     run_after_arg: Any = getattr(operator, "run_after", NOTSET)
     check_datetime_type("logical_date", logical_arg)
@@ -300,7 +297,7 @@ def _stock_values(operator: Any, helpers: AirflowHelpers) -> TriggerRequest:
 
 
 def _check_before_trigger(operator: Any, request: TriggerRequest, helpers: AirflowHelpers) -> TriggerRequest:
-    """What the trigger or the wait would refuse once the child run exists; the states as tuples."""
+    """Refuse what the trigger or the wait would refuse once the child run exists; the states as tuples."""
     check_trigger_dag_id(request.trigger_dag_id)
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
     poke_interval = request.poke_interval

@@ -1,9 +1,7 @@
-"""The mission's three paths, one module each; the registry says which runs where.
-
-- ``airflow2``: Airflow 2.11, the operator triggers through the ORM and polls (stock's path there).
-- ``runner_exception``: Airflow 3, ``execute()`` raises for the task runner (stock's path there).
-- ``accessor``: Airflow 3 with ``durable=True``, the operator triggers and polls through the execution API.
-"""
+"""The mission's three paths, one module each; the registry says which runs where."""
+# - ``airflow2``: Airflow 2.11, the operator triggers through the ORM and polls (stock's path there).
+# - ``runner_exception``: Airflow 3, ``execute()`` raises for the task runner (stock's path there).
+# - ``accessor``: Airflow 3 with ``durable=True``, the operator triggers and polls through the execution API.
 
 from __future__ import annotations
 

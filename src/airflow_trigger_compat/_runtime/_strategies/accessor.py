@@ -1,9 +1,8 @@
-"""Airflow 3, ``durable=True``: the operator triggers through the execution API and polls the child run
-itself, so a retry after a lost worker finds the lost try's run_id: kept in ``task_state_store`` where the
-registry says there is one (:class:`DagRunJob`), else derived from the parent task instance. The trigger
-is the runner's own ``TriggerDagRun`` message: no Task SDK release has the ``ti.trigger_dag_run()``
-accessor apache/airflow#69135 proposes. docs/durable.md tells the whole story.
-"""
+"""Airflow 3, ``durable=True``: the operator triggers through the execution API and polls the child run."""
+# So a retry after a lost worker finds the lost try's run_id: kept in ``task_state_store`` where the
+# registry says there is one (DagRunJob), else derived from the parent task instance. The trigger is the
+# runner's own ``TriggerDagRun`` message: no Task SDK release has the ``ti.trigger_dag_run()`` accessor
+# apache/airflow#69135 proposes. docs/durable.md tells the whole story.
 
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ from typing import Any
 from .._airflow import ask_supervisor, is_not_found, load
 from .._contract import Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
 from .._errors import refuse_early as refuse
-from .._request import TriggerRequest
-from .._request import check_trigger_payload as check
+from .._request import TriggerRequest, check_trigger_payload as check
 
 __all__ = ["check", "execute", "refuse"]  # the StrategyModule protocol
 
@@ -69,14 +67,14 @@ class SupervisorPort(TaskPort):
 
 
 def state_key(trigger_dag_id: str, max_tries: int) -> str:
-    """The task_state_store key: one per (child DAG, clear) of the parent task instance."""
+    """Return the task_state_store key: one per (child DAG, clear) of the parent task instance."""
     return f"{STATE_KEY}@{max_tries}:{trigger_dag_id}"
 
 
 class DagRunJob:
-    """The child DAG run as a ``ResumableJobMixin`` job (3.3+): the run_id is stored *before* the trigger,
-    so the mixin's window (a crash between submit and store) cannot lose a run."""
+    """The child DAG run as a ``ResumableJobMixin`` job (3.3+): the run_id is stored *before* the trigger."""
 
+    # So the mixin's window (a crash between submit and store) cannot lose a run.
     def __init__(self, request: TriggerRequest, port: TaskPort, store: Any) -> None:
         self.external_id_key = state_key(request.trigger_dag_id, port.parent_key().max_tries)
         self.durable = True
@@ -139,7 +137,7 @@ class DagRunJob:
         self._push(run_id)
 
     def _next_run(self, prior: str | None) -> tuple[str, bool]:
-        """The run_id to submit and whether to reset it: a first try, or after a prior run failed."""
+        """Return the run_id to submit and whether to reset it: a first try, or after a prior run failed."""
         request = self.request
         if prior is None or request.run_id != prior:
             return request.run_id, request.reset_dag_run  # a first try, or a fresh run_id after a failure

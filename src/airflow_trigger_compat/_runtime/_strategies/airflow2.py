@@ -1,7 +1,6 @@
-"""Airflow 2.11: the operator triggers through the ORM and polls the child run, as stock's
-``_trigger_dag_af_2`` step for step (the XCom, the poll and the deferral use the run that exists, which may
-have another run_id, found by its logical date); ``durable=True`` derives the child's run_id.
-"""
+"""Airflow 2.11: trigger through the ORM and poll the child run, as stock's ``_trigger_dag_af_2`` does."""
+# Step for step: the XCom, the poll and the deferral use the run that exists, which may have another
+# run_id, found by its logical date; ``durable=True`` derives the child's run_id.
 
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ from .._airflow import dagrun_states, load
 from .._contract import XCOM_RUN_ID, Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
 from .._errors import refuse_early as refuse
 from .._registry import DROP, WHEN_MISSING
-from .._request import NOTSET, TriggerRequest, is_notset
-from .._request import check_trigger_dag_call as check
+from .._request import NOTSET, TriggerRequest, check_trigger_dag_call as check, is_notset
 
 __all__ = ["check", "execute", "refuse"]  # the StrategyModule protocol
 
@@ -92,7 +90,7 @@ class OrmPort(TaskPort):
         return not is_notset(value) and (value is not None or name == "run_after")
 
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
-        """The run's state; a missing run raises ``NoResultFound`` (as stock's ``refresh_from_db``)."""
+        """Return the run's state; a missing run raises ``NoResultFound`` (as stock's ``refresh_from_db``)."""
         dag_run = load("DagRun")
         with load("create_session")() as session:
             query = session.query(dag_run.state).filter(dag_run.dag_id == dag_id, dag_run.run_id == run_id)

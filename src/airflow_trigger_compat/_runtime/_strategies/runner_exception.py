@@ -1,6 +1,6 @@
-"""Airflow 3, stock's path (``_trigger_dag_af_3``): ``execute()`` raises ``DagRunTriggerException`` and the
-task runner's ``_handle_trigger_dag_run`` triggers, pushes the XCom and polls (AIP-72: a task has no ORM).
-"""
+"""Airflow 3, stock's path (``_trigger_dag_af_3``): ``execute()`` raises ``DagRunTriggerException``."""
+# The task runner's ``_handle_trigger_dag_run`` triggers, pushes the XCom and polls (AIP-72: a task has
+# no ORM).
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from .._airflow import dagrun_states, load
 from .._contract import Route, TaskPort, check_not_paused
 from .._errors import TriggerArgumentError, refuse_early
 from .._registry import Feature
-from .._request import TriggerRequest
-from .._request import check_trigger_payload as check
+from .._request import TriggerRequest, check_trigger_payload as check
 
 __all__ = ["check", "execute", "refuse"]  # the StrategyModule protocol
 
@@ -24,8 +23,9 @@ def refuse(
     error: TriggerArgumentError,
     route: Route,
 ) -> NoReturn:
-    """Where the runner gives no retries in its trigger handling (3.0-3.2: ``retry_on_failed_child``), log
-    the error and let it refuse the payload as it refuses stock's; elsewhere fail at once, without retries."""
+    """Log the error and let the runner refuse the payload as it refuses stock's, or fail at once."""
+    # The runner refuses it where its trigger handling gives no retries (3.0-3.2: ``retry_on_failed_child``);
+    # elsewhere the task fails at once, without retries.
     if route.selection.supports(Feature.RETRY_ON_FAILED_CHILD):
         refuse_early(operator, context, request, error, route)
     operator.log.error("%s", error)
@@ -40,7 +40,7 @@ def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, 
 
 
 def runner_kwargs(request: TriggerRequest) -> dict[str, Any]:
-    """The ``DagRunTriggerException`` keywords (``note``, ``run_after`` where this Airflow takes them)."""
+    """Return the ``DagRunTriggerException`` keywords: ``note``, ``run_after`` where this Airflow has them."""
     return {
         "trigger_dag_id": request.trigger_dag_id,
         "dag_run_id": request.run_id,
