@@ -2,8 +2,12 @@
 
 The vendored unit is the ``_runtime`` package: what runs inside a task, nothing else (the CLI, the policy
 report, this tool, the drop-in operator and the declared differences stay in the distribution). It is
-copied as it is, under a header naming this distribution, its version, the command that regenerates it
-and "do not edit". One file is generated, ``_host.py``: the name a user is told to upgrade or pin.
+copied under a header naming this distribution, its version, the command that regenerates it and "do not
+edit", with one change: its relative imports become absolute imports of the host package (as
+pypa/vendoring rewrites imports to the host's namespace), because hosts such as Apache Airflow ban
+relative imports. Only the module part of each ``from`` import changes, which ``_absolute_imports``
+verifies by comparing syntax trees. One file is generated, ``_host.py``: the name a user is told to
+upgrade or pin.
 Persisted keys such as ``_strategies.accessor.STATE_KEY`` are not touched, so a vendored copy and an
 installed one read each other's state.
 
@@ -14,11 +18,14 @@ installed distribution would write something else (pypa/vendoring's ``sync`` and
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
+import io
 import json
 import shlex
 import shutil
+import tokenize
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -85,14 +92,86 @@ def _runtime_sources() -> dict[str, bytes]:
     return sources
 
 
-def render(host: str, command: str) -> dict[str, bytes]:
-    """The files of a copy: relative path -> content, LICENSE included; ``host`` names who ships it."""
-    files = {name: _header(command) + data for name, data in _runtime_sources().items()}
-    # The one generated file: _runtime/_host.py with the host's name.
-    source = (RUNTIME_DIR / "_host.py").read_text().split("SHIPPED_BY = ")[0]
-    files["_host.py"] = _header(command) + f"{source}SHIPPED_BY = {host!r}\n".encode()
+def render(host: str, command: str, package: str) -> dict[str, bytes]:
+    """The files of a copy: relative path -> content, LICENSE included; ``host`` names who ships it.
+
+    ``package`` is the dotted name the copy imports as: its relative imports are rewritten to it.
+    """
+    sources = _runtime_sources()
+    # The one generated file: _runtime/_host.py with the host's name (a double-quoted literal, as
+    # ``ruff format`` writes it; json's escapes are Python's).
+    prefix = sources["_host.py"].decode().split("SHIPPED_BY = ")[0]
+    sources["_host.py"] = f"{prefix}SHIPPED_BY = {json.dumps(host)}\n".encode()
+    files = {
+        name: _header(command) + _absolute_imports(data.decode(), package, name).encode()
+        for name, data in sources.items()
+    }
     files["LICENSE"] = _license()
     return files
+
+
+#: The host's line length (Airflow's): a rewritten import longer than this is wrapped.
+WRAP = 110
+
+
+def _absolute_imports(source: str, package: str, where: str) -> str:
+    """``source`` (the runtime file ``where``) with its relative imports made absolute under ``package``.
+
+    Every relative ``from`` import, wherever it is, is found with ``ast``; only its module part (between
+    ``from`` and ``import``, located with ``tokenize``) is replaced. Names, aliases, parentheses and
+    comments stay as they are, except that a one-line import longer than ``WRAP`` is written as ruff's
+    isort writes it: parenthesised, one name a line, a trailing comma. The result must parse to the same
+    tree with each import's ``level`` 0 and ``module`` resolved; anything else is refused.
+    """
+    base = package.split(".") + list(Path(where).parent.parts)
+    tree = ast.parse(source, where)
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    at = {t.start: i for i, t in enumerate(tokens)}
+    edits: list[tuple[int, int, str]] = []
+    for node in nodes:
+        row, line = node.lineno, lines[node.lineno - 1]
+        col = len(line.encode()[: node.col_offset].decode())  # ast counts bytes, tokenize characters
+        if node.level - 1 > len(base) - len(package.split(".")):
+            raise VendorError(f"{where}:{row}: a relative import climbs out of the runtime")
+        node.module = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
+        node.level = 0
+        i = at.get((row, col), -1)
+        j = next((k for k in range(i + 1, len(tokens)) if tokens[k].string == "import"), -1)
+        if i < 0 or tokens[i].string != "from" or j < 0:
+            raise VendorError(f"{where}:{row}: cannot find the import's module part")
+        if any(t.type == tokenize.COMMENT for t in tokens[i:j]):
+            raise VendorError(f"{where}:{row}: a comment inside an import's module part")
+        end = j
+        while tokens[end].type not in (tokenize.NEWLINE, tokenize.ENDMARKER) and tokens[end].string != ";":
+            end += 1
+        rest = line[tokens[j].start[1] :]
+        single = node.end_lineno == row and tokens[end].type == tokenize.NEWLINE and "(" not in rest
+        if single and len(f"{line[:col]}from {node.module} {rest}".rstrip("\r\n")) > WRAP:
+            # A trailing comment goes after the last name, as isort puts it (only one name: whose it is).
+            comment = [t for t in tokens[j:end] if t.type == tokenize.COMMENT]
+            if line[:col].strip() or (comment and len(node.names) > 1):
+                raise VendorError(f"{where}:{row}: too long once absolute; wrap it in the runtime")
+            indent = line[:col]
+            names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names]
+            body = "".join(f"{indent}    {name},\n" for name in names)
+            if comment:
+                body = f"{body[:-1]}  {comment[0].string}\n"
+            text = f"from {node.module} import (\n{body}{indent})"
+            edits.append((starts[row - 1] + col, starts[row - 1] + tokens[end].start[1], text))
+        else:
+            begin = starts[row - 1] + tokens[i].end[1]
+            edits.append((begin, starts[tokens[j].start[0] - 1] + tokens[j].start[1], f" {node.module} "))
+    for begin, stop, text in sorted(edits, reverse=True):
+        source = source[:begin] + text + source[stop:]
+    after = ast.parse(source, where)
+    if ast.dump(after) != ast.dump(tree):
+        raise VendorError(f"{where}: rewriting its relative imports would change more than their modules")
+    return source
 
 
 def _sha256(data: bytes) -> str:
@@ -127,7 +206,10 @@ def vendor(into: Path, package: str | None = None, host: str | None = None) -> P
     """
     into.mkdir(parents=True, exist_ok=True)
     if not (into / "__init__.py").exists():
-        (into / "__init__.py").write_text('"""Third-party packages shipped inside this package."""\n')
+        # With the future import hosts such as Airflow require of every module.
+        (into / "__init__.py").write_text(
+            '"""Third-party packages shipped inside this package."""\n\nfrom __future__ import annotations\n'
+        )
     actual = package or host_package(into)
     parts = actual.split(".")
     # The name must say where the copy lands: its directory last, the directories --into names before it
@@ -141,7 +223,7 @@ def vendor(into: Path, package: str | None = None, host: str | None = None) -> P
     host = host or _distribution(actual.rpartition("._vendor")[0] or actual.rpartition(".")[0])
     command = _command("--into", into.as_posix(), "--host", host)
     target = into / COPY_NAME
-    files = render(host, command)
+    files = render(host, command, actual)
     if target.exists():
         if not (target / STAMP).is_file():
             raise VendorError(f"{target} exists and is not a vendored copy (no {STAMP}); move it away first")
@@ -176,6 +258,7 @@ def _read(path: Path) -> tuple[Path, dict[str, Any], dict[str, bytes]]:
     try:
         stamp: dict[str, Any] = json.loads((copy / STAMP).read_text())
         dict(stamp["files"]), str(stamp["command"]), str(stamp["host"]), str(stamp["version"])
+        str(stamp["package"])
     except (ValueError, KeyError, TypeError) as err:
         raise VendorError(f"{copy / STAMP} is not a stamp this tool wrote ({err!r}); vendor again") from err
     files = {
@@ -213,7 +296,7 @@ def check(path: Path, out: TextIO) -> int:
 def outdated(path: Path, out: TextIO) -> int:
     """Whether the installed distribution would write another copy: 0 when not, else 1 with the diff."""
     copy, stamp, actual = _read(path)
-    expected = render(stamp["host"], stamp["command"])
+    expected = render(stamp["host"], stamp["command"], stamp["package"])
     if expected == actual:
         out.write(f"{copy}: up to date with the installed {DISTRIBUTION} {_version()}\n")
         return 0

@@ -103,8 +103,67 @@ def test_the_copy_is_the_runtime_as_it_is_under_a_header(copy: Path) -> None:
             header == f"# Vendored from airflow-trigger-compat {version}; do not edit, regenerate: {command}"
         )
         if name != "_host.py":  # the one generated file
-            assert body == (RUNTIME_DIR / name).read_text(), name
-    assert "SHIPPED_BY = 'acme-host'" in (copy / "_host.py").read_text()
+            assert body == _vendoring._absolute_imports((RUNTIME_DIR / name).read_text(), HOST, name), name
+    assert 'SHIPPED_BY = "acme-host"' in (copy / "_host.py").read_text()  # double quotes, as ruff format
+    assert "from __future__ import annotations" in (copy / "_host.py").read_text()
+
+
+def _resolved(source: str, package: str) -> str:
+    """The syntax tree of ``source`` with each relative import made absolute under ``package``, by hand."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            node.module, node.level = ".".join(base + ([node.module] if node.module else [])), 0
+    return ast.dump(tree)
+
+
+LONG_HOST = "acme.providers.a_rather_long_provider_name.subpackage._vendor.airflow_trigger_compat"
+
+
+@pytest.mark.parametrize("package", [HOST, LONG_HOST])
+def test_the_copy_has_absolute_imports_and_only_their_modules_change(tmp_path: Path, package: str) -> None:
+    into = tmp_path.joinpath(*package.split(".")[:-1])
+    copy = vendor(into, package, "acme-host")
+    for name in _runtime_py():
+        runtime, copied = (RUNTIME_DIR / name).read_text(), (copy / name).read_text()
+        tree = ast.parse(copied)
+        assert not [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level], name
+        if name != "_host.py":
+            parent = ".".join([package, *Path(name).parent.parts])
+            assert ast.dump(tree) == _resolved(runtime, parent), name
+        # Longer than the host's lines only: the header, and a wrapped import's first line if the name is.
+        long = [line for line in copied.splitlines()[1:] if len(line) > _vendoring.WRAP]
+        assert [line for line in long if not line.endswith(" import (")] == [], name
+    wrapped = (copy / "_errors.py").read_text()
+    if package == LONG_HOST:  # too long once absolute: wrapped as ruff's isort, the comment kept
+        assert f"    from {package}._airflow import (\n        load,  # Airflow's" in wrapped
+    result = in_host(tmp_path, f"import {package} as c, sys; c.check_arguments; print(sorted(sys.modules))")
+    assert result.returncode == 0, result.stderr
+    assert "airflow_trigger_compat" not in eval(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("from ... import x\n", "climbs out of the runtime"),
+        ("from . import (  # why\n    x,\n)\nfrom .a import b\n", None),
+        ("from .\\\n  a import b\n", None),
+        ("from . import x; from .y import z\n", None),
+        ("if True: from ._a_long_module_name_that_will_not_fit import name_one, name_two\n", "too long"),
+        ("from ._a_long_module_name_that_will_not_fit import name_one, name_two  # why\n", "too long"),
+        ("from ._a_long_module_name_that_will_not_fit import name_one  # why\n", None),
+    ],
+)
+def test_the_rewrite_refuses_what_it_cannot_do_safely(source: str, error: str | None) -> None:
+    package = "p." + "q" * 40 + ".airflow_trigger_compat"
+    if error:
+        with pytest.raises(VendorError, match=error):
+            _vendoring._absolute_imports(source, package, "m.py")
+    else:
+        assert ast.dump(ast.parse(_vendoring._absolute_imports(source, package, "m.py"))) == _resolved(
+            source, package
+        )
 
 
 def test_the_stamp_records_version_host_command_and_hashes(copy: Path) -> None:
