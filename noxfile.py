@@ -346,3 +346,39 @@ def policy(session: nox.Session) -> None:
     session.install("-e", ".", "pytest>=8", "matplotlib==3.11.2")
     session.run("python", "scripts/update_policy_data.py", *session.posargs)
     session.run("python", "scripts/policy_chart.py")
+
+
+@nox.session(python=PYTHON, tags=["lint", "ci", "ci-matrix"])
+def airflow_rules(session: nox.Session) -> None:
+    """Airflow's ruff and mypy rules, `_vendor` not excluded, on the copy as vendored into providers-standard.
+
+    tests/vendoring/airflow_rules/pyproject.toml is apache/airflow's root configuration at a pinned commit,
+    less its `_vendor` exclusions; it goes to the root of a scratch tree shaped like the monorepo, the copy
+    is vendored with the command docs/maintainers.md gives, and the tools run at Airflow's pins.
+    """
+    import shutil
+    import tempfile
+
+    session.install("-e", ".", "ruff==0.14.14", "mypy==1.19.1")
+    # Outside this checkout: ruff skips what its .gitignore lists and, by default, anything under .nox.
+    root = Path(tempfile.mkdtemp(prefix="airflow_rules-")).resolve()
+    provider = root / "providers" / "standard"
+    vendor_dir = "src/airflow/providers/standard/_vendor"
+    (provider / vendor_dir).parent.mkdir(parents=True)
+    shutil.copy("tests/vendoring/airflow_rules/pyproject.toml", root / "pyproject.toml")
+    # The provider's package (namespace packages above it, as in the monorepo); its module is not checked.
+    (provider / vendor_dir).parent.joinpath("__init__.py").write_text("from __future__ import annotations\n")
+    with session.chdir(provider):
+        session.run(
+            "python", "-m", "airflow_trigger_compat", "vendor", "--into", vendor_dir,
+            "--package", "airflow.providers.standard._vendor.airflow_trigger_compat",
+        )  # fmt: skip
+    copy = f"providers/standard/{vendor_dir}"
+    # Every file by name, so a path ruff would skip fails loudly instead of passing with nothing checked.
+    files = sorted(str(p.relative_to(root)) for p in (root / copy).rglob("*.py"))
+    with session.chdir(root):
+        session.run("ruff", "check", "--no-cache", *files)
+        session.run("ruff", "format", "--no-cache", "--check", *files)
+        # Airflow's lowest Python (requires-python >=3.10 at the pinned commit).
+        session.run("mypy", "--python-version", "3.10", "--cache-dir", str(root / ".mypy_cache"), *files)
+    shutil.rmtree(root)
