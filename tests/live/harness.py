@@ -337,6 +337,11 @@ class Instance:
         return self.minor.startswith("2.")
 
     @property
+    def ti_index_column(self) -> str:
+        """task_instance's map index column: Airflow 3.4 renamed it region_index (map_index is an ORM synonym)."""
+        return "region_index" if tuple(int(x) for x in self.minor.split(".")) >= (3, 4) else "map_index"
+
+    @property
     def marker_dir(self) -> Path:
         return self.home / "e2e_markers"
 
@@ -693,7 +698,7 @@ class Run:
         """The ``trigger`` task instance of this run (of one map index)."""
         rows = self.db.query(
             "SELECT state, try_number, pid, max_tries FROM task_instance "
-            "WHERE dag_id=? AND run_id=? AND task_id='trigger' AND map_index=?",
+            f"WHERE dag_id=? AND run_id=? AND task_id='trigger' AND {self.inst.ti_index_column}=?",
             (self.dag_id, self.run_id, index),
         )
         return dict(zip(("state", "try_number", "pid", "max_tries"), rows[0], strict=True)) if rows else None
