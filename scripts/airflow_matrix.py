@@ -78,7 +78,18 @@ def is_prerelease(release: str) -> bool:
 
 
 def celery_matrix(data: dict[str, Any] | None = None) -> dict[str, str]:
-    """Minor -> the release live(<minor>) runs on CeleryExecutor too (``celery_minors``)."""
+    """Minor -> the release live(<minor>) runs on CeleryExecutor too: ``celery_minors``, and the newest minor
+    whose release is not in ``[celery_unavailable]`` (releases.toml), oldest minor first."""
     data = load() if data is None else data
     releases = minor_releases(data)
-    return {minor: releases[minor] for minor in data.get("celery_minors", [])}
+    unavailable = data.get("celery_unavailable", {})
+    can = [m for m, r in releases.items() if r not in unavailable]
+    wanted = {*data.get("celery_minors", []), *can[-1:]}
+    return {m: releases[m] for m in can if m in wanted}
+
+
+def celery_unavailable(release: str, data: dict[str, Any] | None = None) -> str | None:
+    """Why the Celery crash test cannot run on ``release`` (``[celery_unavailable]``), or None."""
+    data = load() if data is None else data
+    reason: str | None = data.get("celery_unavailable", {}).get(release)
+    return reason

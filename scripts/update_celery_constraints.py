@@ -25,7 +25,8 @@ from update_constraints import PYTHON, TEST_REQUIREMENTS, _today, load_matrix, w
 REPO = Path(__file__).resolve().parent.parent
 
 # Airflow minor -> exact release the live sessions run on Celery: `celery_minors` in
-# constraints/releases.toml, each with its minor's release (the noxfile's CELERY_MATRIX is the same).
+# constraints/releases.toml and the newest minor that can run it, each with its minor's release (the
+# noxfile's CELERY_MATRIX is the same: scripts/airflow_matrix.celery_matrix()).
 CELERY_AIRFLOW: dict[str, str] = airflow_matrix.celery_matrix()
 
 # One Celery provider for every Airflow: 3.26.0 declares apache-airflow>=2.11.0 and celery[redis]>=5.5,<6.

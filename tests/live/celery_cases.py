@@ -26,6 +26,7 @@ from typing import Any
 from harness import (
     HEARTBEAT_TIMEOUT_S,
     MID_WAIT_POLLS,
+    REPO,
     RETRY_DELAY_S,
     WORKERS,
     ZOMBIE_DETECTION_INTERVAL_S,
@@ -92,24 +93,17 @@ class ParentResult:
     error: str | None = None
 
 
-#: Releases the Celery run cannot run on, each with the reason (keyed by the release, not the minor: the
-#: next pre-release or the final release runs it again and shows whether Airflow fixed it; delete the
-#: line then). test_live.py skips every Celery test there, with the reason.
-NOT_RUN_ON_RELEASE: dict[str, str] = {
-    "3.4.0b2": "Airflow 3.4.0b2's scheduler loop dies at the first task whose worker was killed: the "
-    "heartbeat timeout's failure handling (TaskInstance.handle_failure, next try) inserts the next try's "
-    "row while the lost one is still current (UniqueViolation on task_instance_current_key), so no case "
-    "can end; seen twice, the first time on stock's sigkill parent, then on durable's. LocalExecutor's "
-    "kill cases pass there",
-}
-
-
 def not_run_reason() -> str | None:
-    """Why the Celery run does not run on the installed Airflow (``NOT_RUN_ON_RELEASE``), or None."""
+    """Why the Celery run does not run on the installed Airflow (``[celery_unavailable]`` in
+    constraints/releases.toml, keyed by release), or None."""
     import importlib.metadata
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import airflow_matrix
 
     try:
-        return NOT_RUN_ON_RELEASE.get(importlib.metadata.version("apache-airflow"))
+        return airflow_matrix.celery_unavailable(importlib.metadata.version("apache-airflow"))
     except importlib.metadata.PackageNotFoundError:
         return None
 
