@@ -163,7 +163,7 @@ def tests_next(session: nox.Session) -> None:
     session.log(f"resolved: apache-airflow {airflow}, apache-airflow-providers-standard {provider}")
     verdict = ["python", "scripts/next_verdict.py", airflow]
     if os.environ.get("CI") == "true" and airflow in CI_RELEASES and airflow not in NO_BEHAVIOUR:
-        session.install("--no-deps", "-e", ".")  # the registry, for the verdict; the suite ran in tests(...)
+        session.install("-e", ".")  # the registry (and packaging), for the verdict; the suite ran in tests(...)
         session.run(*verdict, "not-run", str(resolved))
         return
     outcome = "passed"
