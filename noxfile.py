@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().with_name("scripts")))
-import airflow_matrix  # noqa: E402  (the matrix's one definition: scripts/airflow_matrix.py)
+import airflow_matrix
 
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
@@ -163,7 +163,9 @@ def tests_next(session: nox.Session) -> None:
     session.log(f"resolved: apache-airflow {airflow}, apache-airflow-providers-standard {provider}")
     verdict = ["python", "scripts/next_verdict.py", airflow]
     if os.environ.get("CI") == "true" and airflow in CI_RELEASES and airflow not in NO_BEHAVIOUR:
-        session.install("-e", ".")  # the registry (and packaging), for the verdict; the suite ran in tests(...)
+        session.install(
+            "-e", "."
+        )  # the registry (and packaging), for the verdict; the suite ran in tests(...)
         session.run(*verdict, "not-run", str(resolved))
         return
     outcome = "passed"
@@ -184,7 +186,9 @@ def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> No
     # What a maintainer sees on this install: the version, the strategy and why, the features.
     session.run("python", "-m", "airflow_trigger_compat", "info")
     # `python -m pytest`: this environment's pytest (the pins carry it), never one found elsewhere on PATH.
-    session.run("python", "-m", "pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)
+    session.run(
+        "python", "-m", "pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env
+    )
 
 
 def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
@@ -207,7 +211,9 @@ OLDEST_PROVIDER_NOT_IN_CI: dict[str, str] = {
 @nox.parametrize(
     "airflow",
     [
-        nox.param(m, id=m, tags=["provider-axis", *([] if m in OLDEST_PROVIDER_NOT_IN_CI else ["ci", "ci-matrix"])])
+        nox.param(
+            m, id=m, tags=["provider-axis", *([] if m in OLDEST_PROVIDER_NOT_IN_CI else ["ci", "ci-matrix"])]
+        )
         for m in OLDEST_PROVIDER
     ],
 )

@@ -44,7 +44,7 @@ def active_prereleases(data: dict[str, Any] | None = None) -> list[str]:
 
 
 def matrix_releases(data: dict[str, Any] | None = None) -> list[str]:
-    """Every release the matrix runs, oldest minor first: the installable finals, then the active pre-releases.
+    """Every release the matrix runs, oldest minor first: the installable finals, then active pre-releases.
 
     A pre-release's minor is newer than every final's (a minor with a final has no active pre-release).
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import airflow_matrix  # noqa: E402
+import airflow_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,9 @@ def verdict(release: str, outcome: str, resolved: Path | None = None) -> list[st
         )
     todo: list[str] = []
     if in_matrix:
-        todo.append(f"nothing to add to the matrix: constraints/releases.toml has {release} (tests({release}))")
+        todo.append(
+            f"nothing to add to the matrix: constraints/releases.toml has {release} (tests({release}))"
+        )
     elif pre:
         todo.append(
             f'add "{release}" to `prereleases` in constraints/releases.toml (it supersedes the older '

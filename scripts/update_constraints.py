@@ -25,7 +25,7 @@ import tomllib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import airflow_matrix  # noqa: E402  (the matrix's one definition, shared with noxfile.py)
+import airflow_matrix
 
 PYTHON = "3.11"
 TEST_REQUIREMENTS = ["pytest>=8,<10"]

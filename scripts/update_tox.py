@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import airflow_matrix  # noqa: E402
+import airflow_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 TOX_INI = ROOT / "tox.ini"

@@ -17,11 +17,10 @@ try -> ``up_for_retry`` -> try 2.
 
 from __future__ import annotations
 
-import re
-
 import importlib.metadata
 import json
 import os
+import re
 import signal
 import threading
 import time

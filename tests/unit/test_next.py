@@ -36,9 +36,12 @@ INDEX = {
 def _wheel(directory: Path, name: str, version: str) -> None:
     dist = f"{name.replace('-', '_')}-{version}"
     with zipfile.ZipFile(directory / f"{dist}-py3-none-any.whl", "w") as whl:
-        whl.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         whl.writestr(
-            f"{dist}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        whl.writestr(
+            f"{dist}.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         )
         whl.writestr(f"{dist}.dist-info/RECORD", "")
 
@@ -57,8 +60,9 @@ def _resolve(tmp_path: Path, prerelease: str) -> dict[str, str]:
     wanted = tmp_path / "next.in"
     wanted.write_text("\n".join([*_noxfile("NEXT_REQUIREMENTS"), *_noxfile("FUZZ")]) + "\n")
     out = subprocess.run(
-        [uv, "pip", "compile", str(wanted), "--no-index", "--find-links", str(index), "--prerelease", prerelease,
-         "--python-version", _noxfile("PYTHON"), "--no-header", "--no-annotate", "--quiet", "--no-cache"],
+        [uv, "pip", "compile", str(wanted), "--no-index", "--find-links", str(index),
+         "--prerelease", prerelease, "--python-version", _noxfile("PYTHON"),
+         "--no-header", "--no-annotate", "--quiet", "--no-cache"],
         check=True, capture_output=True, text=True,
         env={**os.environ, "UV_PRERELEASE": "", "UV_INDEX_URL": "", "UV_EXTRA_INDEX_URL": ""},
     ).stdout  # fmt: skip
@@ -81,7 +85,10 @@ def test_the_setting_it_replaced_keeps_the_newest_final(tmp_path: Path) -> None:
 def test_the_verdict_for_a_release_in_the_matrix() -> None:
     lines = next_verdict.verdict("3.4.0b2", "passed")
     assert "registry row >=3.3,<4.0 (accessor) covers it" in lines[0] and "(a pre-release)" in lines[0]
-    assert lines[-1].startswith("To add: nothing to add to the matrix") and "the registry needs no row" in lines[-1]
+    assert (
+        lines[-1].startswith("To add: nothing to add to the matrix")
+        and "the registry needs no row" in lines[-1]
+    )
 
 
 def test_the_verdict_when_ci_ran_the_release_already() -> None:
@@ -109,4 +116,6 @@ def test_a_final_release_supersedes_its_minors_pre_releases() -> None:
     data = {"releases": ["3.3.2", "3.4.0"], "prereleases": ["3.4.0b2"]}
     assert airflow_matrix.matrix_releases(data) == ["3.3.2", "3.4.0"]
     assert airflow_matrix.ci_releases(data) == ["3.3.2", "3.4.0"]
-    assert airflow_matrix.minor_releases({"releases": ["3.3.2"], "prereleases": ["3.4.0b2"]})["3.4"] == "3.4.0b2"
+    assert (
+        airflow_matrix.minor_releases({"releases": ["3.3.2"], "prereleases": ["3.4.0b2"]})["3.4"] == "3.4.0b2"
+    )

@@ -172,13 +172,15 @@ def main() -> int:
     prefix = "devel-common/src/tests_common/"
     names = subprocess.run(
         ["git", "--git-dir", git_dir, "ls-tree", "-r", "--name-only", commit, prefix],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     for name in names:
         data = subprocess.run(
             ["git", "--git-dir", git_dir, "show", f"{commit}:{name}"], check=True, capture_output=True
         ).stdout
-        dest = out / "tests_common" / name[len(prefix):]
+        dest = out / "tests_common" / name[len(prefix) :]
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
 
@@ -197,7 +199,9 @@ def main() -> int:
     root = out / "root"
     for d in ("generated", "providers", "airflow-core/tests/unit/plugins", "airflow-core/tests/unit/dags"):
         (root / d).mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "fake-root"\n\n[tool.uv.workspace]\nmembers = [\n]\n')
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "fake-root"\n\n[tool.uv.workspace]\nmembers = [\n]\n'
+    )
     (root / "generated/provider_dependencies.json").write_text("{}\n")
     (root / "generated/provider_dependencies.json.sha256sum").write_text(hashlib.sha256().hexdigest() + "\n")
     (out / "pytest.ini").write_text(PYTEST_INI)
