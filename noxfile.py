@@ -1,8 +1,9 @@
 """nox sessions for airflow-trigger-compat.
 
 `nox --list` shows them. The Airflow matrix is data (constraints/releases.toml): every release in the
-supported range has a `tests(<release>)` session and a pins file; CI runs the first and the last patch
-of each minor (`-t ci`), `-t matrix-full` runs them all.
+supported range, and the pre-release of a minor with no final release yet, has a `tests(<release>)`
+session and a pins file; CI runs the first and the last release of each minor (`-t ci`), `-t matrix-full`
+runs them all. scripts/airflow_matrix.py reads the file for this noxfile and for tox.ini's generator.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import sys
 from pathlib import Path
 
 import nox
-import tomllib
+
+sys.path.insert(0, str(Path(__file__).resolve().with_name("scripts")))
+import airflow_matrix
 
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
@@ -24,25 +27,20 @@ PYTHON = "3.11"
 # The Airflow matrix is data: constraints/releases.toml lists every release in the supported range (one
 # fully pinned environment each, constraints/airflow-<release>.txt, made by scripts/update_constraints.py)
 # and declares the ones that cannot be installed, with the reason.
-_MATRIX = tomllib.loads(Path(__file__).with_name("constraints").joinpath("releases.toml").read_text())
+# A pre-release (`prereleases`) is in the matrix until its minor's final release, or a newer pre-release
+# of the minor, is listed: tested, not claimed as supported.
+_MATRIX = airflow_matrix.load()
 UNAVAILABLE: dict[str, str] = dict(_MATRIX.get("unavailable", {}))
 #: Releases whose tests(<release>) session runs the live crash test, because the behavioural suite cannot.
 NO_BEHAVIOUR: dict[str, str] = dict(_MATRIX.get("behaviour_unavailable", {}))
-AIRFLOW_RELEASES: list[str] = [r for r in _MATRIX["releases"] if r not in UNAVAILABLE]
-
-
-def _minor(release: str) -> str:
-    return ".".join(release.split(".")[:2])
-
-
-_BY_MINOR: dict[str, list[str]] = {}
-for _release in AIRFLOW_RELEASES:
-    _BY_MINOR.setdefault(_minor(_release), []).append(_release)
-#: Minor -> the release the minor-keyed sessions (live, provider, bench, demo) run: its last patch.
-AIRFLOW_MATRIX: dict[str, str] = {minor: releases[-1] for minor, releases in _BY_MINOR.items()}
+AIRFLOW_RELEASES: list[str] = airflow_matrix.matrix_releases(_MATRIX)
+_minor = airflow_matrix.minor_of
+#: Minor -> the release the minor-keyed sessions (live, provider, bench, demo) run: its last patch (a minor
+#: with no final release yet: its newest pre-release).
+AIRFLOW_MATRIX: dict[str, str] = airflow_matrix.minor_releases(_MATRIX)
 AIRFLOW_IDS = list(AIRFLOW_MATRIX)
-#: What CI runs of the behavioural matrix: the first and the last patch release of each minor.
-CI_RELEASES: list[str] = [r for rs in _BY_MINOR.values() for r in dict.fromkeys((rs[0], rs[-1]))]
+#: What CI runs of the behavioural matrix: the first and the last release of each minor.
+CI_RELEASES: list[str] = airflow_matrix.ci_releases(_MATRIX)
 
 
 def _stream(release: str) -> str:
@@ -85,8 +83,12 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+#: The benchmarks' minors: the newest, and 3.1 (the runner_exception path most installs run today).
+BENCH_IDS = [AIRFLOW_IDS[-1], "3.1"]
+
+
 @nox.session(python=PYTHON, tags=["bench", "ci", "ci-matrix"])
-@nox.parametrize("airflow", ["3.3", "3.1"], ids=["3.3", "3.1"])
+@nox.parametrize("airflow", BENCH_IDS, ids=BENCH_IDS)
 def bench(session: nox.Session, airflow: str) -> None:
     """Benchmarks: shim vs stock whole trigger, cached lookup, import time (figures, not assertions)."""
     session.install("-r", constraints(airflow))
@@ -125,45 +127,54 @@ def tests(session: nox.Session, airflow: str) -> None:
     )
 
 
-# Which registry row the newest Airflow falls in, and whether that row still holds (tests(next)).
-_NEXT_VERDICT = """
-import sys, tomllib
-from importlib.metadata import version
-from airflow_trigger_compat._runtime._registry import REGISTRY
-from airflow_trigger_compat._runtime._registry import parse_airflow_version
-found = parse_airflow_version(version("apache-airflow"))
-known = tomllib.load(open("constraints/releases.toml", "rb"))["releases"]
-row = next((e for e in REGISTRY if found.release in e.airflow), None)
-passed = sys.argv[1] == "passed"
-where = f"registry row {row.airflow} ({row.strategy})" if row else "no registry row"
-if found.raw in known:
-    print(f"Airflow {found.raw}: already in constraints/releases.toml, {where}; the registry needs no row.")
-elif row is None:
-    print(f"Airflow {found.raw}: no registry row covers it: the registry needs a row (docs/maintainers.md).")
-elif passed:
-    print(f"Airflow {found.raw}: {where} covers it and the behavioural suite passed: the registry needs no "
-          "row; add the release to constraints/releases.toml once it is final.")
-else:
-    print(f"Airflow {found.raw}: {where} covers it but the behavioural suite failed: the registry needs a "
-          "row or a feature gap for it (docs/maintainers.md), unless the failure is in the release itself.")
-"""
+#: tests(next) resolves what `pip install --pre apache-airflow` resolves: the newest release on the package
+#: index, pre-releases included, for Airflow and everything it pulls in (uv's default,
+#: if-necessary-or-explicit, kept Airflow at the newest final release: issue 26). tests/unit/test_next.py
+#: checks this setting against a fixture index.
+NEXT_PRERELEASE = "allow"
+#: What tests(next) resolves, together with FUZZ: Airflow and its standard provider unpinned, and the
+#: test runner the suite needs (the pins files' pytest, scripts/update_constraints.py TEST_REQUIREMENTS).
+NEXT_REQUIREMENTS = ["apache-airflow", "apache-airflow-providers-standard", "pytest>=8,<10"]
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=False, name="tests(next)")
+@nox.session(
+    python=PYTHON, venv_backend="uv", reuse_venv=False, name="tests(next)", tags=["next", "ci", "ci-matrix"]
+)
 def tests_next(session: nox.Session) -> None:
-    """Behavioural tests on the newest apache-airflow, pre-releases included, unpinned: a new row needed?"""
-    # Unpinned, so a fresh environment every time. Pre-releases for Airflow and its standard provider
-    # (the explicit ".dev0" floors), and for anything else only where nothing final resolves.
-    session.env["UV_PRERELEASE"] = "if-necessary-or-explicit"
-    wanted = Path(session.create_tmp()).resolve() / "next.txt"
-    wanted.write_text("apache-airflow>=2.11.0.dev0\napache-airflow-providers-standard>=0.0.1.dev0\n")
+    """Behavioural tests on the newest apache-airflow, pre-releases included, unpinned: what to add?
+
+    Resolves NEXT_REQUIREMENTS and FUZZ with NEXT_PRERELEASE, installs exactly that resolution into a fresh
+    environment (pytest included) and runs the suite with that environment's pytest; then
+    scripts/next_verdict.py says which registry row covers the release, whether the suite passed, and what
+    to add. Under CI=true, when the resolution is a release CI already runs from its pins
+    (`tests(<release>)`), the suite is not run a second time: the verdict says so.
+    """
+    tmp = Path(session.create_tmp()).resolve()
+    wanted, resolved = tmp / "next.in", tmp / "next.txt"
+    wanted.write_text("\n".join([*NEXT_REQUIREMENTS, *FUZZ]) + "\n")
+    # fmt: off
+    session.run(
+        "uv", "pip", "compile", str(wanted), "--prerelease", NEXT_PRERELEASE, "--python-version", PYTHON,
+        "--output-file", str(resolved), "--no-header", "--no-annotate", "--quiet", external=True,
+    )
+    # fmt: on
+    pins = dict(line.split("==", 1) for line in resolved.read_text().splitlines() if "==" in line)
+    airflow, provider = pins["apache-airflow"], pins["apache-airflow-providers-standard"]
+    session.log(f"resolved: apache-airflow {airflow}, apache-airflow-providers-standard {provider}")
+    verdict = ["python", "scripts/next_verdict.py", airflow]
+    if os.environ.get("CI") == "true" and airflow in CI_RELEASES and airflow not in NO_BEHAVIOUR:
+        session.install(
+            "-e", "."
+        )  # the registry (and packaging), for the verdict; the suite ran in tests(...)
+        session.run(*verdict, "not-run", str(resolved))
+        return
     outcome = "passed"
     try:
         env = {"AIRFLOW_TRIGGER_COMPAT_RESULTS": "results/next.json", "AIRFLOW_TRIGGER_COMPAT_RUN": "next"}
-        _behaviour_suite(session, str(wanted), env)
+        _behaviour_suite(session, str(resolved), {**env, "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": airflow})
     except nox.command.CommandFailed:
         outcome = "failed"
-    session.run("python", "-c", _NEXT_VERDICT, outcome)
+    session.run(*verdict, outcome, str(resolved))
     if outcome == "failed":
         session.error("the behavioural suite failed on the newest Airflow (above)")
 
@@ -174,11 +185,10 @@ def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> No
     session.install("--no-deps", "-e", ".")
     # What a maintainer sees on this install: the version, the strategy and why, the features.
     session.run("python", "-m", "airflow_trigger_compat", "info")
-    if "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW" not in env:  # tests(next): the release the resolver chose
-        read = "from importlib.metadata import version; print(version('apache-airflow'))"
-        installed = str(session.run("python", "-c", read, silent=True) or "").strip()
-        env = {**env, "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": installed}
-    session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)
+    # `python -m pytest`: this environment's pytest (the pins carry it), never one found elsewhere on PATH.
+    session.run(
+        "python", "-m", "pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env
+    )
 
 
 def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
@@ -190,8 +200,23 @@ def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
 OLDEST_PROVIDER: dict[str, str] = dict(_MATRIX.get("oldest_provider_standard", {}))
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["provider-axis", "ci", "ci-matrix"])
-@nox.parametrize("airflow", list(OLDEST_PROVIDER), ids=list(OLDEST_PROVIDER))
+#: Minors whose oldest_provider session CI does not run, each with the reason (`nox -t provider-axis` runs
+#: them all). CI's 40-minute budget with 3.4 in the matrix (docs/development.md).
+OLDEST_PROVIDER_NOT_IN_CI: dict[str, str] = {
+    "3.3": "the same floor (1.10.0) and the same registry row (accessor) as 3.4, which CI runs with it",
+}
+
+
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
+@nox.parametrize(
+    "airflow",
+    [
+        nox.param(
+            m, id=m, tags=["provider-axis", *([] if m in OLDEST_PROVIDER_NOT_IN_CI else ["ci", "ci-matrix"])]
+        )
+        for m in OLDEST_PROVIDER
+    ],
+)
 def oldest_provider(session: nox.Session, airflow: str) -> None:
     """Behavioural tests with the oldest apache-airflow-providers-standard that runs with this Airflow.
 
@@ -230,7 +255,9 @@ def _install_pinned(session: nox.Session, airflow: str) -> None:
 # provider in constraints/celery/airflow-<release>.txt (scripts/update_celery_constraints.py). Those pins are
 # the minor's own (constraints/airflow-<release>.txt) plus the Celery provider and what it needs, so one
 # environment runs both executors.
-CELERY_MATRIX: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2"}
+# The minors: `celery_minors` in constraints/releases.toml, and the newest minor whose release can run it
+# (not in its [celery_unavailable]): 2.11, 3.1, 3.3 while 3.4.0b2 cannot; a 3.4 release that can moves it.
+CELERY_MATRIX: dict[str, str] = airflow_matrix.celery_matrix(_MATRIX)
 
 
 @nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True)
@@ -245,9 +272,9 @@ def live(session: nox.Session, airflow: str) -> None:
     """Live crash tests: real scheduler, real SIGKILLs, child runs counted; LocalExecutor, and Celery on some.
 
     One venv and one PostgreSQL (installed with apt-get if missing) per minor. LocalExecutor: every case at
-    once on one scheduler (``-m local``). CeleryExecutor (2.11, 3.1, 3.3; ``-m celery``): Redis, two
-    workers, workers and the scheduler killed, a load case. Tables printed and written to
-    results/e2e-<minor>.json and results/celery-<minor>.json. ``-- -k durable`` etc. go to pytest.
+    once on one scheduler (``-m local``). CeleryExecutor (CELERY_MATRIX: 2.11, 3.1, 3.3 today;
+    ``-m celery``): Redis, two workers, workers and the scheduler killed, a load case. Tables printed and
+    written to results/e2e-<minor>.json and results/celery-<minor>.json. ``-- -k durable`` etc. go to pytest.
     """
     if airflow in CELERY_MATRIX:
         session.install("-r", f"constraints/celery/airflow-{CELERY_MATRIX[airflow]}.txt")
@@ -290,7 +317,7 @@ PROVIDER_OPERATOR = "airflow.providers.standard.operators.trigger_dagrun:Trigger
     ],
 )
 def provider(session: nox.Session, airflow: str) -> None:
-    """Behavioural tests (and on 3.3 the durable crash cases) through the real provider, vendored and patched.
+    """Behavioural tests (and on the newest minor the durable crash cases) through the real provider, patched.
 
     tests/vendoring/provider.py downloads the apache-airflow-providers-standard 1.21.0 sdist, runs `vendor`
     into it, applies patches/apache-airflow-providers-standard-1.21.0-{1-vendor,2-durable}.patch in order

@@ -54,6 +54,7 @@ class FakeTI:
         self.stats_tags: dict[str, str] = {}
         self.rendered_map_index = None
         self.end_date = None
+        self._loop_decision = None  # task-sdk 1.4 (Airflow 3.4): SucceedTask carries the task's loop decision
         self.xcoms: list[tuple[str, Any]] = []
 
     def xcom_push(self, key: str, value: Any) -> None:

@@ -19,12 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import airflow_matrix
 from update_constraints import PYTHON, TEST_REQUIREMENTS, _today, load_matrix, write_pins
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Airflow minor -> exact release the celery sessions run. Keep in step with CELERY_MATRIX in noxfile.py.
-CELERY_AIRFLOW: dict[str, str] = {"2.11": "2.11.2", "3.1": "3.1.8", "3.3": "3.3.2"}
+# Airflow minor -> exact release the live sessions run on Celery: `celery_minors` in
+# constraints/releases.toml and the newest minor that can run it, each with its minor's release (the
+# noxfile's CELERY_MATRIX is the same: scripts/airflow_matrix.celery_matrix()).
+CELERY_AIRFLOW: dict[str, str] = airflow_matrix.celery_matrix()
 
 # One Celery provider for every Airflow: 3.26.0 declares apache-airflow>=2.11.0 and celery[redis]>=5.5,<6.
 CELERY_REQUIREMENTS = [

@@ -7,6 +7,7 @@ fixes (each with its reason) are data in constraints/releases.toml. Rerunnable; 
 
     python scripts/update_constraints.py              # every release
     python scripts/update_constraints.py 3.1 3.3.2    # a subset: a minor's releases, or one release
+    python scripts/update_constraints.py 3.4.0b2      # a pre-release still in the matrix (releases.toml)
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import tomllib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import airflow_matrix
 
 PYTHON = "3.11"
 TEST_REQUIREMENTS = ["pytest>=8,<10"]
@@ -37,15 +42,14 @@ class Fix(NamedTuple):
 
 
 class Matrix(NamedTuple):
-    releases: tuple[str, ...]
+    releases: tuple[str, ...]  # the final releases and the pre-releases still in the matrix
     provider_standard: str
     fixes: tuple[Fix, ...]
     unavailable: dict[str, str]  # release -> why it cannot be installed
     oldest_provider: dict[str, str]  # minor -> the oldest providers-standard release run with it
 
 
-def minor_of(release: str) -> str:
-    return ".".join(release.split(".")[:2])
+minor_of = airflow_matrix.minor_of
 
 
 def load_matrix(path: Path = CONSTRAINTS / "releases.toml") -> Matrix:
@@ -53,7 +57,7 @@ def load_matrix(path: Path = CONSTRAINTS / "releases.toml") -> Matrix:
     data = tomllib.loads(path.read_text())
     fixes = tuple(Fix(f["applies_to"], f["requirement"], f["reason"]) for f in data.get("fix", []))
     return Matrix(
-        tuple(data["releases"]),
+        (*data["releases"], *airflow_matrix.active_prereleases(data)),
         data["provider_standard"],
         fixes,
         dict(data.get("unavailable", {})),

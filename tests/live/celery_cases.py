@@ -26,6 +26,7 @@ from typing import Any
 from harness import (
     HEARTBEAT_TIMEOUT_S,
     MID_WAIT_POLLS,
+    REPO,
     RETRY_DELAY_S,
     WORKERS,
     ZOMBIE_DETECTION_INTERVAL_S,
@@ -90,6 +91,21 @@ class ParentResult:
     final_after_kill_s: float | None = None
     bound_s: float | None = None
     error: str | None = None
+
+
+def not_run_reason() -> str | None:
+    """Why the Celery run does not run on the installed Airflow (``[celery_unavailable]`` in
+    constraints/releases.toml, keyed by release), or None."""
+    import importlib.metadata
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import airflow_matrix
+
+    try:
+        return airflow_matrix.celery_unavailable(importlib.metadata.version("apache-airflow"))
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def cases() -> dict[str, float]:

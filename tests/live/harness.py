@@ -337,6 +337,15 @@ class Instance:
         return self.minor.startswith("2.")
 
     @property
+    def ti_where(self) -> str:
+        """SQL selecting a task's current try by map index. Airflow 3.4 renamed task_instance.map_index to
+        region_index (map_index is an ORM synonym) and keeps every try as a row, the current one with
+        ``working_set`` true (earlier tries NULL): the ORM adds that filter, plain SQL must."""
+        if tuple(int(x) for x in self.minor.split(".")) >= (3, 4):
+            return "region_index=? AND working_set IS TRUE"
+        return "map_index=?"
+
+    @property
     def marker_dir(self) -> Path:
         return self.home / "e2e_markers"
 
@@ -693,7 +702,7 @@ class Run:
         """The ``trigger`` task instance of this run (of one map index)."""
         rows = self.db.query(
             "SELECT state, try_number, pid, max_tries FROM task_instance "
-            "WHERE dag_id=? AND run_id=? AND task_id='trigger' AND map_index=?",
+            f"WHERE dag_id=? AND run_id=? AND task_id='trigger' AND {self.inst.ti_where}",
             (self.dag_id, self.run_id, index),
         )
         return dict(zip(("state", "try_number", "pid", "max_tries"), rows[0], strict=True)) if rows else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -47,7 +48,8 @@ def child_seconds(release: str, kind: str) -> float:
     only while fewer run than wait (apache/airflow#54523, fixed in 3.0.6): with every worker held by a
     waiting task, a retry after a whole-worker kill would never start. There a child ends on its own, after
     the heartbeat timeout that brings its retry (two for ``doublekill``)."""
-    if (3, 0) <= tuple(int(x) for x in release.split(".")[:3]) < (3, 0, 6):
+    # the release tuple: "3.4.0b2" is (3, 4, 0)
+    if (3, 0) <= tuple(int(re.match(r"\d+", x).group()) for x in release.split(".")[:3]) < (3, 0, 6):  # type: ignore[union-attr]
         return 80.0 if kind == "doublekill" else 40.0
     return 300.0
 
@@ -89,8 +91,32 @@ NOT_RUN: tuple[tuple[tuple[str, ...], str, tuple[int, int], tuple[int, int], str
 )  # fmt: skip
 
 
+#: Declared absences of one pre-release: (variants, kind, release, reason). Keyed by the release, not the
+#: minor, so that the next pre-release or the final release runs the case again and shows whether Airflow
+#: fixed it (delete the line then).
+NOT_RUN_ON_RELEASE: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
+    (_ALL, "clearwait", "3.4.0b2",
+     "Airflow 3.4.0b2's scheduler loop dies when a task cleared while running (RESTARTING) reaches its "
+     "heartbeat timeout: TaskInstance.complete_restart -> prepare_db_for_next_try inserts the next try's "
+     "row while the cleared one is still current (UniqueViolation on task_instance_current_key), and "
+     "every other case's child runs then stay running; with stock alone as with the shim (seen twice)"),
+)  # fmt: skip
+
+
+def _installed_airflow() -> str | None:
+    try:
+        return importlib.metadata.version("apache-airflow")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def not_run_reason(minor: str, variant: str, kind: str) -> str | None:
-    """Why ``variant``'s ``kind`` case does not run on this minor (``NOT_RUN``), or None if it does."""
+    """Why ``variant``'s ``kind`` case does not run on this minor (``NOT_RUN``), or on the installed
+    pre-release (``NOT_RUN_ON_RELEASE``), or None if it does."""
+    release = _installed_airflow()
+    for variants, k, on, reason in NOT_RUN_ON_RELEASE:
+        if k == kind and variant in variants and on == release:
+            return reason
     version = tuple(int(x) for x in minor.split("."))
     for variants, k, low, high, reason in NOT_RUN:
         if k == kind and variant in variants and low <= version < high:
