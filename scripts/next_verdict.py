@@ -34,7 +34,8 @@ def verdict(release: str, outcome: str, resolved: Path | None = None) -> list[st
     in_matrix = release in airflow_matrix.matrix_releases(data)
     pre = airflow_matrix.is_prerelease(release)
     covered = f"registry row {row.airflow} ({row.strategy}; durable: {row.durable}) covers it" if row else ""
-    lines = [f"Airflow {release}{' (a pre-release)' if pre else ''}: {covered or 'no registry row covers it'}."]
+    kind = " (a pre-release)" if pre else ""
+    lines = [f"Airflow {release}{kind}: {covered or 'no registry row covers it'}."]
     if outcome == "not-run":
         lines.append(
             f"Behavioural suite: not run here; tests({release}) runs it in CI from "
