@@ -16,7 +16,14 @@ from airflow_trigger_compat import (
     UnverifiedAirflowWarning,
     select_strategy,
 )
-from airflow_trigger_compat._runtime._registry import DROP, REFUSE, WHEN_MISSING, Entry, resolve
+from airflow_trigger_compat._runtime._registry import (
+    DROP,
+    REFUSE,
+    WHEN_MISSING,
+    Entry,
+    parse_airflow_version,
+    resolve,
+)
 from airflow_trigger_compat._runtime._request import check_features
 
 from .conftest import selection_for
@@ -183,3 +190,23 @@ def test_the_refused_gap_quotes_stocks_message() -> None:
     for version in ("3.0.6", "3.1.8"):
         gap = selection_for(version).gap(Feature.FAIL_WHEN_DAG_IS_PAUSED)
         assert gap is not None and "Setting `fail_when_dag_is_paused` requires Airflow 3.2.0+" in gap
+
+
+def test_each_row_names_the_releases_the_matrix_verifies_it_on() -> None:
+    """A row's ``verified`` is the first and the last release of constraints/releases.toml in its range
+    (pre-releases named one by one): what README's "Verified on" column and the newer-Airflow warning say."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
+    import airflow_matrix
+
+    data = airflow_matrix.load()
+    for entry in REGISTRY:
+        inside = [r for r in data["releases"] if parse_airflow_version(r).release in entry.airflow]
+        pre = [
+            r
+            for r in airflow_matrix.active_prereleases(data)
+            if parse_airflow_version(r).release in entry.airflow
+        ]
+        expected = ", ".join([f"{inside[0]}-{inside[-1]}", *pre])
+        assert entry.verified == expected, entry.airflow

@@ -135,7 +135,7 @@ REGISTRY: tuple[Entry, ...] = (
         "accessor",
         "task-sdk 1.3: task_state_store (apache/airflow#66160, #68438), ResumableJobMixin (#67118), "
         "DagRunTriggerException(run_after=...), the runner's retry on a failed child (#68254)",
-        "3.3.0-3.3.2",
+        "3.3.0-3.3.2, 3.4.0b2",
     ),
     Entry(
         VersionRange((3, 2, 0), (3, 3, 0)),
