@@ -243,6 +243,7 @@ def main() -> None:
         "generated_by": "scripts/update_policy_data.py",
         "generated_at": dt.date.today().isoformat(),
         "first_release": matrix["first_release"],
+        "prereleases": matrix.get("prereleases", []),
         "provider": provider(matrix["provider_standard"], args.cache),
         "evidence": evidence(args.results),
         "trace": {"commit": "", "tests": {}, "functions": []},

@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._differences import HOW
-from ._runtime._registry import REGISTRY, SUPPORTED, Entry, Feature, Release, VersionRange
+from ._runtime._registry import (
+    REGISTRY,
+    SUPPORTED,
+    Entry,
+    Feature,
+    Release,
+    VersionRange,
+    parse_airflow_version,
+)
 
 __all__ = [
     "DATA_FILE",
@@ -671,6 +679,21 @@ def _users_lines(r: PolicyReport) -> list[str]:
     return lines
 
 
+def _prerelease_lines(prereleases: list[str]) -> list[str]:
+    """The pre-releases the matrix tests: no first release yet, so no rule date, and no minimum to offer."""
+    lines = []
+    for raw in prereleases:
+        version = parse_airflow_version(raw)
+        row = next((e for e in REGISTRY if version.release in e.airflow), None)
+        where = f"the `{row.airflow}` row's paths" if row else "no registry row"
+        minor = ".".join(map(str, version.release[:2]))
+        lines.append(
+            f"Pre-release in the matrix: Airflow {raw} (tests({raw})). {minor} has no final release yet, so "
+            f"no first-release date and no rule date; it runs {where}, and changes no minimum below."
+        )
+    return [*lines, ""] if lines else []
+
+
 def markdown(reports: list[PolicyReport], data: Mapping[str, Any]) -> str:
     """The report as a dev-list post: the rule with its dates, a table, then each minimum in detail."""
     provider, first = data["provider"], data["first_release"]
@@ -698,6 +721,7 @@ def markdown(reports: list[PolicyReport], data: Mapping[str, Any]) -> str:
         + (f" (since {allowed[-1][1][0]})" if allowed[-1][1] else "")
         + (f"; `>={upcoming[0]}` from {upcoming[1][0]}." if upcoming and upcoming[1] else "."),
         "",
+        *_prerelease_lines(data.get("prereleases", [])),
         "Lines are code lines a minimum makes dead (code + tests); details below.",
         "",
         f"| Minimum | Drops | Allowed from | On {as_of} | Provider operator | Rest of the provider "
