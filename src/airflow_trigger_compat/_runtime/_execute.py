@@ -45,6 +45,11 @@ def route(selection: Selection, request: TriggerRequest) -> Route:
 def warn_about_gaps(route: Route, request: TriggerRequest, retries: int) -> None:
     """Every warning for something asked of this Airflow that it cannot do (the registry's gaps)."""
     selection = route.selection
+    # The durable wait runs inside execute(), where retries always apply.
+    retry_gap = retries and request.wait_for_completion and not request.deferrable and not route.durable
+    reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD) if retry_gap else None
+    if not (request.dropped or route.durable_gap or reason):
+        return  # the common case: nothing to format
     where = f"Airflow {selection.version.raw} (registry row {selection.entry.airflow})"
     for feature in request.dropped:
         warnings.warn(
@@ -60,9 +65,7 @@ def warn_about_gaps(route: Route, request: TriggerRequest, retries: int) -> None
             DurableUnavailableWarning,
             stacklevel=3,
         )
-    # The durable wait runs inside execute(), where retries always apply.
-    reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD)
-    if retries and request.wait_for_completion and not request.deferrable and not route.durable and reason:
+    if reason:
         warnings.warn(
             f"retries={retries} will not apply if the child run fails on {where}: {reason}. Use "
             "deferrable=True, or Airflow 3.3+, for retries.",

@@ -203,8 +203,8 @@ class Selection(NamedTuple):
     def reason(self) -> str:
         return f"Airflow {self.version.raw} is in {self.entry.airflow}"
 
-    def supports(self, feature: Feature | str) -> bool:
-        return self.entry.supports(Feature(feature))
+    def supports(self, feature: Feature | str) -> bool:  # a Feature is a str: "note" finds Feature.NOTE
+        return feature not in self.entry.gaps
 
     def gap(self, feature: Feature | str) -> str | None:
         """Return the reason ``feature`` is missing here, or ``None`` when it is supported."""

@@ -208,7 +208,7 @@ def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feat
     # Raises FeatureNotSupported for one it refuses (``WHEN_MISSING``).
     dropped = []
     for feature, when_missing in WHEN_MISSING.items():
-        value = flags.get(feature.value)
+        value = flags.get(feature)
         if value is None or value is False or is_notset(value) or selection.supports(feature):
             continue
         if when_missing == REFUSE:
@@ -245,18 +245,24 @@ def build_request(
     # Stock's values and checks; the flags this Airflow lacks, dropped or refused as stock does; what the
     # trigger would refuse later, refused here before any child run exists.
     helpers = helpers or airflow_helpers()
-    request = _stock_values(operator, helpers)
-    operator.conf = request.conf
-    request = request._replace(
-        note=request.note if selection.supports(Feature.NOTE) else None,
-        run_after=request.run_after if selection.supports(Feature.RUN_AFTER) else None,
+    values = _stock_values(operator, helpers)
+    operator.conf = values["conf"]
+    dropped = check_features(selection, {f: getattr(operator, f, None) for f in WHEN_MISSING})
+    if not selection.supports(Feature.NOTE):
+        values["note"] = None
+    if not selection.supports(Feature.RUN_AFTER):
+        values["run_after"] = None
+    allowed, failed = _check_before_trigger(operator, values, helpers)
+    return TriggerRequest(
+        **values,
+        allowed_states=allowed,
+        failed_states=failed,
         durable=bool(getattr(operator, "durable", False)),
-        dropped=check_features(selection, {f.value: getattr(operator, f.value, None) for f in WHEN_MISSING}),
+        dropped=dropped,
     )
-    return _check_before_trigger(operator, request, helpers)
 
 
-def _stock_values(operator: Any, helpers: AirflowHelpers) -> TriggerRequest:
+def _stock_values(operator: Any, helpers: AirflowHelpers) -> dict[str, Any]:
     """Compute what stock's ``execute()`` does, with its checks: logical_date's type, dates, conf, run_id."""
     logical_arg = operator.logical_date
     run_after_arg: Any = getattr(operator, "run_after", NOTSET)
@@ -275,54 +281,52 @@ def _stock_values(operator: Any, helpers: AirflowHelpers) -> TriggerRequest:
         # logical_date=None makes the run_id from "now" too: Airflow 2 triggers at now (trigger_dag fills
         # execution_date), Airflow 3 names the run from run_after=now with a random suffix.
         generated = (logical_arg is None or is_notset(logical_arg)) and not run_after_given
-    note = getattr(operator, "note", None)
-    return TriggerRequest(
-        trigger_dag_id=operator.trigger_dag_id,
-        run_id=run_id,
-        conf=parse_conf(operator.conf),
-        logical_date=logical_date,
-        run_after=run_after if run_after_given and run_after else None,
-        note=note or None,
-        reset_dag_run=bool(operator.reset_dag_run),
-        skip_when_already_exists=bool(operator.skip_when_already_exists),
-        wait_for_completion=bool(operator.wait_for_completion),
-        poke_interval=operator.poke_interval,
-        allowed_states=(),
-        failed_states=(),
-        deferrable=bool(operator.deferrable),
-        fail_when_dag_is_paused=bool(getattr(operator, "fail_when_dag_is_paused", False)),
-        durable=False,
-        run_id_generated=generated,
-    )
+    return {
+        "trigger_dag_id": operator.trigger_dag_id,
+        "run_id": run_id,
+        "conf": parse_conf(operator.conf),
+        "logical_date": logical_date,
+        "run_after": run_after if run_after_given and run_after else None,
+        "note": getattr(operator, "note", None) or None,
+        "reset_dag_run": bool(operator.reset_dag_run),
+        "skip_when_already_exists": bool(operator.skip_when_already_exists),
+        "wait_for_completion": bool(operator.wait_for_completion),
+        "poke_interval": operator.poke_interval,
+        "deferrable": bool(operator.deferrable),
+        "fail_when_dag_is_paused": bool(getattr(operator, "fail_when_dag_is_paused", False)),
+        "run_id_generated": generated,
+    }
 
 
-def _check_before_trigger(operator: Any, request: TriggerRequest, helpers: AirflowHelpers) -> TriggerRequest:
-    """Refuse what the trigger or the wait would refuse once the child run exists; the states as tuples."""
-    check_trigger_dag_id(request.trigger_dag_id)
+def _check_before_trigger(
+    operator: Any, values: Mapping[str, Any], helpers: AirflowHelpers
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Refuse what the trigger or the wait would refuse once the child run exists; return the states."""
+    check_trigger_dag_id(values["trigger_dag_id"])
     allowed, failed = check_states(operator.allowed_states, operator.failed_states)
-    poke_interval = request.poke_interval
+    poke_interval, note = values["poke_interval"], values["note"]
     # The synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
     # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.
     if (
-        request.wait_for_completion
-        and not request.deferrable
+        values["wait_for_completion"]
+        and not values["deferrable"]
         and not (isinstance(poke_interval, (int, float)) and poke_interval >= 0)
     ):
         raise TriggerArgumentError(
             f"poke_interval={poke_interval!r} must be a number of seconds, 0 or more, e.g. poke_interval=60 "
             "(the wait sleeps that long between polls)."
         )
-    if request.note is not None and not isinstance(request.note, str):
+    if note is not None and not isinstance(note, str):
         raise TriggerArgumentError(
-            f"note={request.note!r} ({type(request.note).__name__}) must be a string: the DAG run's note is "
-            f"text; write note={str(request.note)!r}."
+            f"note={note!r} ({type(note).__name__}) must be a string: the DAG run's note is text; write "
+            f"note={str(note)!r}."
         )
     if operator.trigger_run_id:
         try:
-            helpers.validate_run_id(request.run_id)
+            helpers.validate_run_id(values["run_id"])
         except ValueError as err:
             raise TriggerArgumentError(
-                f"trigger_run_id={request.run_id!r} cannot name a DAG run: {err}. Use letters, digits and "
+                f"trigger_run_id={values['run_id']!r} cannot name a DAG run: {err}. Use letters, digits and "
                 "_ . ~ : + - only, or change [scheduler] allowed_run_id_pattern."
             ) from err
-    return request._replace(allowed_states=allowed, failed_states=failed)
+    return allowed, failed
