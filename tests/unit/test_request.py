@@ -340,6 +340,7 @@ def test_construction_refuses_fail_when_dag_is_paused_where_stock_does(version: 
     ):
         check_arguments({"fail_when_dag_is_paused": True}, selection_for(version))
     check_arguments({"fail_when_dag_is_paused": False}, selection_for(version))
+    check_arguments({"fail_when_dag_is_paused": 0}, selection_for(version))  # stock tests truthiness
 
 
 @pytest.mark.parametrize(

@@ -212,6 +212,8 @@ def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feat
         if value is None or value is False or is_notset(value) or selection.supports(feature):
             continue
         if when_missing == REFUSE:
+            if not value:  # stock refuses only a truthy flag (fail_when_dag_is_paused=0 is off)
+                continue
             raise FeatureNotSupported(
                 f"{feature}={value!r} cannot work on Airflow {selection.version.raw} "
                 f"(registry row {selection.entry.airflow}): {selection.gap(feature)}. Remove {feature}, or "
