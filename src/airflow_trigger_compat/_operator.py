@@ -50,9 +50,10 @@ class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[mis
 
     def __init__(self, *, durable: bool = False, **kwargs: Any) -> None:
         own = {name: kwargs.pop(name) for name in _MISSING_IN_PROVIDER if name in kwargs}
-        # The standard operator's own checks first, so a DAG it refuses fails with its error; then ours.
+        # The standard operator's own checks first, so a DAG it refuses fails with its error; then only what
+        # it does not check (the parameters it lacks included).
         super().__init__(**kwargs)
-        check_arguments({"durable": durable, **kwargs, **own})
+        check_arguments({"durable": durable, "trigger_dag_id": kwargs.get("trigger_dag_id"), **own})
         for name, value in own.items():
             since = PROVIDER_PARAMETERS[name].since
             warnings.warn(

@@ -211,8 +211,8 @@ class FakeOperator:
         self.skip_when_already_exists = False
         self.wait_for_completion = False
         self.poke_interval: Any = 60
-        self.allowed_states: Any = None
-        self.failed_states: Any = None
+        self.allowed_states: Any = [DagRunState.SUCCESS]  # as stock's __init__ sets them
+        self.failed_states: Any = [DagRunState.FAILED]
         self.deferrable = False
         self.fail_when_dag_is_paused = False
         self.durable = False
@@ -298,6 +298,7 @@ FAKE_NAMES = {
     "DagRunState": DagRunState,
     "DagRunTriggerException": DagRunTriggerException,
     "TriggerDagRunLink": TriggerDagRunLink,
+    "XCOM_RUN_ID": "trigger_run_id",
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_trigger_compat._runtime._contract import XCOM_RUN_ID, check_not_paused, wait_for_run
+from airflow_trigger_compat._runtime._contract import check_not_paused, wait_for_run
 from airflow_trigger_compat._runtime._strategies.accessor import SupervisorPort
 
 from .conftest import (
@@ -126,11 +126,11 @@ def base_port() -> SupervisorPort:
     return SupervisorPort(operator, {"ti": Ti()})
 
 
-def test_push_run_id_sets_the_xcom_and_the_attribute_listeners_read() -> None:
+def test_push_run_id_sets_the_xcom_and_the_attribute_listeners_read(fake_airflow: types.ModuleType) -> None:
     port = base_port()
     port.push_run_id("reconnected")
-    assert port.ti.pushed == [(XCOM_RUN_ID, "reconnected")]
-    assert XCOM_RUN_ID == "trigger_run_id"  # the standard operator's key: the link reads it
+    # The key is the operator module's own XCOM_RUN_ID (the fake's: "trigger_run_id"); the link reads it.
+    assert port.ti.pushed == [(fake_airflow.XCOM_RUN_ID, "reconnected")]
     assert port.operator.trigger_run_id == "reconnected"
 
 

@@ -114,12 +114,6 @@ def test_an_unparseable_date_fails_as_the_parsers_type_too(
     assert on_airflow == []
 
 
-def test_a_flag_stock_refuses_is_not_turned_into_a_task_failure(on_airflow: list[Any]) -> None:
-    with pytest.raises(FeatureNotSupported) as info:
-        execute_trigger(FakeOperator(fail_when_dag_is_paused=True), {})
-    assert not isinstance(info.value, AirflowFailException)
-
-
 def test_good_input_runs_the_strategy_with_the_run_id_set_for_listeners(on_airflow: list[Any]) -> None:
     operator = FakeOperator(conf='{"a": 1}')
     context = {"ti": object()}

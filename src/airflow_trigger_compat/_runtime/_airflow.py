@@ -37,6 +37,7 @@ IMPORT_PATHS: dict[str, tuple[str, ...]] = {
     "DagStateTrigger": ("airflow.providers.standard.triggers.external_task",),
     "DagIsPaused": (_TRIGGER_DAGRUN,),
     "TriggerDagRunLink": (_TRIGGER_DAGRUN,),
+    "XCOM_RUN_ID": (_TRIGGER_DAGRUN,),  # the child's run_id, read by the link and pushed by the runner
     "safe_inject_openlineage_properties_into_dagrun_conf": ("airflow.providers.standard.utils.openlineage",),
     # Airflow 2.11's ORM path (stock's _trigger_dag_af_2).
     "trigger_dag": ("airflow.api.common.trigger_dag",),

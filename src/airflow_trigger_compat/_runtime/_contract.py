@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from ._request import TriggerRequest
 
 
-#: The XCom key the standard operator (and the runner) push the child's run_id under.
-XCOM_RUN_ID = "trigger_run_id"
-
-
 class Route(NamedTuple):
     """How one call runs, decided once by ``_execute.route``: the ``_strategies`` module that runs it."""
 
@@ -93,7 +89,7 @@ class TaskPort:
 
     def push_run_id(self, run_id: str) -> None:
         # The XCom feeds the link, the attribute listeners; after a reconnect both name that run.
-        self.ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
+        self.ti.xcom_push(key=load("XCOM_RUN_ID"), value=run_id)
         self.operator.trigger_run_id = run_id
 
     def log_waiting(self, request: TriggerRequest, run_id: str) -> None:

@@ -15,7 +15,6 @@ from ._airflow import AirflowHelpers, airflow_helpers
 from ._errors import FeatureNotSupported, TriggerArgumentError
 from ._registry import REFUSE, WHEN_MISSING, Feature, Selection, select_strategy
 
-DAGRUN_STATES = frozenset({"queued", "running", "success", "failed"})  # the same on 2.11 and 3.x
 #: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
 NOTSET = type("ArgNotSet", (), {})()
 
@@ -54,43 +53,9 @@ def is_notset(value: object) -> bool:  # Airflow's NOTSET (ArgNotSet), without i
     return type(value).__name__ == "ArgNotSet"
 
 
-def _one_shot(values: object) -> bool:
-    """Return whether ``values`` is an iterator: reading it here would leave the operator nothing to store."""
-    try:
-        return iter(values) is values  # type: ignore[call-overload]
-    except TypeError:
-        return False
-
-
-def _states(name: str, values: Iterable[Any] | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    if values is None:
-        return default
-    if isinstance(values, (str, bytes)) and values:
-        # Stock reads a string as its characters: DagRunState(values[0]) is what refuses it.
-        raise TriggerArgumentError(
-            f"{values[0]!r} is not a valid DagRunState: {name}={values!r} must be a list of DagRun states, "
-            f"not a string; write {name}=[{values!r}]."
-        )
-    result = []
-    for value in values:
-        state = value.value if isinstance(value, Enum) else value
-        if state not in DAGRUN_STATES:
-            raise TriggerArgumentError(
-                f"{value!r} is not a valid DagRunState: {name} contains {value!r}, which is not a DagRun "
-                f"state; use only {sorted(DAGRUN_STATES)} (airflow.utils.state.DagRunState)."
-            )
-        result.append(str(state))
-    return tuple(result)
-
-
-def check_states(allowed_states: Any, failed_states: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """
-    Return the states as the operator holds them (its ``__init__``, stock's, already applied the defaults).
-
-    A state in both lists is allowed, as with stock: a child in it fails the parent.
-    """
-    allowed = _states("allowed_states", allowed_states, ("success",))
-    return allowed, _states("failed_states", failed_states, ("failed",))
+def state_names(states: Iterable[Any]) -> tuple[str, ...]:
+    """Return the operator's states as strings: its ``__init__`` (stock's) checked them."""
+    return tuple(str(s.value if isinstance(s, Enum) else s) for s in states)
 
 
 def check_trigger_dag_id(dag_id: Any) -> str:
@@ -225,19 +190,21 @@ def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feat
 
 
 def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = None) -> None:
-    """Check constructor arguments at the end of the operator's ``__init__``, after stock's own checks."""
-    # Only what stock checks there too, plus ``durable`` (declared: a literal empty ``trigger_dag_id``).
-    selection = selection or select_strategy()
+    """Check, in the operator's ``__init__``, the arguments given: only those the operator does not check."""
+    # Each argument is checked once: the operator's ``__init__`` (stock's) checks the states, and on 3.0/3.1
+    # refuses fail_when_dag_is_paused; execute() trusts it. Given here: ``durable``, a literal
+    # ``trigger_dag_id`` (declared: an empty one fails at parse), and whatever an older provider's operator
+    # lacks (``run_after``'s type, the paused flag). execute() checks only the templated values, as rendered.
     durable = kwargs.get("durable", False)
     if not isinstance(durable, bool):
         raise TriggerArgumentError(f"durable={durable!r} must be True or False, e.g. durable=True.")
     dag_id = kwargs.get("trigger_dag_id")
     if isinstance(dag_id, str):
         check_trigger_dag_id(dag_id)
-    allowed, failed = kwargs.get("allowed_states"), kwargs.get("failed_states")
-    check_states(None if _one_shot(allowed) else allowed, None if _one_shot(failed) else failed)
     check_datetime_type("run_after", kwargs.get("run_after"))
-    check_features(selection, {"fail_when_dag_is_paused": kwargs.get("fail_when_dag_is_paused")})
+    paused = kwargs.get("fail_when_dag_is_paused")
+    if paused:
+        check_features(selection or select_strategy(), {"fail_when_dag_is_paused": paused})
 
 
 def build_request(
@@ -249,7 +216,11 @@ def build_request(
     helpers = helpers or airflow_helpers()
     values = _stock_values(operator, helpers)
     operator.conf = values["conf"]
-    dropped = check_features(selection, {f: getattr(operator, f, None) for f in WHEN_MISSING})
+    # A flag stock refuses was refused by the operator's __init__ (check_arguments); here, only dropped.
+    flags: dict[str, Any] = {
+        f: getattr(operator, f, None) for f, when in WHEN_MISSING.items() if when != REFUSE
+    }
+    dropped = check_features(selection, flags)
     if not selection.supports(Feature.NOTE):
         values["note"] = None
     if not selection.supports(Feature.RUN_AFTER):
@@ -268,8 +239,7 @@ def _stock_values(operator: Any, helpers: AirflowHelpers) -> dict[str, Any]:
     """Compute what stock's ``execute()`` does, with its checks: logical_date's type, dates, conf, run_id."""
     logical_arg = operator.logical_date
     run_after_arg: Any = getattr(operator, "run_after", NOTSET)
-    check_datetime_type("logical_date", logical_arg)
-    check_datetime_type("run_after", run_after_arg)
+    check_datetime_type("logical_date", logical_arg)  # a template field; run_after's, __init__ checked
     run_after_given = not is_notset(run_after_arg)
     if is_notset(logical_arg):
         logical_date = None if run_after_given else helpers.utcnow()
@@ -304,8 +274,8 @@ def _check_before_trigger(
     operator: Any, values: Mapping[str, Any], helpers: AirflowHelpers
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Refuse what the trigger or the wait would refuse once the child run exists; return the states."""
-    check_trigger_dag_id(values["trigger_dag_id"])
-    allowed, failed = check_states(operator.allowed_states, operator.failed_states)
+    check_trigger_dag_id(values["trigger_dag_id"])  # a template field: as rendered
+    allowed, failed = state_names(operator.allowed_states), state_names(operator.failed_states)
     poke_interval, note = values["poke_interval"], values["note"]
     # The synchronous wait sleeps poke_interval between polls: time.sleep() refuses a negative number, NaN
     # or a non-number, after the child run was triggered. 0 polls without pausing, as stock does.

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from .._airflow import dagrun_states, load
-from .._contract import XCOM_RUN_ID, Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
+from .._contract import Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
 from .._errors import refuse_early as refuse
 from .._registry import DROP, WHEN_MISSING
 from .._request import NOTSET, TriggerRequest, check_trigger_dag_call as check, is_notset
@@ -24,7 +24,7 @@ def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, 
     if not port.trigger(request, request.run_id, reset=request.reset_dag_run):
         port.existing_run(request, request.run_id)
     dag_run = port.dag_run
-    context["task_instance"].xcom_push(key=XCOM_RUN_ID, value=dag_run.run_id)
+    context["task_instance"].xcom_push(key=load("XCOM_RUN_ID"), value=dag_run.run_id)
     if not request.wait_for_completion:
         return
     if request.deferrable:
