@@ -10,12 +10,14 @@ import inspect
 import warnings
 from typing import Any
 
+from airflow.providers.standard import __version__ as _provider_version
 from airflow.providers.standard.operators.trigger_dagrun import (
     TriggerDagRunOperator as _StandardTriggerDagRunOperator,
 )
+from packaging.version import Version
 from typing_extensions import override
 
-from ._differences import PROVIDER_PARAMETERS, ProviderParameterWarning
+from ._differences import PROVIDER_FIXES, PROVIDER_PARAMETERS, ProviderParameterWarning
 from ._runtime import check_arguments, execute_trigger
 
 __all__ = ["TriggerDagRunOperator"]
@@ -25,15 +27,13 @@ __all__ = ["TriggerDagRunOperator"]
 _MISSING_IN_PROVIDER = frozenset(PROVIDER_PARAMETERS) - frozenset(
     inspect.signature(_StandardTriggerDagRunOperator.__init__).parameters
 )
-
-
-def _provider_version() -> str:
-    try:
-        from airflow.providers.standard import __version__
-
-        return str(__version__)
-    except ImportError:  # pragma: no cover - every providers-standard release has __version__
-        return "?"
+#: What the installed operator's ``__init__`` does not check, so ``check_arguments`` does: the parameters
+#: it lacks, and before providers-standard 1.9.1 the paused flag on Airflow 3.0/3.1.
+_UNCHECKED = _MISSING_IN_PROVIDER | frozenset(
+    ["fail_when_dag_is_paused"]
+    if Version(_provider_version) < Version(PROVIDER_FIXES["paused-flag-refused-before-3-2"].since)
+    else []
+)
 
 
 class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[misc]
@@ -51,13 +51,14 @@ class TriggerDagRunOperator(_StandardTriggerDagRunOperator):  # type: ignore[mis
     def __init__(self, *, durable: bool = False, **kwargs: Any) -> None:
         own = {name: kwargs.pop(name) for name in _MISSING_IN_PROVIDER if name in kwargs}
         # The standard operator's own checks first, so a DAG it refuses fails with its error; then only what
-        # it does not check (the parameters it lacks included).
+        # it does not check.
         super().__init__(**kwargs)
-        check_arguments({"durable": durable, "trigger_dag_id": kwargs.get("trigger_dag_id"), **own})
+        unchecked = {name: value for name, value in {**kwargs, **own}.items() if name in _UNCHECKED}
+        check_arguments({"durable": durable, "trigger_dag_id": kwargs.get("trigger_dag_id"), **unchecked})
         for name, value in own.items():
             since = PROVIDER_PARAMETERS[name].since
             warnings.warn(
-                f"{name}={value!r}: the installed apache-airflow-providers-standard {_provider_version()} "
+                f"{name}={value!r}: the installed apache-airflow-providers-standard {_provider_version} "
                 f"has no {name!r} parameter (added in {since}); airflow-trigger-compat applies it itself. "
                 f"The stock operator of this provider refuses it; upgrade the provider to >={since} to "
                 "silence this warning.",
