@@ -20,6 +20,7 @@ from airflow_trigger_compat._runtime._strategies import accessor, airflow2, runn
 from airflow_trigger_compat._runtime._strategies.runner_exception import runner_kwargs
 
 from .conftest import (
+    NOTSET,
     NOW,
     AirflowFailException,
     DagIsPaused,
@@ -503,3 +504,24 @@ def test_a_none_conf_key_is_refused_like_any_other_non_string_key() -> None:
     request = request_for("3.3.2", conf={None: 1})  # json.dumps accepts it: {"null": 1}
     with pytest.raises(TriggerArgumentError, match=r"conf key None \(NoneType\) must be a string"):
         runner_exception.check(request)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "ignored"),
+    [
+        ({}, []),
+        ({"note": "n"}, ["note"]),
+        ({"run_after": None}, ["run_after"]),  # given, even as None: stock names it
+        ({"run_after": NOW, "note": "n"}, ["run_after", "note"]),
+    ],
+)
+def test_the_airflow_2_log_line_names_what_stock_names(attributes: dict, ignored: list[str]) -> None:
+    """Stock's rule on stock's own table where the operator has it, the registry's where it has none."""
+    bare = FakeOperator(log=_Log(), **attributes)
+    with_table = FakeOperator(log=_Log(), **attributes)
+    with_table.attributes_not_supported_in_airflow_2 = {"run_after": NOTSET, "note": None}  # stock's
+    assert airflow2.OrmPort(bare, {})._ignored() == ignored
+    assert airflow2.OrmPort(with_table, {})._ignored() == ignored
+    # A subclass that edits the table changes the line, as with stock.
+    with_table.attributes_not_supported_in_airflow_2 = {}
+    assert airflow2.OrmPort(with_table, {})._ignored() == []

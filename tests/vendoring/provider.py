@@ -1,6 +1,7 @@
 """Build the real apache-airflow-providers-standard 1.21.0 with airflow-trigger-compat vendored into it.
 
     python tests/vendoring/provider.py build WORKDIR   # -> WORKDIR/dist/<the provider's wheel>
+    python tests/vendoring/provider.py source WORKDIR  # the patched source tree only (no wheel)
     python tests/vendoring/provider.py check           # the installed provider's copy has not drifted
 
 ``build`` takes the provider's source distribution from PyPI (``pip download --no-binary :all:``), runs
@@ -48,8 +49,8 @@ def _run(argv: list[str], cwd: Path | None = None, tool: bool = False) -> None:
     subprocess.run(argv, cwd=cwd, env=env, check=True)
 
 
-def build(work: Path) -> Path:
-    """Download, vendor, patch and build; returns the wheel."""
+def source(work: Path) -> Path:
+    """Download and unpack the sdist, vendor, keep the oracle, patch; returns the patched source tree."""
     if work.exists():
         shutil.rmtree(work)
     (work / "sdist").mkdir(parents=True)
@@ -65,6 +66,13 @@ def build(work: Path) -> Path:
     _run([*VENDOR, "--into", VENDOR_DIR, "--package", PACKAGE], root, tool=True)
     _keep_the_oracle(root, work / "oracle")
     _apply_patches(root)
+    return root
+
+
+def build(work: Path) -> Path:
+    """Download, vendor, patch and build; returns the wheel."""
+    root = source(work)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
     (wheel,) = (work / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -126,10 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build", help="download, vendor, patch, build").add_argument("work", type=Path)
+    commands.add_parser("source", help="download, vendor, patch").add_argument("work", type=Path)
     commands.add_parser("check", help="vendor --check on the installed provider's copy")
     args = parser.parse_args()
     if args.command == "build":
         build(args.work.resolve())
+    elif args.command == "source":
+        print(source(args.work.resolve()))
     else:
         check()
 

@@ -57,8 +57,7 @@ class OrmPort(TaskPort):
     def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
         """``trigger_dag`` as stock's ``_trigger_dag_af_2`` calls it (with ``reset``, stock's clear)."""
         self.asked = run_id
-        # Stock names what Airflow 2 ignores, given even as None, in the task log.
-        ignored = [f.value for f in WHEN_MISSING if WHEN_MISSING[f] == DROP and self._given(f.value)]
+        ignored = self._ignored()
         if ignored:
             self.log.warning(
                 "The following parameters are not supported in Airflow 2.x and will be ignored: %s",
@@ -85,9 +84,15 @@ class OrmPort(TaskPort):
             )
         return True
 
-    def _given(self, name: str) -> bool:  # not the operator's default: note's is None, run_after's NOTSET
-        value = getattr(self.operator, name, NOTSET)
-        return not is_notset(value) and (value is not None or name == "run_after")
+    def _ignored(self) -> list[str]:
+        """Return what stock names in the task log as ignored by Airflow 2: each flag not at its default."""
+        # Stock's own table where the operator has it; else the registry's (run_after given even as None).
+        op = self.operator
+        table = getattr(op, "attributes_not_supported_in_airflow_2", None)
+        if table is not None:
+            return [name for name, default in table.items() if getattr(op, name, default) is not default]
+        given = {f.value: getattr(op, f.value, NOTSET) for f in WHEN_MISSING if WHEN_MISSING[f] == DROP}
+        return [n for n, v in given.items() if not is_notset(v) and (v is not None or n == "run_after")]
 
     def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
         """Return the run's state; a missing run raises ``NoResultFound`` (as stock's ``refresh_from_db``)."""
