@@ -11,6 +11,7 @@ running Airflow is listed with the reason and counts as neither caught nor misse
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -86,6 +87,7 @@ def _airflow_release(python: Path) -> tuple[int, int]:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still puts the file back
     pvenv, harness, out = (Path(a) for a in sys.argv[1:4])
     python = pvenv / "bin" / "python"
     (site,) = pvenv.glob("lib/python3.*/site-packages")
