@@ -360,6 +360,22 @@ def provider(session: nox.Session, airflow: str) -> None:
         _crash_test(session, e2e_env, "-k", "durable")
 
 
+@nox.session(python=False)
+@nox.parametrize("airflow", [nox.param(a, id=a, tags=["upstream", "ci", "ci-matrix"]) for a in AIRFLOW_IDS])
+def upstream(session: nox.Session, airflow: str) -> None:
+    """The standard provider's own test_trigger_dagrun.py on the minor's last release (tests/upstream/).
+
+    Against the released provider, the drop-in class, the patched provider (with the tests the patches add),
+    and each mutation of durable=True (tests/upstream/mutate.py). Fails when stock fails a test, when the
+    drop-in or the patched provider fails or lacks a test stock passes, or when a mutation passes.
+    """
+    scratch = Path(session.create_tmp()).resolve() / "upstream"
+    session.run(
+        "bash", "tests/upstream/run.sh", AIRFLOW_MATRIX[airflow], "stock", "shim", "patched", "mutants",
+        env={"SCRATCH": str(scratch), "STRICT": "1"}, external=True,
+    )  # fmt: skip
+
+
 @nox.session(python=False, tags=["celery", "ci", "ci-live"])
 def celery_table(session: nox.Session) -> None:
     """Print the crash test on Celery for every version from results/."""

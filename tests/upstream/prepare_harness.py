@@ -1,13 +1,13 @@
 """Assemble the smallest real harness for the standard provider's test_trigger_dagrun.py.
 
-usage: python prepare_harness.py OUT_DIR SDIST_TAR TESTS_COMMON_GIT_DIR TESTS_COMMON_COMMIT
+usage: python prepare_harness.py OUT_DIR SDIST_TAR
+       python prepare_harness.py --archive GIT_DIR     (rebuilds ARCHIVE from a git snapshot, at COMMIT)
 
 * the test file and the provider's tests/conftest.py (``pytest_plugins = "tests_common.pytest_plugin"``)
   come from the apache-airflow-providers-standard 1.21.0 sdist, unchanged;
-* ``tests_common`` comes from apache/airflow's devel-common/src/tests_common at TESTS_COMMON_COMMIT,
-  read out of a git directory with ``git show`` (see README: the newest upstream snapshot reachable
-  here was a fork whose tip contains upstream main of 2026-01-27; the PyPI apache-airflow-devel-common
-  0.1.1 is from 2025-05 and cannot set up Airflow 3.1+);
+* ``tests_common`` is apache/airflow's devel-common/src/tests_common at COMMIT (Apache-2.0), from ARCHIVE
+  beside this file, checked against its sha256 (README: the PyPI apache-airflow-devel-common 0.1.1 is
+  from 2025-05 and cannot set up Airflow 3.1+; upstream commit 73451c57ec86, of 2026-01-27, can);
 * a handful of small, asserted patches make that tests_common run on the newer Airflow releases
   (each is listed in PATCHES, with why);
 * a fake "airflow source root" satisfies the plugin's provider-dependency-hash check, and a pytest.ini
@@ -16,12 +16,18 @@ usage: python prepare_harness.py OUT_DIR SDIST_TAR TESTS_COMMON_GIT_DIR TESTS_CO
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+
+COMMIT = "73451c57ec86049000cf2bbb19c59f59f6bb5f8c"
+ARCHIVE = Path(__file__).with_name(f"tests_common-{COMMIT[:12]}.tar.gz")
+ARCHIVE_SHA256 = "7bbd2201f6b4d30ae33b64113a7fc6fb670a619a25e5c39c126bd9a55c362982"
 
 DAGBAG_KW = '**({"include_examples": %s} if "include_examples" in __import__("inspect").signature(DagBag.__init__).parameters else {})'
 
@@ -153,8 +159,28 @@ testpaths = tests
 """
 
 
+def make_archive(git_dir: str) -> None:
+    """Write ARCHIVE: every file of devel-common/src/tests_common at COMMIT, with fixed metadata."""
+    prefix = "devel-common/src/tests_common/"
+    git = ["git", "--git-dir", git_dir]
+    names = subprocess.run([*git, "ls-tree", "-r", "--name-only", COMMIT, prefix], check=True,
+                           capture_output=True, text=True).stdout.split()  # fmt: skip
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(names):
+            data = subprocess.run([*git, "show", f"{COMMIT}:{name}"], check=True, capture_output=True).stdout
+            info = tarfile.TarInfo("tests_common/" + name[len(prefix) :])
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    ARCHIVE.write_bytes(gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
+    print(f"{ARCHIVE.name}: {len(names)} files, sha256 {hashlib.sha256(ARCHIVE.read_bytes()).hexdigest()}")
+
+
 def main() -> int:
-    out, sdist, git_dir, commit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    if sys.argv[1] == "--archive":
+        make_archive(sys.argv[2])
+        return 0
+    out, sdist = Path(sys.argv[1]), Path(sys.argv[2])
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -168,21 +194,12 @@ def main() -> int:
     shutil.rmtree(out / "_sdist")
     assert (out / "tests/unit/standard/operators/test_trigger_dagrun.py").is_file()
 
-    # 2. tests_common at the given upstream commit
-    prefix = "devel-common/src/tests_common/"
-    names = subprocess.run(
-        ["git", "--git-dir", git_dir, "ls-tree", "-r", "--name-only", commit, prefix],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    for name in names:
-        data = subprocess.run(
-            ["git", "--git-dir", git_dir, "show", f"{commit}:{name}"], check=True, capture_output=True
-        ).stdout
-        dest = out / "tests_common" / name[len(prefix) :]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
+    # 2. tests_common at COMMIT, from the archive
+    digest = hashlib.sha256(ARCHIVE.read_bytes()).hexdigest()
+    assert digest == ARCHIVE_SHA256, f"{ARCHIVE.name} changed: sha256 {digest}"
+    with tarfile.open(ARCHIVE) as tar:
+        names = [m.name for m in tar.getmembers() if m.isfile()]
+        tar.extractall(out, filter="data")
 
     # 3. patches, each asserted to apply exactly once
     tc = out / "tests_common"
@@ -205,7 +222,7 @@ def main() -> int:
     (root / "generated/provider_dependencies.json").write_text("{}\n")
     (root / "generated/provider_dependencies.json.sha256sum").write_text(hashlib.sha256().hexdigest() + "\n")
     (out / "pytest.ini").write_text(PYTEST_INI)
-    print(f"harness ready in {out} ({len(names)} tests_common files from {commit[:12]})")
+    print(f"harness ready in {out} ({len(names)} tests_common files from {COMMIT[:12]})")
     return 0
 
 
