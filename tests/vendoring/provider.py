@@ -40,6 +40,7 @@ VENDOR_DIR = "src/airflow/providers/standard/_vendor"
 #: The copy's import name (the patch imports it; the nox session points the tests at it).
 PACKAGE = "airflow.providers.standard._vendor.airflow_trigger_compat"
 VENDOR = [sys.executable, "-m", "airflow_trigger_compat", "vendor"]
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 
 
 def _run(argv: list[str], cwd: Path | None = None, tool: bool = False) -> None:
@@ -54,9 +55,8 @@ def source(work: Path) -> Path:
     if work.exists():
         shutil.rmtree(work)
     (work / "sdist").mkdir(parents=True)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     requirement = f"{DISTRIBUTION}=={VERSION}"
-    _run([*pip, "download", "--no-deps", "--no-binary", ":all:", requirement, "-d", str(work / "sdist")])
+    _run([*PIP, "download", "--no-deps", "--no-binary", ":all:", requirement, "-d", str(work / "sdist")])
     (sdist,) = (work / "sdist").glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         # The "data" filter refuses links and paths outside the target (Python 3.11.4+; earlier has none).
@@ -72,8 +72,7 @@ def source(work: Path) -> Path:
 def build(work: Path) -> Path:
     """Download, vendor, patch and build; returns the wheel."""
     root = source(work)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
+    _run([*PIP, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(root)])
     (wheel,) = (work / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     copy = VENDOR_DIR.removeprefix("src/") + "/airflow_trigger_compat"

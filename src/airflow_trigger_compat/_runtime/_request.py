@@ -177,8 +177,6 @@ def check_features(selection: Selection, flags: Mapping[str, Any]) -> tuple[Feat
         if value is None or value is False or is_notset(value) or selection.supports(feature):
             continue
         if when_missing == REFUSE:
-            if not value:  # stock refuses only a truthy flag (fail_when_dag_is_paused=0 is off)
-                continue
             raise FeatureNotSupported(
                 f"{feature}={value!r} cannot work on Airflow {selection.version.raw} "
                 f"(registry row {selection.entry.airflow}): {selection.gap(feature)}. Remove {feature}, or "
@@ -203,7 +201,7 @@ def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = Non
         check_trigger_dag_id(dag_id)
     check_datetime_type("run_after", kwargs.get("run_after"))
     paused = kwargs.get("fail_when_dag_is_paused")
-    if paused:
+    if paused:  # stock refuses only a truthy flag (fail_when_dag_is_paused=0 is off)
         check_features(selection or select_strategy(), {"fail_when_dag_is_paused": paused})
 
 
