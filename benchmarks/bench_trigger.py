@@ -96,7 +96,7 @@ def bench_whole_trigger() -> dict[str, Any]:
     # measures the OS scheduler, not the code. Same number of calls on both sides, so no-op it.
     time.sleep = lambda seconds: None
     log = structlog.get_logger("bench")
-    results: dict[str, Any] = {"strategy": airflow_trigger_compat.select_strategy().entry.strategy}
+    results: dict[str, Any] = {"strategy": airflow_trigger_compat.select_strategy().entry.path}
     for case, kwargs in {
         "fire_and_forget": {"wait_for_completion": False},
         "wait": {"wait_for_completion": True, "poke_interval": 1e-9},

@@ -33,7 +33,7 @@ def verdict(release: str, outcome: str, resolved: Path | None = None) -> list[st
     data = airflow_matrix.load()
     in_matrix = release in airflow_matrix.matrix_releases(data)
     pre = airflow_matrix.is_prerelease(release)
-    covered = f"registry row {row.airflow} ({row.strategy}; durable: {row.durable}) covers it" if row else ""
+    covered = f"registry row {row.airflow} ({row.path}; durable: {row.keep}) covers it" if row else ""
     kind = " (a pre-release)" if pre else ""
     lines = [f"Airflow {release}{kind}: {covered or 'no registry row covers it'}."]
     if outcome == "not-run":

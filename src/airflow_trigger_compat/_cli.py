@@ -88,8 +88,8 @@ def info(as_json: bool, out: TextIO) -> int:
             "package": __package__,
             "version": _version(),
             "airflow": selection.version.raw,
-            "strategy": selection.entry.strategy,
-            "durable_strategy": selection.entry.durable,
+            "strategy": selection.entry.path,
+            "durable_keeps_run_id": selection.entry.keep,
             "reason": why,
             "upstream": selection.entry.upstream,
             "features": {name: gap is None for name, gap in features.items()},
@@ -100,8 +100,8 @@ def info(as_json: bool, out: TextIO) -> int:
     lines = [
         f"{_PROG} {_version()} (imported as {__package__})",
         f"Airflow:  {selection.version.raw}",
-        f"Path:     {selection.entry.strategy}: {HOW[selection.entry.strategy]}",
-        f"Durable:  {selection.entry.durable}: {HOW[selection.entry.durable]}",
+        f"Path:     {selection.entry.path}: {HOW[selection.entry.path]}",
+        f"Durable:  {selection.entry.keep}: {HOW[selection.entry.keep]}",
         f"Why:      {why}",
         "Features:",
         *(f"  {name:<25} {'yes' if gap is None else 'no: ' + gap}" for name, gap in features.items()),
@@ -114,7 +114,7 @@ def info(as_json: bool, out: TextIO) -> int:
 
 
 def registry_markdown() -> str:
-    """The version table: each row's two paths and features, what each path does, every gap's reason."""
+    """The version table: each row's path, durable's run_id, features; what each does; each gap's reason."""
     features = list(Feature)
     reasons: dict[str, int] = {}
     rows = []
@@ -128,7 +128,7 @@ def registry_markdown() -> str:
                 number = reasons.setdefault(f"`{feature}`: {gap}", len(reasons) + 1)
                 cells.append(f"no [{number}]")
         rows.append(
-            f"| `{entry.airflow}` | `{entry.strategy}` | `{entry.durable}` | {entry.upstream} | "
+            f"| `{entry.airflow}` | `{entry.path}` | `{entry.keep}` | {entry.upstream} | "
             f"{entry.verified} | {' | '.join(cells)} |"
         )
     header = [
@@ -155,8 +155,8 @@ def registry_json() -> list[dict[str, Any]]:
     return [
         {
             "airflow": str(e.airflow),
-            "strategy": e.strategy,
-            "durable_strategy": e.durable,
+            "strategy": e.path,
+            "durable_keeps_run_id": e.keep,
             "upstream": e.upstream,
             "verified": e.verified,
             "features": sorted(str(f) for f in Feature if e.supports(f)),

@@ -37,17 +37,18 @@ __all__ = [
 
 _EVERY_VERSION = VersionRange((2, 11, 0), (4, 0, 0))
 
-#: What each path (``_runtime/_strategies/<name>.py``) does: the registry table's list of paths.
+#: What each path (``_runtime/_strategies/<name>.py``) does, and each place durable=True keeps the run_id
+#: (``_strategies.durable.KEEPERS``): the registry table's list under it.
 HOW: Mapping[str, str] = MappingProxyType(
     {
         "airflow2": "the operator triggers through the ORM (trigger_dag) and polls the child run, as the "
-        "standard operator on Airflow 2; with durable=True the child's run_id is derived from the parent "
-        "task instance",
+        "standard operator on Airflow 2",
         "runner_exception": "execute() raises DagRunTriggerException and the task runner triggers and "
         "waits, as the standard operator on Airflow 3",
-        "accessor": "the operator triggers through the execution API (the runner's TriggerDagRun message) "
-        "and polls the child run itself; the child's run_id is kept in task_state_store (ResumableJobMixin) "
-        "where the row has it, else derived from the parent task instance",
+        "store": "durable=True keeps the child's run_id in the task's task_state_store before the path "
+        "triggers it; a retry reconnects to that run (any run_id)",
+        "derived": "durable=True derives the child's run_id from the parent task instance (a generated "
+        "run_id only); a retry reconnects to that run",
     }
 )
 

@@ -365,8 +365,8 @@ def _reachable(graph: Mapping[str, set[str]], starts: Iterable[str]) -> set[str]
 
 
 def _paths(rows: Iterable[Entry]) -> set[str]:
-    """The strategies ``rows`` route to, with durable=True or without."""
-    return {name for e in rows for name in (e.strategy, e.durable)}
+    """The strategies ``rows`` route to, with durable=True or without (``durable`` runs on every row)."""
+    return {name for e in rows for name in (e.path, "durable")}
 
 
 #: Every strategy the registry routes to.
@@ -542,8 +542,8 @@ def policy(
         users_lose.append(
             {
                 "airflow": str(cut),
-                "strategy": entry.strategy,
-                "how": HOW[entry.strategy],
+                "strategy": entry.path,
+                "how": HOW[entry.path],
                 "gaps": {str(f): reason for f, reason in entry.gaps.items()},
                 **_evidence(cut, data["evidence"]),
             }

@@ -13,7 +13,6 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 _COMPAT = "airflow.providers.common.compat.sdk"  # the standard provider's own resolution
-_COMMS = "airflow.sdk.execution_time.comms"
 _TRIGGER_DAGRUN = "airflow.providers.standard.operators.trigger_dagrun"
 
 IMPORT_PATHS: dict[str, tuple[str, ...]] = {
@@ -22,13 +21,6 @@ IMPORT_PATHS: dict[str, tuple[str, ...]] = {
     "AirflowFailException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSkipException": (_COMPAT, "airflow.sdk.exceptions", "airflow.exceptions"),
     "DagRunTriggerException": (_COMPAT, "airflow.sdk.exceptions"),
-    "AirflowRuntimeError": ("airflow.sdk.exceptions",),
-    "ServerResponseError": ("airflow.sdk.exceptions", "airflow.sdk.api.client"),
-    "ErrorType": ("airflow.sdk.exceptions",),
-    "ErrorResponse": (_COMMS,),
-    "TriggerDagRun": (_COMMS,),
-    "SUPERVISOR_COMMS": ("airflow.sdk.execution_time.task_runner",),
-    "ResumableJobMixin": ("airflow.sdk",),
     # What the standard operator's execute() computes with: the same clock, date parser and run_id maker.
     "timezone": (_COMPAT, "airflow.sdk", "airflow.utils"),
     "DagRun": ("airflow.models.dagrun",),
@@ -67,7 +59,7 @@ def _module_with(name: str) -> ModuleType:
 
 
 def load(name: str) -> Any:
-    """``name`` from the first of its paths that has it, read each time (``SUPERVISOR_COMMS`` is rebound)."""
+    """``name`` from the first of its paths that has it."""
     return getattr(_module_with(name), name)
 
 
@@ -108,26 +100,3 @@ def airflow_helpers() -> AirflowHelpers:
         generate_run_id,
         lambda run_id: dag_run.validate_run_id(None, "run_id", run_id),
     )
-
-
-def ask_supervisor(message: Any) -> Any:
-    """Send ``message`` on the task's supervisor channel and return the answer."""
-    comms = load("SUPERVISOR_COMMS")
-    # task-sdk 1.0.3 (apache/airflow#51699): send(); before, send_request() and get_message() under a lock.
-    if hasattr(comms, "send"):
-        return comms.send(message)
-    import structlog  # Airflow 3's logger; send_request() logs with keyword arguments
-
-    with comms.lock:
-        comms.send_request(log=structlog.get_logger(logger_name="task"), msg=message)
-        return comms.get_message()
-
-
-def is_not_found(error: BaseException) -> bool:
-    """Return whether the execution API answered 404, on a worker or under dag.test()."""
-    # On a worker, an ErrorResponse with the status (apache/airflow#48580); under dag.test(), the client's
-    # own error (the in-process supervisor, task-sdk 1.0.2, #50300).
-    detail = getattr(getattr(error, "error", None), "detail", None)
-    if isinstance(detail, dict):
-        return bool(detail.get("status_code") == 404)
-    return getattr(getattr(error, "response", None), "status_code", None) == 404

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
@@ -18,15 +17,21 @@ if TYPE_CHECKING:
 
 
 class Route(NamedTuple):
-    """How one call runs, decided once by ``_execute.route``: the ``_strategies`` module that runs it."""
+    """How one call runs, decided once by ``_execute.route``: all the call needs, nothing recomputed."""
 
-    # Whether durable=True applies, keeping the child's run_id in ``task_state_store`` (``store``) or deriving
-    # it (derived_run_id); and why durable=True asked for cannot apply (it then runs as stock).
     selection: Selection
-    strategy: str
-    durable: bool
-    store: bool
+    #: The ``_strategies`` module of stock's path on this Airflow (``airflow2``, ``runner_exception``): the
+    #: path that triggers, also under durable=True.
+    path: str
+    #: Where durable=True keeps the child's run_id (``durable.KEEPERS``: ``store`` or ``derived``);
+    #: ``None``: durable=True is off, or cannot apply here (then ``durable_gap`` says why).
+    keep: str | None
     durable_gap: str | None
+
+    @property
+    def leaf(self) -> str:
+        """The ``_strategies`` module that runs the call: ``durable`` if a run_id is kept, else ``path``."""
+        return "durable" if self.keep else self.path
 
 
 class ParentKey(NamedTuple):
@@ -44,23 +49,30 @@ class ParentKey(NamedTuple):
 class TaskPort:
     """What the contract needs from the running Airflow, seen from the task; outcomes are Airflow's errors."""
 
-    # The defaults are the Task SDK's (Airflow 3); ``airflow2.OrmPort`` overrides them.
+    # The Task SDK's public API (Airflow 3): ``RuntimeTaskInstance``'s accessors and the task's context;
+    # ``airflow2.OrmPort`` overrides it with the ORM.
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         self.operator = operator
         self.context = context
         self.ti: Any = context.get("task_instance") or context.get("ti")
         self.log: Any = operator.log
 
-    def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
-        """Create (or, with ``reset``, clear and rerun) the child run; ``False`` if it already exists."""
-        raise NotImplementedError
+    def dagrun_state(self, dag_id: str, run_id: str) -> str:
+        """Return the child run's state; a missing run raises Airflow's error, as in stock's wait."""
+        state = self.ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
+        return str(getattr(state, "value", state))
 
-    def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
-        """Return the child run's state; a missing run raises Airflow's error (``missing_ok``: ``None``)."""
-        raise NotImplementedError
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        """Return the run's state, or ``None`` when no such run exists (``get_dr_count``: no 404 to read)."""
+        if not self.ti.get_dr_count(dag_id=dag_id, run_ids=[run_id]):
+            return None
+        return self.dagrun_state(dag_id, run_id)
 
-    def dag_run_identity(self) -> str:  # tells apart two DAG runs that share a run_id (ParentKey)
-        raise NotImplementedError
+    def dag_run_identity(self) -> str:
+        """Tell apart two DAG runs that share a run_id (ParentKey)."""
+        # The Task SDK's DagRun has no id; its start_date stands in (docs/durable.md says why it is stable).
+        start_date = self.context["dag_run"].start_date
+        return f"started={start_date.isoformat() if start_date else None}"
 
     def dag_is_paused(self, dag_id: str) -> bool:  # task-sdk 1.2: GetDag
         return bool(self.ti.get_dag(dag_id).is_paused)
@@ -103,46 +115,15 @@ class TaskPort:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def skip(self, message: str) -> NoReturn:
-        raise load("AirflowSkipException")(message)
-
-    def fail(self, message: str, *, retry: bool) -> NoReturn:
-        """Fail the task; ``retry=True`` lets retries and ``retry_policy`` apply."""
-        raise load("AirflowException" if retry else "AirflowFailException")(message)
-
     def paused(self, dag_id: str) -> NoReturn:
         raise load("DagIsPaused")(dag_id=dag_id)
 
-    def child_failed(self, dag_id: str, state: str) -> NoReturn:
-        """Fail for a child run ended in ``failed_states``: the 3.x runner's log line, then its error."""
+    def child_failed(self, dag_id: str, state: str, *, retry: bool) -> NoReturn:
+        """Fail for a child run ended in ``failed_states``: the 3.x runner's log line, then its outcome."""
+        # ``retry``: the runner's own (3.3+ retries, apache/airflow#68254; 3.0-3.2 fails without retrying).
         self.log.error("DagRun finished with failed state.")
-        self.fail(f"{dag_id} failed with failed state {state}", retry=True)
-
-    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
-        """Skip, or fail without retry, as the 3.x runner: a run this task cannot claim holds ``run_id``."""
-        if request.skip_when_already_exists:
-            self.log.info("Dag Run already exists, skipping task as skip_when_already_exists is set to True.")
-            self.skip(
-                f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists; "
-                "skipping because skip_when_already_exists=True."
-            )
-        self.fail_existing(
-            f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists. Set reset_dag_run=True to "
-            "clear and rerun it, skip_when_already_exists=True to skip, or leave trigger_run_id unset."
-        )
-
-    def fail_existing(self, message: str) -> NoReturn:
-        self.log.error("Dag Run already exists, marking task as failed.")  # the runner's line
-        self.fail(message, retry=False)
-
-    def trigger_logged(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
-        """:meth:`trigger` between the runner's log lines (and the link first, as stock's)."""
-        self.push_link(run_id)
-        self.log.info("Triggering Dag Run. trigger_dag_id=%s run_id=%s", request.trigger_dag_id, run_id)
-        if not self.trigger(request, run_id, reset=reset):
-            return False
-        self.log.info("Dag Run triggered successfully. trigger_dag_id=%s", request.trigger_dag_id)
-        return True
+        error = load("AirflowException" if retry else "AirflowFailException")
+        raise error(f"{dag_id} failed with failed state {state}")
 
 
 def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:
@@ -150,15 +131,16 @@ def check_not_paused(request: TriggerRequest, port: TaskPort) -> None:
         port.paused(request.trigger_dag_id)
 
 
-def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str) -> str:
+def wait_for_run(request: TriggerRequest, port: TaskPort, run_id: str, *, retry: bool = True) -> str:
     """Poll the child run until it reaches an allowed or a failed state (a deleted run raises, as stock)."""
+    # ``retry``: whether a child ended in failed_states leaves the task its retries (TaskPort.child_failed).
     while True:
         port.log_waiting(request, run_id)
         port.sleep(request.poke_interval)
         state = port.dagrun_state(request.trigger_dag_id, run_id)
         # failed_states first, as stock: a state in both lists fails the task.
         if state in request.failed_states:
-            port.child_failed(request.trigger_dag_id, str(state))
+            port.child_failed(request.trigger_dag_id, str(state), retry=retry)
         if state in request.allowed_states:
             port.log.info("%s finished with allowed state %s", request.trigger_dag_id, state)
             return str(state)
@@ -170,27 +152,3 @@ def derived_run_id(parent: ParentKey, trigger_dag_id: str, generation: int) -> s
     identity = "\0".join(map(str, (*parent, trigger_dag_id)))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
     return f"manual__durable-{digest}-{generation}"
-
-
-def run_with_derived_id(request: TriggerRequest, port: TaskPort) -> None:
-    """Run durable=True without ``task_state_store``: every try names the child run :func:`derived_run_id`."""
-    # With a generated run_id. So "already exists" is this task's own run (a lost try's, or its own POST
-    # retried by the API client, apache/airflow#66905); a run that ended in ``failed_states`` makes the next.
-    check_not_paused(request, port)
-    parent = port.parent_key()
-    for generation in itertools.count(1):
-        run_id = derived_run_id(parent, request.trigger_dag_id, generation)
-        if port.trigger_logged(request, run_id, reset=False):
-            port.push_run_id(run_id)
-            if request.wait_for_completion:
-                wait_for_run(request, port, run_id)
-            return
-        state = port.dagrun_state(request.trigger_dag_id, run_id)
-        if request.wait_for_completion and state in request.failed_states:
-            port.log.info("DAG run %s of this task ended %r; triggering a fresh run", run_id, state)
-            continue
-        port.log.info("Reconnecting to DAG run %s (%s): this task's own, triggered earlier", run_id, state)
-        port.push_run_id(run_id)
-        if request.wait_for_completion and state not in request.allowed_states:
-            wait_for_run(request, port, run_id)
-        return

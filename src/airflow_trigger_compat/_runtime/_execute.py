@@ -20,33 +20,26 @@ from ._registry import Feature, Selection, select_strategy
 from ._request import TriggerRequest, build_request
 
 if TYPE_CHECKING:
-    from ._strategies import StrategyModule, accessor, airflow2, runner_exception
+    from ._strategies import StrategyModule, airflow2, runner_exception
 
-    _CHECKED: tuple[StrategyModule, ...] = (accessor, airflow2, runner_exception)
+    _CHECKED: tuple[StrategyModule, ...] = (airflow2, runner_exception)
 
 
 def route(selection: Selection, request: TriggerRequest) -> Route:
-    """Answer, in one place, "which path runs this call, and does durable=True apply?"."""
+    """Answer, in one place, "which path runs this call, and where does durable=True keep the run_id?"."""
     gap = None
     if request.deferrable and request.wait_for_completion:
         gap = "deferrable=True already waits in the triggerer, which survives the loss of a worker"
     elif not request.run_id_generated:
         gap = selection.gap(Feature.TASK_STATE_STORE)  # a fixed run_id needs the store
-    durable = request.durable and gap is None
-    return Route(
-        selection,
-        selection.entry.durable if durable else selection.entry.strategy,
-        durable,
-        durable and selection.supports(Feature.TASK_STATE_STORE),
-        gap if request.durable else None,
-    )
+    keep = selection.entry.keep if request.durable and gap is None else None
+    return Route(selection, selection.entry.path, keep, gap if request.durable else None)
 
 
 def warn_about_gaps(route: Route, request: TriggerRequest, retries: int) -> None:
     """Every warning for something asked of this Airflow that it cannot do (the registry's gaps)."""
     selection = route.selection
-    # The durable wait runs inside execute(), where retries always apply.
-    retry_gap = retries and request.wait_for_completion and not request.deferrable and not route.durable
+    retry_gap = retries and request.wait_for_completion and not request.deferrable
     reason = selection.gap(Feature.RETRY_ON_FAILED_CHILD) if retry_gap else None
     if not (request.dropped or route.durable_gap or reason):
         return  # the common case: nothing to format
@@ -102,10 +95,11 @@ def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
     # Listeners read the run_id from the operator, as with the standard operator.
     operator.trigger_run_id = request.run_id
     chosen = route(selection, request)
-    strategy = cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{chosen.strategy}"))
+    path = cast("StrategyModule", importlib.import_module(f"{__package__}._strategies.{chosen.path}"))
     try:
-        strategy.check(request)
+        path.check(request)
     except TriggerArgumentError as err:
-        strategy.refuse(operator, context, request, err, chosen)
+        path.refuse(operator, context, request, err, chosen)
     warn_about_gaps(chosen, request, getattr(operator, "retries", 0) or 0)
-    return strategy.execute(operator, context, request, chosen)
+    leaf = importlib.import_module(f"{__package__}._strategies.{chosen.leaf}")
+    return leaf.execute(operator, context, request, chosen)

@@ -1,6 +1,7 @@
 """The version story, in one place: read ``REGISTRY`` top to bottom, a half-open Airflow range a row."""
-# Each row: the path stock's behaviour takes, the path durable=True takes, and the features the range lacks,
-# each with its reason. Routing uses the release tuple only (``3.3.0rc1`` is 3.3), as the standard provider.
+# Each row: the path stock's behaviour takes (durable=True triggers through it too), and the features the
+# range lacks, each with its reason.
+# Routing uses the release tuple only (``3.3.0rc1`` is 3.3), as the standard provider.
 
 from __future__ import annotations
 
@@ -94,12 +95,11 @@ def _fmt(release: Release) -> str:
 
 
 class Entry(NamedTuple):
-    """A row of the version story: the ``_strategies`` modules stock's behaviour and ``durable=True`` take."""
+    """A row of the version story: the ``_strategies`` module of stock's path, and what the range lacks."""
 
-    # With the upstream changes behind them, and what the range lacks.
+    # With the upstream changes behind them.
     airflow: VersionRange
-    strategy: str
-    durable: str
+    path: str
     upstream: str
     #: The releases the behavioural suite and the crash tests ran on.
     verified: str
@@ -109,11 +109,16 @@ class Entry(NamedTuple):
     def supports(self, feature: Feature) -> bool:
         return feature not in self.gaps
 
+    @property
+    def keep(self) -> str:
+        """Where durable=True keeps the child's run_id on this row (``_strategies.durable.KEEPERS``)."""
+        return "derived" if Feature.TASK_STATE_STORE in self.gaps else "store"
+
 
 # Reasons shared by several rows are named once.
 _NO_STORE_BEFORE_3_3 = (
-    "task_state_store and ResumableJobMixin arrived in Airflow 3.3 (task-sdk 1.3); before, durable=True "
-    "derives the child's run_id from the parent task instance, which needs a generated run_id"
+    "task_state_store arrived in Airflow 3.3 (task-sdk 1.3); before, durable=True derives the child's "
+    "run_id from the parent task instance, which needs a generated run_id"
 )
 _NO_RUN_AFTER_BEFORE_3_3 = (
     "DagRunTriggerException accepts run_after from Airflow 3.3 (task-sdk 1.3); the standard operator drops "
@@ -128,19 +133,17 @@ _NO_RETRY_BEFORE_3_3 = (
 #: Newest first, contiguous from 2.11 to 4.0.
 REGISTRY: tuple[Entry, ...] = (
     # Airflow 3.3: durable=True works for any run_id. From 3.3.1 the runner also retries a parent whose
-    # trigger failed (apache/airflow#70719). No release has the accessor #69135 proposes (accessor.py).
+    # trigger failed (apache/airflow#70719). No release has the ti.trigger_dag_run() accessor #69135 proposes.
     Entry(
         VersionRange((3, 3, 0), (4, 0, 0)),
         "runner_exception",
-        "accessor",
-        "task-sdk 1.3: task_state_store (apache/airflow#66160, #68438), ResumableJobMixin (#67118), "
+        "task-sdk 1.3: task_state_store (apache/airflow#66160, #68438), "
         "DagRunTriggerException(run_after=...), the runner's retry on a failed child (#68254)",
         "3.3.0-3.3.2, 3.4.0b2",
     ),
     Entry(
         VersionRange((3, 2, 0), (3, 3, 0)),
         "runner_exception",
-        "accessor",
         "task-sdk 1.2: DagRunTriggerException(note=...), RuntimeTaskInstance.get_dag()",
         "3.2.0-3.2.2",
         MappingProxyType(
@@ -155,7 +158,6 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         VersionRange((3, 0, 0), (3, 2, 0)),
         "runner_exception",
-        "accessor",
         "AIP-72 Task SDK: DagRunTriggerException handled by task_runner._handle_trigger_dag_run",
         "3.0.0-3.1.8",
         MappingProxyType(
@@ -174,7 +176,6 @@ REGISTRY: tuple[Entry, ...] = (
     ),
     Entry(
         VersionRange((2, 11, 0), (3, 0, 0)),
-        "airflow2",
         "airflow2",
         "Airflow 2.x trigger_dag API (airflow.api.common.trigger_dag), as the standard operator's "
         "_trigger_dag_af_2",

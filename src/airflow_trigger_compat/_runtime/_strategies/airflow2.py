@@ -1,29 +1,25 @@
 """Airflow 2.11: trigger through the ORM and poll the child run, as stock's ``_trigger_dag_af_2`` does."""
 # Step for step: the XCom, the poll and the deferral use the run that exists, which may have another
-# run_id, found by its logical date; ``durable=True`` derives the child's run_id.
+# run_id, found by its logical date. ``durable=True`` (the ``durable`` module) triggers through here too.
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from .._airflow import dagrun_states, load
-from .._contract import Route, TaskPort, check_not_paused, run_with_derived_id, wait_for_run
+from .._contract import Route, TaskPort, check_not_paused, wait_for_run
 from .._errors import refuse_early as refuse
 from .._registry import DROP, WHEN_MISSING
 from .._request import NOTSET, TriggerRequest, check_trigger_dag_call as check, is_notset
 
-__all__ = ["check", "execute", "refuse"]  # the StrategyModule protocol
+__all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
 
 
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, route: Route) -> None:
     port = OrmPort(operator, context)
-    if route.durable:
-        return run_with_derived_id(request, port)
     check_not_paused(request, port)
-    if not port.trigger(request, request.run_id, reset=request.reset_dag_run):
-        port.existing_run(request, request.run_id)
-    dag_run = port.dag_run
+    dag_run = port.trigger(request)
     context["task_instance"].xcom_push(key=load("XCOM_RUN_ID"), value=dag_run.run_id)
     if not request.wait_for_completion:
         return
@@ -46,17 +42,14 @@ class OrmPort(TaskPort):
 
     def __init__(self, operator: Any, context: Mapping[str, Any]) -> None:
         super().__init__(operator, context)
-        #: The run the last trigger created or reset (stock's ``dag_run``), and the run_id it asked for.
-        self.dag_run: Any = None
-        self.asked: str | None = None
-        self._exists: BaseException | None = None  # the last DagRunAlreadyExists, re-raised as stock
+        self.asked: str | None = None  # the run_id the trigger asked for (stock's wait names it)
 
     def dag_run_identity(self) -> str:
         return f"id={self.context['dag_run'].id}"  # the ORM row: a run recreated under a run_id is new
 
-    def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
-        """``trigger_dag`` as stock's ``_trigger_dag_af_2`` calls it (with ``reset``, stock's clear)."""
-        self.asked = run_id
+    def trigger(self, request: TriggerRequest) -> Any:
+        """Return the run ``trigger_dag`` created or (``reset_dag_run``) cleared, as ``_trigger_dag_af_2``."""
+        self.asked = run_id = request.run_id
         ignored = self._ignored()
         if ignored:
             self.log.warning(
@@ -64,7 +57,7 @@ class OrmPort(TaskPort):
                 ", ".join(ignored),
             )
         try:
-            self.dag_run = load("trigger_dag")(
+            return load("trigger_dag")(
                 dag_id=request.trigger_dag_id,
                 run_id=run_id,
                 conf=request.conf,
@@ -72,17 +65,20 @@ class OrmPort(TaskPort):
                 replace_microseconds=False,
             )
         except load("DagRunAlreadyExists") as err:
-            if not reset:
-                self._exists = err
-                return False
-            self.dag_run = err.dag_run
-            self.log.info("Clearing %s on %s", request.trigger_dag_id, self.dag_run.run_id)
+            if not request.reset_dag_run:
+                if request.skip_when_already_exists:  # else re-raised, as stock (retries apply)
+                    raise load("AirflowSkipException")(
+                        "Skipping due to skip_when_already_exists is set to True and DagRunAlreadyExists"
+                    ) from err
+                raise
+            dag_run = err.dag_run
+            self.log.info("Clearing %s on %s", request.trigger_dag_id, dag_run.run_id)
             if load("DagModel").get_current(request.trigger_dag_id) is None:
                 raise load("DagNotFound")(f"Dag id {request.trigger_dag_id} not found in DagModel") from err
             load("SerializedDagModel").get_dag(request.trigger_dag_id).clear(
-                start_date=self.dag_run.logical_date, end_date=self.dag_run.logical_date
+                start_date=dag_run.logical_date, end_date=dag_run.logical_date
             )
-        return True
+            return dag_run
 
     def _ignored(self) -> list[str]:
         """Return what stock names in the task log as ignored by Airflow 2: each flag not at its default."""
@@ -94,8 +90,14 @@ class OrmPort(TaskPort):
         given = {f.value: getattr(op, f.value, NOTSET) for f in WHEN_MISSING if WHEN_MISSING[f] == DROP}
         return [n for n, v in given.items() if not is_notset(v) and (v is not None or n == "run_after")]
 
-    def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
+    def dagrun_state(self, dag_id: str, run_id: str) -> str:
         """Return the run's state; a missing run raises ``NoResultFound`` (as stock's ``refresh_from_db``)."""
+        return cast("str", self._query(dag_id, run_id, missing_ok=False))
+
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        return self._query(dag_id, run_id, missing_ok=True)
+
+    def _query(self, dag_id: str, run_id: str, *, missing_ok: bool) -> str | None:
         dag_run = load("DagRun")
         with load("create_session")() as session:
             query = session.query(dag_run.state).filter(dag_run.dag_id == dag_id, dag_run.run_id == run_id)
@@ -119,15 +121,8 @@ class OrmPort(TaskPort):
             dagrun_states(request.allowed_states),
         )
 
-    def child_failed(self, dag_id: str, state: str) -> NoReturn:
-        raise load("AirflowException")(f"{dag_id} failed with failed states {state}")
+    def child_failed(self, dag_id: str, state: str, *, retry: bool) -> NoReturn:
+        raise load("AirflowException")(f"{dag_id} failed with failed states {state}")  # retries apply
 
-    def existing_run(self, request: TriggerRequest, run_id: str) -> NoReturn:
-        # As stock 2.11: skip, or re-raise DagRunAlreadyExists (retries apply).
-        if request.skip_when_already_exists:
-            raise load("AirflowSkipException")(
-                "Skipping due to skip_when_already_exists is set to True and DagRunAlreadyExists"
-            ) from self._exists
-        if self._exists is None:
-            raise load("AirflowException")(f"DAG run {run_id!r} of {request.trigger_dag_id!r} already exists")
-        raise self._exists
+
+Port = OrmPort  # the StrategyModule protocol: the port the ``durable`` module waits through on this path

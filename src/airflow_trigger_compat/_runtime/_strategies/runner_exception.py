@@ -1,6 +1,6 @@
 """Airflow 3, stock's path (``_trigger_dag_af_3``): ``execute()`` raises ``DagRunTriggerException``."""
 # The task runner's ``_handle_trigger_dag_run`` triggers, pushes the XCom and polls (AIP-72: a task has
-# no ORM).
+# no ORM). ``durable=True`` (the ``durable`` module) triggers through here too.
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .._errors import TriggerArgumentError, refuse_early
 from .._registry import Feature
 from .._request import TriggerRequest, check_trigger_payload as check
 
-__all__ = ["check", "execute", "refuse"]  # the StrategyModule protocol
+__all__ = ["Port", "check", "execute", "refuse"]  # the StrategyModule protocol
 
 
 def refuse(
@@ -53,3 +53,6 @@ def runner_kwargs(request: TriggerRequest) -> dict[str, Any]:
         "poke_interval": request.poke_interval,
         "deferrable": request.deferrable,
     }
+
+
+Port = TaskPort  # the StrategyModule protocol: the port the ``durable`` module waits through on this path
