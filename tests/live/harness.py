@@ -53,8 +53,12 @@ RETRY_DELAY_S = 2.0  # every task's retry_delay
 #: vendored copy is under test (``E2E_SHIM_PACKAGE``, with its operator in ``E2E_SHIM_OPERATOR``).
 SHIM_PACKAGE = os.environ.get("E2E_SHIM_PACKAGE") or "airflow_trigger_compat"
 SHIM_OPERATOR = os.environ.get("E2E_SHIM_OPERATOR") or f"{SHIM_PACKAGE}:TriggerDagRunOperator"
-#: The line each waiting operator logs before every poll of its child run (in the task log): the task
-#: runner's wait (3.x stock and durable=False), the standard operator's on 2.11, the shim's own wait.
+#: The line each waiting try logs before every poll of its child run (in the task log): the task runner's
+#: wait on 3.x (stock, durable=False and durable=True's try 1: "Waiting for dag run to complete execution
+#: in allowed state."), the operator's on 2.11 (stock's and the package's, also a durable retry's:
+#: "Waiting for <dag> on <run> to become allowed state ..."), and a durable retry's wait inside execute()
+#: after it reconnected on 3.x (TaskPort.log_waiting: "Waiting for <dag> on <run> to reach an allowed
+#: state [...]").
 POLL_LINES = (
     "Waiting for dag run to complete execution in allowed state",
     "to become allowed state",
@@ -63,13 +67,15 @@ POLL_LINES = (
 #: Poll lines that show a try is really mid-wait: the second is logged after one whole poll (a sleep of
 #: poke_interval and a read of the child run's state) beyond the trigger or the reconnect.
 MID_WAIT_POLLS = 2
-#: First line of a retry's task log that shows the durable path picking up the stored run.
+#: The first of these lines in a durable=True retry's task log says what it did with the run an earlier try
+#: kept (first match wins). "Triggering Dag Run." is the 3.x runner's: with no line of durable's before it,
+#: there was no run to take up (the kept run_id never triggered: a try died before its trigger; or a clear's
+#: fresh key) and the retry triggered (2.11 logs no line for that: its decision is None, and the time to
+#: the new child run is reported instead).
 RECONNECT_EVENTS = {
-    "Reconnecting to existing job": "reconnect",
-    "was never created; triggering it now": "trigger stored run_id",
-    "Job already completed successfully": "already succeeded",
-    "Reconnecting to DAG run": "reconnect",  # below 3.3: the derived run_id already existed
-    "triggering a fresh run": "fresh run after a failed child",
+    "Reconnecting to DAG run": "reconnect",
+    "triggered by an earlier try, ended": "fresh run after a failed child",
+    "Triggering Dag Run.": "triggered",
 }
 
 
@@ -747,7 +753,10 @@ class Run:
         (self.inst.marker_dir / f"{self.child_dag_id}.release").touch()
 
     def durable_decision(self, attempt: int, index: int = -1) -> tuple[str, float] | None:
-        """The retry's durable decision (RECONNECT_EVENTS) and when its task log shows it."""
+        """A durable=True retry's decision (RECONNECT_EVENTS) and when its task log shows it; None for the
+        other operators (stock's retry logs the runner's trigger line too)."""
+        if not self.case.startswith("shim_durable__"):
+            return None
         for line in self.task_log(attempt, index).splitlines():
             event = next((e for e in RECONNECT_EVENTS if e in line), None)
             if event is not None and (t := log_line_time(line)) is not None:

@@ -2,10 +2,12 @@
 
 Kinds (case ids ``<variant>__<kind>__<n>``, the DAG file's): ``midwait`` kills the task process while it
 polls its child run; ``workerkill`` its supervisor too (the whole worker); ``winbefore`` / ``winafter``
-kill it in a window before or right after the shim's trigger seam; ``doublekill`` kills try 1 and try 2
-mid-wait (retries=2); ``mapped``: indices 0 and 1 of 3 mid-wait. No kill: ``childfail`` (the child fails
-on its first run only), ``clearwait`` (the task is cleared while it waits), ``clear`` (cleared after
-success), ``recreate`` (the parent run deleted and triggered again under its run_id).
+kill it in a window once the run_id is kept and before the trigger, or right after the trigger (the DAG
+file's); ``doublekill`` kills try 1 and try 2 mid-wait (retries=2): with durable=True, try 1 while the
+task runner waits (3.x; 2.11: the operator) and try 2 while the reconnected try waits inside execute();
+``mapped``: indices 0 and 1 of 3 mid-wait. No kill: ``childfail`` (the child fails on its first run
+only), ``clearwait`` (the task is cleared while it waits), ``clear`` (cleared after success),
+``recreate`` (the parent run deleted and triggered again under its run_id).
 
 Which PID is killed: the task instance's ``pid`` column. On 3.x the LocalExecutor worker runs the
 supervisor, which forks the task process and reports *that* child's PID to the execution API
@@ -82,9 +84,6 @@ NOT_RUN: tuple[tuple[tuple[str, ...], str, tuple[int, int], tuple[int, int], str
     (("stock", "shim_durable"), "workerkill", (3, 1), (3, 3), _WORKERKILL),
     (("shim_nodur",), "workerkill", (2, 11), (3, 0), _WORKERKILL + " (durable=False: only on 3.0)"),
     (("shim_nodur",), "workerkill", (3, 1), (99, 0), _WORKERKILL + " (durable=False: only on 3.0)"),
-    (("shim_durable",), "winbefore", (2, 11), (3, 3),
-     "the window after the run_id is stored and before the trigger exists only with a task_state_store "
-     "(3.3+)"),
     (_ALL, "clearwait", (3, 0), (3, 1),
      "on 3.0 a task cleared while running (RESTARTING) did not start its next try within 300 s, with stock "
      "as with the shim (seen on 3.0.6)"),
@@ -135,7 +134,7 @@ def cases(minor: str, shim: bool, repeats: int = 3) -> dict[str, float]:
     ``repeats`` times."""
     version = tuple(int(x) for x in minor.split("."))
     retry_kill = "workerkill" if version == (3, 0) else "midwait"
-    repeated = {retry_kill, "winbefore", *(["winafter"] if version >= (3, 3) else [])}
+    repeated = {retry_kill, *(["winbefore", "winafter"] if version >= (3, 3) else [])}
     release = importlib.metadata.version("apache-airflow")
     out: dict[str, float] = {}
     for variant, kind in groups(shim):
@@ -200,7 +199,7 @@ class CaseRunner(Run):
         self.t_act = (time.time(), time.monotonic())
         # Airflow 3.0 retries a killed task only when its whole worker is gone (see cases())
         self.res.kill_whole_worker = kill == "workerkill" or (
-            kill in ("doublekill", "mapped", "winafter") and inst.minor == "3.0"
+            kill in ("doublekill", "mapped", "winafter", "winbefore") and inst.minor == "3.0"
         )
 
     def _wait(self, what: str, pred: Any, every: float = 0.25) -> Any:

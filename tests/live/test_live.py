@@ -81,7 +81,7 @@ def celery_report(postgres: harness.Postgres) -> dict[str, Any]:
 
 
 #: Task processes each kind SIGKILLs (2.11 fails each through one zombie callback).
-KILLS = {"midwait": 1, "winafter": 1, "doublekill": 2, "mapped": 2}
+KILLS = {"midwait": 1, "winbefore": 1, "winafter": 1, "doublekill": 2, "mapped": 2}
 
 
 def expected(variant: str, kill: str) -> tuple[str, int, int]:
@@ -107,6 +107,18 @@ def expected(variant: str, kill: str) -> tuple[str, int, int]:
     if variant == "shim_durable":
         return ("success", tries, 1)  # every retry reconnects (or triggers the run_id try 1 meant)
     return ("success", tries, tries)  # stock and durable=False: each retry triggers a duplicate
+
+
+def durable_decision(kill: str) -> str | None:
+    """What a durable=True retry's task log must show it did (harness.RECONNECT_EVENTS), or None: not
+    checked. Every kill after the trigger (the runner's wait in try 1, its trigger in winafter) leaves a run
+    try 2 reconnects to and waits on; ``doublekill``'s try 3 then reconnects to the same run. ``winbefore``:
+    nothing was triggered, so try 2 triggers the kept run_id (2.11 logs no line for that)."""
+    if kill in ("midwait", "workerkill", "winafter", "doublekill", "mapped"):
+        return "reconnect"
+    if kill == "winbefore" and VERSION >= (3, 0):
+        return "triggered"
+    return None
 
 
 def clearwait_children(variant: str, case: dict[str, Any]) -> int:
@@ -160,6 +172,11 @@ def test_crash_case(request: pytest.FixtureRequest, variant: str, kill: str) -> 
         if variant == "shim_durable":
             # A generated run_id: durable works on every version, so it never warns.
             assert case["durable_warning_logged"] is False, case
+            # What the retry did with the run try 1 kept (its task log; DECISIONS)
+            if (want := durable_decision(kill)) is not None:
+                assert case["durable_decision"] == want, (
+                    f"{case['case']}: try 2 decided {case['durable_decision']!r}, expected {want!r}"
+                )
         if case["window_child_run_id"]:
             # The one child run is the run_id try 1 stored (window a) or triggered (window b).
             assert case["child_run_ids"] == [case["window_child_run_id"]], case

@@ -10,8 +10,13 @@ interval, the retry delay, the marker directory.
 
 A child sleeps until the harness releases it (a marker file) or its time is up, so it is still running
 when a retry looks for it, whatever the load. ``winbefore`` / ``winafter`` parents stop try 1 in a
-window before or right after the shim's trigger seam (the ``trigger`` of the durable path's port,
-``SupervisorPort``; 2.11: ``OrmPort``) and tell the harness (a marker file) to kill them there.
+window and tell the harness (a marker file: the pid, the child run_id) to kill them there. ``winbefore``:
+the run_id is kept (3.3+: in the task_state_store; below: derived) and nothing is triggered yet, i.e. on
+entry to stock's path module's ``execute`` (``_strategies.<entry.path>``), which durable's leaf calls with
+the kept run_id. ``winafter``: the child run exists and the parent has recorded nothing else; on 3.x the
+task runner has triggered it and is about to push the ``trigger_run_id`` XCom (the window is entered from
+``RuntimeTaskInstance.xcom_push``: Airflow's private runner, test code only), on 2.11 ``OrmPort.trigger``
+has returned.
 ``E2E_SHIM_PACKAGE`` (the runtime, e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR``
 (``module:Class``) point the shim cases elsewhere (``nox -s "provider(3.3)"``).
 """
@@ -26,8 +31,12 @@ import time
 
 try:  # Airflow 3
     from airflow.sdk import DAG
+
+    AIRFLOW3 = True
 except ImportError:  # Airflow 2
     from airflow import DAG
+
+    AIRFLOW3 = False
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator as StockOperator
@@ -71,13 +80,43 @@ def _window(dag_id: str, child_run_id: str | None) -> None:
     time.sleep(600)
 
 
-def _seam() -> type:
-    """The port of the path the shim's registry sends durable=True to: its one TaskPort subclass."""
+def _path_module():
+    """Stock's path module on this Airflow (``_strategies.<entry.path>``): durable's leaf triggers through its
+    ``execute``, looked up on the module at each call."""
     runtime = importlib.import_module(SHIM_RUNTIME)
-    path = importlib.import_module(f"{SHIM_RUNTIME}._strategies.{runtime.select_strategy().entry.durable}")
-    base = importlib.import_module(f"{SHIM_RUNTIME}._contract").TaskPort
-    (port,) = {v for v in vars(path).values() if isinstance(v, type) and issubclass(v, base) and v != base}
-    return port
+    return importlib.import_module(f"{SHIM_RUNTIME}._strategies.{runtime.select_strategy().entry.path}")
+
+
+def _enter_window(kill: str, context) -> None:
+    """Make try 1 stop in its window. Patches that live as long as the try's process: it is killed there."""
+    dag_id, path = context["ti"].dag_id, _path_module()
+    if kill == "winbefore":  # the run_id kept, nothing triggered
+        trigger = path.execute
+
+        def before(operator, ctx, request, route):
+            _window(dag_id, request.run_id)
+            return trigger(operator, ctx, request, route)
+
+        path.execute = before
+    elif AIRFLOW3:  # the runner triggered the run; its next step records its run_id (an XCom)
+        cls = type(context["ti"])
+        push = cls.xcom_push
+
+        def after(ti, key, value):
+            if key == "trigger_run_id":
+                _window(dag_id, value)
+            return push(ti, key, value)
+
+        cls.xcom_push = after
+    else:  # Airflow 2: the operator's own trigger through the ORM returned the run
+        port, orm_trigger = path.Port, path.Port.trigger
+
+        def returned(port_self, request):
+            dag_run = orm_trigger(port_self, request)
+            _window(dag_id, dag_run.run_id)
+            return dag_run
+
+        port.trigger = returned
 
 
 def _operator_class(variant: str, kill: str):
@@ -86,25 +125,12 @@ def _operator_class(variant: str, kill: str):
         return base
 
     class WindowedTrigger(base):  # type: ignore[misc,valid-type]
-        """Try 1 stops in its window, before or after the shim's trigger seam, until the harness kills it."""
+        """Try 1 stops in its window (before the trigger, or right after it) until the harness kills it."""
 
         def execute(self, context):
-            port = _seam()
-            original, dag_id, try1 = port.trigger, context["ti"].dag_id, int(context["ti"].try_number) == 1
-
-            def wrapped(port_self, request, child_run_id, **kwargs):
-                if try1 and kill == "winbefore":
-                    _window(dag_id, child_run_id)
-                result = original(port_self, request, child_run_id, **kwargs)
-                if try1 and kill == "winafter":
-                    _window(dag_id, child_run_id)
-                return result
-
-            port.trigger = wrapped
-            try:
-                return super().execute(context)
-            finally:
-                port.trigger = original
+            if int(context["ti"].try_number) == 1:
+                _enter_window(kill, context)
+            return super().execute(context)
 
     WindowedTrigger.__name__ = f"Windowed{base.__name__}"
     return WindowedTrigger
