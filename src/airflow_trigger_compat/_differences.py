@@ -151,10 +151,10 @@ DIFFERENCES: tuple[Difference, ...] = (
         "created, often with a message that does not name the argument; retries apply and repeat it",
         package="fails before any child run exists, without retries (AirflowFailException), with a message "
         "that names the argument, the value and the fix; the error is also stock's type (ValueError, "
-        "TypeError, or stock's narrower type such as pendulum's ParserError). 3.0-3.2, on stock's path (not "
-        "durable=True's), for what the task runner's trigger payload refuses (conf's shape, a naive date): "
-        "the message is logged and the runner refuses the payload as it refuses stock's (no retry, the link "
-        "naming the run_id)",
+        "TypeError, or stock's narrower type such as pendulum's ParserError). 3.0-3.2 (durable=True "
+        "too: it triggers through stock's path), for what the task runner's trigger payload refuses (conf's "
+        "shape, a naive date): the message is logged and the runner refuses the payload as it refuses "
+        "stock's (no retry, the link naming the run_id)",
         reason="no retry can fix an argument, and a retry after the child was triggered triggers it again",
         fields=frozenset({"tries", "children", "error", "xcoms", "runs", "log"}),
         shown_by="test_parity.py, the invalid_* scenarios",
@@ -170,29 +170,24 @@ DIFFERENCES: tuple[Difference, ...] = (
         shown_by="test_parity.py::test_empty_trigger_dag_id_is_refused_at_parse",
     ),
     Difference(
-        id="durable-timeout-bounds-the-wait",
-        airflow=VersionRange((3, 0, 0), (4, 0, 0)),
-        when="durable=True (below 3.3: with a generated run_id), wait_for_completion=True, and an "
-        "execution_timeout shorter than the child run",
-        stock="the task runner waits outside execute(), so execution_timeout bounds only the trigger and "
-        "the parent waits as long as the child runs",
-        package="the wait runs inside execute(), so execution_timeout bounds it (as on Airflow 2); a "
-        "timed-out try's retry reconnects to the same child run, never triggers a second one",
-        reason="durable=True owns the wait in order to survive the worker; a timeout that bounds it is what "
-        "execution_timeout means everywhere else, and the reconnect keeps it to one child run",
-        fields=frozenset({"tries", "error", "children", "runs", "log"}),
-        shown_by="test_parity.py::test_parity[durable_execution_timeout_shorter_than_child]",
-    ),
-    Difference(
         id="durable-reconnects-after-a-lost-worker",
         airflow=_EVERY_VERSION,
-        when="durable=True and the worker running the parent dies after the trigger; the task is retried",
+        when="durable=True and the worker running the parent is lost once the child run was triggered (while "
+        "the task runner, or on 2.11 the operator, waits on it); the task is retried. Until then a try runs "
+        "as stock's: the run_id is kept first, then stock's path triggers and waits",
         stock="the retry triggers a second child run",
-        package="the retry reconnects to the child run the lost try triggered (one child run)",
-        reason="the point of durable=True: a lost worker must not duplicate the child's work",
-        fields=frozenset({"children", "runs"}),
+        package="the retry reconnects to the child run the lost try triggered (one child run): it logs "
+        '"Reconnecting to DAG run", pushes the XComs stock pushes and, waiting, polls the run inside '
+        "execute(): execution_timeout bounds that wait (the timed-out try's retry reconnects again), and a "
+        "child that fails there ends the try as the installed runner ends it (retried on 2.11 and 3.3+, "
+        "failed without retries on 3.0-3.2). A kept run that was never created is triggered under its "
+        "run_id; one that ended in failed_states gets a fresh run",
+        reason="the point of durable=True: a lost worker must not duplicate the child's work. The task "
+        "runner waits only on a run it triggers itself, so a reconnected try waits in execute(), as on "
+        "Airflow 2",
+        fields=frozenset({"children", "runs", "tries", "error", "log"}),
         shown_by="tests/live (nox -t live): the live crash test, real scheduler and SIGKILL; the durable "
-        "seam tests in test_trigger_dagrun.py",
+        "tests in test_trigger_dagrun.py (a try lost before or after the trigger)",
     ),
     Difference(
         id="durable-derived-run-id",
@@ -205,7 +200,8 @@ DIFFERENCES: tuple[Difference, ...] = (
         reason="with no task_state_store before Airflow 3.3, the run_id is what lets a retry find the run a "
         "lost try made: Airflow refuses a second run with it",
         fields=frozenset({"children", "xcoms"}),
-        shown_by="test_trigger_dagrun.py, the durable seam tests (the parity scenarios fix the run_id)",
+        shown_by="test_parity.py::test_parity[durable_generated_*]; the durable tests in "
+        "test_trigger_dagrun.py",
     ),
     Difference(
         id="durable-recreated-by-dag-test",
@@ -219,52 +215,6 @@ DIFFERENCES: tuple[Difference, ...] = (
         "through the REST API, a backfill or the scheduler starts at a new time and triggers its own child",
         fields=frozenset({"children", "runs", "xcoms"}),
         shown_by="test_parity.py::test_parity[durable_recreated_parent_*]; tests/live, the recreate case",
-    ),
-    Difference(
-        id="durable-trigger-error-retries",
-        airflow=VersionRange((3, 0, 0), (3, 3, 1)),
-        when="durable=True takes the operator's own path (3.3.0: not deferrable; 3.0-3.2: also a generated "
-        "run_id) and the trigger or a poll fails with the API's error (trigger_dag_id names no DAG, the "
-        "child run deleted while waited on)",
-        stock="the task runner of 3.0 to 3.3.0 lets that error escape its handler (task-sdk 1.3.1 catches "
-        "it, _handle_handler_failure): the task fails at once, without retries or callbacks and without "
-        'the "Task failed with exception" line, its Triggered DAG link naming the run_id',
-        package="the trigger and the poll run in execute(), so the error fails the try as any task error: "
-        'retries and callbacks apply and the runner logs "Task failed with exception", as on 2.11 and '
-        "3.3.1+; the link names no run",
-        reason="durable=True triggers and waits in execute() to own the child's run_id; an error there is a "
-        "task error like any other, and a transient one (the API briefly unavailable) deserves the retries "
-        "the DAG asked for, which the runner itself gives from 3.3.1",
-        fields=frozenset({"tries", "error", "xcoms", "log"}),
-        shown_by="test_parity.py::test_parity[durable_generated_trigger_dag_missing], "
-        "[durable_wait_child_deleted] on 3.3.0",
-    ),
-    Difference(
-        id="durable-failed-child-retries",
-        airflow=VersionRange((3, 0, 0), (3, 3, 0)),
-        when="durable=True with a generated run_id, wait_for_completion=True (not deferrable), retries, and "
-        "the child run fails",
-        stock="the 3.0-3.2 task runner marks the parent failed without retrying (apache/airflow#62970)",
-        package="the wait runs in execute(), so the try fails and retries apply, as on 2.11 and 3.3 (the "
-        "XComs are then the retry's)",
-        reason="a retry that triggers a fresh child is what retries promise; 3.3's runner does the same",
-        fields=frozenset({"tries", "error", "xcoms", "runs", "log"}),
-        shown_by="test_parity.py::test_parity[durable_wait_child_fails_with_retries]",
-    ),
-    Difference(
-        id="durable-try-ends-by-raising",
-        airflow=VersionRange((3, 0, 0), (4, 0, 0)),
-        when="durable=True takes the operator's own path (3.3: not deferrable; 3.0-3.2: also a generated "
-        "run_id) and a try fails on the child: it ends in failed_states, or a retry finds the run_id taken",
-        stock='the task runner logs its line ("DagRun finished with failed state.", "Dag Run already '
-        'exists, marking task as failed.") and ends the try',
-        package="the operator logs the same line and ends the try by raising stock's error, which the task "
-        'runner logs as "Task failed with exception"; on 3.3 a retry after a failed child also logs '
-        'ResumableJobMixin\'s "Prior job in terminal state, resubmitting fresh"',
-        reason="durable=True owns the trigger and the wait to survive the worker, and an operator ends a "
-        "try only by raising",
-        fields=frozenset({"log"}),
-        shown_by="test_parity.py::test_parity[durable_*fails*] on 3.3; 3.0-3.2: durable-failed-child-retries",
     ),
     Difference(
         id="older-provider-parameters",

@@ -547,6 +547,40 @@ class _StopAfterFirstTry(BaseException):
     """Raised out of dag.test() (which swallows Exception) once the first try has ended."""
 
 
+class LostWorker(BaseException):
+    """Raise it anywhere in a try (the operator, the task runner's handler) to end the try as a lost worker.
+
+    A BaseException, so no ``except Exception`` on the way (the package's, the 3.x runner's handlers,
+    dag.test()'s) treats it as an error of a call: nothing after the raise runs, as when the process dies.
+    The harness then does what the scheduler does for a task whose worker stopped heartbeating: the task
+    instance, still running, becomes up_for_retry (failed without retries left), and dag.test() goes on.
+    (Airflow 2.11's ``_run_raw_task`` records the failure itself, with the same result, before re-raising.)
+    The task's task_state_store, XComs and child runs stay as the try left them.
+    """
+
+
+def _lose_worker(ti: Any) -> None:
+    """Mark a try whose worker was lost as the scheduler would (up_for_retry while it has retries left)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == ti.dag_id,
+                TaskInstance.run_id == ti.run_id,
+                TaskInstance.task_id == ti.task_id,
+            )
+        ).one()
+        if str(_value(row.state)) not in ("running", "queued"):
+            return  # Airflow 2.11: the task's own handler already recorded the failure
+        retry = row.try_number <= row.max_tries
+        row.state = TaskInstanceState.UP_FOR_RETRY if retry else TaskInstanceState.FAILED
+        row.end_date = datetime.datetime.now(UTC)
+
+
 class ParentTimeout(BaseException):
     """The parent did not finish in time (a wait that nothing released); raised in the main thread."""
 
@@ -686,6 +720,10 @@ def _observe_tries(
         error: BaseException | None = None
         try:
             return original(*args, **kwargs)
+        except LostWorker as exc:
+            error = exc
+            _lose_worker(kwargs["ti"])
+            return None
         except BaseException as exc:
             error = exc
             if type(exc).__name__ == "AirflowTaskTimeout":

@@ -65,14 +65,10 @@ select_strategy = compat.select_strategy
 
 
 def durable_port(selection: Any) -> Any:
-    """The trigger seam: the port of the path the registry row sends durable=True to (its ``trigger`` and
-    ``dagrun_state``), the one ``TaskPort`` subclass of that strategy module."""
-    path = importlib.import_module(f"{compat.__name__}._strategies.{selection.entry.durable}")
-    base = importlib.import_module(f"{compat.__name__}._contract").TaskPort
-    (port,) = {
-        v for v in vars(path).values() if isinstance(v, type) and issubclass(v, base) and v is not base
-    }
-    return port
+    """The port durable=True reads Airflow through on this row: the ``Port`` of stock's path module
+    (``TaskPort``, the Task SDK's public API, on 3.x; ``OrmPort`` on 2.11), with its ``run_state``,
+    ``dagrun_state`` and (2.11) ``trigger``."""
+    return importlib.import_module(f"{compat.__name__}._strategies.{selection.entry.path}").Port
 
 
 def _stock_operator(spec: str | None) -> Any:

@@ -164,7 +164,7 @@ def selection(airflow_db: dict[str, float]) -> Any:
 
     ResultRecorder.instance.meta.update(
         airflow=airflow.__version__,
-        strategy=chosen.entry.strategy,
+        strategy=chosen.entry.path,
         package=compat.__name__,
         provider_standard=provider_standard,
     )

@@ -268,9 +268,9 @@ def trigger_would_refuse(fields: dict[str, Any], kwargs: dict[str, Any]) -> str 
         except ValueError as err:
             return f"poke_interval: {err}"
     if "dag_run_id" in fields:  # Airflow 3: the TriggerDagRun payload the runner builds
-        from _subject import compat
+        # The runner's own message (the runtime no longer loads it: the runner builds it from the exception).
+        from airflow.sdk.execution_time.comms import TriggerDagRun as message
 
-        message = compat._airflow.load("TriggerDagRun")
         accepted = set(message.model_fields)
         payload = {
             "dag_id": fields["trigger_dag_id"],

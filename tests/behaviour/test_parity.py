@@ -237,13 +237,13 @@ def scenarios() -> dict[str, Scenario]:
     # A DAG that does not exist (yet): retried, as with stock, since the DAG processor may not have parsed it.
     s["trigger_dag_id_unknown"] = Scenario({"trigger_dag_id": "no_such_dag"}, retries=1, timeout=20)
 
-    # -- durable=True: without a crash, the same as stock (the crash is the live test's, tests/live) -----
-    # Below 3.3 (no task_state_store) durable=True needs a generated run_id: with a fixed one (these
-    # scenarios fix it, to compare children) it warns and runs as stock.
+    # -- durable=True: without a lost worker, the same as stock (the loss: test_trigger_dagrun.py's durable
+    # tests, tests/live). The first try keeps the run_id, then takes stock's path (3.x: the task runner
+    # triggers and waits), so its outcome, log lines and retries are stock's; only a retry after a lost try
+    # acts otherwise. Below 3.3 (no task_state_store) durable=True needs a generated run_id: with a fixed
+    # one (these scenarios fix it, to compare children) it warns and runs as stock.
     durable_unavailable = (("DurableUnavailableWarning", lacks("task_state_store")),)
-    raises_on_3_3 = ("durable-try-ends-by-raising", supports("task_state_store"))
-    # Up to 3.3.0 an API error inside the runner's trigger handler escapes it (task-sdk 1.3.1 catches it).
-    runner_lets_errors_escape = lambda sel: (3, 0, 0) <= sel.version.release < (3, 3, 1)  # noqa: E731
+    no_retry_on_failed_child = ("RetryUnavailableWarning", lacks("retry_on_failed_child"))
     s["durable_wait_child_succeeds"] = Scenario(
         {"logical_date": _d(), **WAIT}, package_kwargs=DURABLE, warns=durable_unavailable
     )
@@ -258,8 +258,7 @@ def scenarios() -> dict[str, Scenario]:
         package_kwargs=DURABLE,
         finish="failed",
         retries=1,
-        expect=(raises_on_3_3,),
-        warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
+        warns=(*durable_unavailable, no_retry_on_failed_child),
     )
     # A generated run_id: durable on every version; below 3.3 the run_id is derived from the parent.
     below_3_3 = lacks("task_state_store")
@@ -271,27 +270,26 @@ def scenarios() -> dict[str, Scenario]:
         package_kwargs=DURABLE,
         finish="failed",
         retries=1,
-        # 3.0-3.2: the durable wait is the operator's own, so retries apply where stock's runner ignores them.
-        expect=(
-            raises_on_3_3,
-            ("durable-derived-run-id", below_3_3),
-            ("durable-failed-child-retries", lacks("retry_on_failed_child")),
-        ),
-        warns=(),
+        # 3.0-3.2: try 1's wait is the runner's, as stock's: the child's failure ends it without retries.
+        expect=(("durable-derived-run-id", below_3_3),),
+        warns=(no_retry_on_failed_child,),
     )
     # The parent's DAG run deleted and created again under the same run_id (dag.test() does both): the new
     # run triggers its own child, as stock's does; the earlier run's child is never adopted.
-    # 3.0-3.2: the operator-owned path without a store tells DAG runs apart by their start_date.
+    # 3.0-3.2: the derived run_id tells DAG runs apart by their start_date (the Task SDK shows no id).
     recreated_by_dag_test = (
         "durable-recreated-by-dag-test",
-        lambda sel: sel.entry.durable == "accessor" and not sel.supports("task_state_store"),
+        lambda sel: sel.entry.path == "runner_exception" and sel.entry.keep == "derived",
     )
+    # 3.0-3.2: the runner's link XCom, pushed before the trigger fails, names the derived run_id.
     s["durable_generated_trigger_dag_missing"] = Scenario(
         {"trigger_dag_id": "compat_missing"},
         package_kwargs=DURABLE,
         retries=1,
         finish=None,
-        expect=(("durable-trigger-error-retries", runner_lets_errors_escape),),
+        expect=(
+            ("durable-derived-run-id", lambda sel: sel.entry.path == "runner_exception" and below_3_3(sel)),
+        ),
     )
     s["durable_recreated_parent_waits"] = Scenario(
         dict(WAIT),
@@ -311,7 +309,6 @@ def scenarios() -> dict[str, Scenario]:
         {"trigger_run_id": "child_dexists", "logical_date": date},
         package_kwargs=DURABLE,
         existing=_existing("child_dexists", date),
-        expect=(raises_on_3_3,),
         warns=durable_unavailable,
     )
     date = _d()
@@ -333,13 +330,6 @@ def scenarios() -> dict[str, Scenario]:
         package_kwargs=DURABLE,
         finish="deleted",
         timeout=20,
-        # 3.3.0: durable polls (a fixed run_id has the store); stock's poll error escapes the runner.
-        expect=(
-            (
-                "durable-trigger-error-retries",
-                lambda sel: sel.supports("task_state_store") and runner_lets_errors_escape(sel),
-            ),
-        ),
         warns=durable_unavailable,
     )
     s["durable_note_and_run_after"] = Scenario(
@@ -367,8 +357,9 @@ def scenarios() -> dict[str, Scenario]:
         finish_delay=3.0,
         retries=1,
         timeout=40,
-        expect=(("durable-timeout-bounds-the-wait", supports("task_state_store")),),
-        warns=(*durable_unavailable, ("RetryUnavailableWarning", lacks("retry_on_failed_child"))),
+        # Try 1's wait is the runner's, outside execution_timeout, as stock's (a reconnected try's wait is
+        # inside it: test_trigger_dagrun.py::test_durable_execution_timeout_bounds_a_reconnected_wait).
+        warns=(*durable_unavailable, no_retry_on_failed_child),
     )
     return s
 

@@ -19,11 +19,12 @@ import itertools
 import json
 import os
 import re
+import time
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import _harness
 import pytest
@@ -34,6 +35,7 @@ from _subject import (
     STOCK_LACKS,
     STOCK_STALE_FIXES,
     DurableUnavailableWarning,
+    RetryUnavailableWarning,
     StockOperator,
     TriggerCompatWarning,
     TriggerDagRunOperator,
@@ -209,12 +211,11 @@ def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) ->
 
 def expected_path(selection: Any, durable: bool) -> dict[str, int | None]:
     """Who creates the child run, as the registry routes it. Airflow 2 has no task runner: the operator
-    triggers through the ORM. On Airflow 3 the runner triggers (stock's path) unless durable=True takes the
-    operator-owned path, which with this test's fixed run_id needs task_state_store."""
+    triggers through the ORM. On Airflow 3 the task runner triggers, with durable=True too (durable keeps
+    the run_id first, then raises DagRunTriggerException as stock does)."""
     if not _has_task_runner():
         return {"runner_calls": None, "orm_triggers": 1}
-    operator_owned = durable and selection.supports("task_state_store")
-    return {"runner_calls": 0 if operator_owned else 1, "orm_triggers": 1}
+    return {"runner_calls": 1, "orm_triggers": 1}
 
 
 @pytest.mark.parametrize("durable", [False, True], ids=["default", "durable"])
@@ -231,7 +232,7 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
             durable=durable,
             finish={run_id: "success"},
         )
-    record_property("path", f"{selection.entry.strategy}/{selection.entry.durable}: {path_spy.summary()}")
+    record_property("path", f"{selection.entry.path}/{selection.entry.keep}: {path_spy.summary()}")
 
     assert result.state == "success"
     expected = expected_path(selection, durable)
@@ -244,10 +245,15 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
 
 # --- durable: crash recovery (every version) --------------------------------------------------------------
 #
-# Each scenario runs a real durable parent through the package's trigger seam (``SupervisorPort`` on 3.x,
-# ``OrmPort`` on 2.11), which a hook can crash at a chosen call, as a lost worker would. On 3.3+ the child's
-# run_id is kept in the real task_state_store; below 3.3 there is none and the run_id is derived from the
-# parent task instance, so a retry's trigger answers "already exists" for the lost try's run.
+# Each scenario runs a real durable parent whose try can be lost at a chosen moment, as a lost worker would
+# (``_harness.LostWorker``: nothing after it runs; the try becomes up_for_retry, as the scheduler makes a
+# task whose worker stopped heartbeating). The moments are those of stock's own path, which durable=True's
+# try 1 takes: on 3.x the task runner's trigger handler (``_handle_trigger_dag_run``, after execute() raised
+# DagRunTriggerException), before it sends the trigger or at its first poll, the child then existing; on
+# 2.11 the operator's ORM trigger (``OrmPort.trigger``). What a retry asks, it asks through the package's
+# port (``run_state``: the Task SDK's get_dr_count/get_dagrun_state on 3.x), recorded as a "lookup". On
+# 3.3+ the child's run_id is kept in the real task_state_store; below 3.3 there is none and the run_id is
+# derived from the parent task instance.
 
 #: The key prefix durable=True keeps the child's run_id under (README). Renaming it breaks retries in
 #: flight, so the literal is pinned here rather than read from the package.
@@ -263,78 +269,133 @@ def has_store(selection: Any) -> bool:
     return bool(selection.supports("task_state_store"))
 
 
-class WorkerCrash(BaseException):
-    """Ends a try at the seam, as a lost worker would: mid-call, with no package code after it running.
-
-    A BaseException, so no ``except Exception`` in the package or in Airflow's client treats it as an
-    error of the call. The task runner's last-resort handler reports the try failed, and with retries
-    left it ends up_for_retry: the same TI state the scheduler gives a task whose worker stopped
-    heartbeating. The task_state_store is untouched by either.
-    """
-
-
-class WorkerCrashError(Exception):
-    """The same crash on Airflow 2, whose ``dag.test()`` lets a BaseException end the test itself; the
-    package's ORM path catches nothing broader than DagRunAlreadyExists, so an Exception ends the try alike.
-    """
+def retries_failed_child(selection: Any) -> bool:
+    """The installed runner retries a try whose child failed in a synchronous wait (3.3+; 2.11's operator)."""
+    return bool(selection.supports("retry_on_failed_child"))
 
 
 @dataclass(frozen=True)
 class SeamCall:
     try_number: int
-    op: str  # "trigger" (the TriggerDagRun message / trigger_dag) or "state" (a run-state lookup)
+    #: "trigger" (3.x: the runner's trigger handler; 2.11: the ORM trigger) or "lookup" (port.run_state)
+    op: str
     run_id: str
     #: The parent's task_state_store value for its key when the call was made (None without a store).
     stored: Any
+    #: A lookup's answer: the run's state, or None when it does not exist.
+    answer: Any = None
 
 
 @dataclass
 class Seam:
-    """Records every call through the package's trigger seam; runs a hook before each; finishes children.
+    """Records every trigger and every lookup of a durable parent; loses a try where asked; finishes children.
 
-    ``before(call)`` runs before the real call (raise WorkerCrash there to crash). ``finish_in_try`` maps a
-    try number to the state the harness sets on every child run that try triggers or looks up, once the
-    real call has returned (a generated run_id is only known then).
+    ``lose`` = (try number, "before" or "after"): that try's worker is lost just before its trigger, or
+    just after it (3.x: at the runner's first poll; 2.11: as the ORM trigger returns), the child existing.
+    ``then(call)`` runs just before the loss. ``finish_in_try`` maps a try number to the state the harness
+    sets on every child run a trigger or a lookup of that try names.
     """
 
     store: bool
     finish: dict[str, str]
     finish_in_try: dict[int, str] = field(default_factory=dict)
-    #: Only a call of this op starts the finishing (``None``: any op).
-    finish_op: str | None = None
-    before: Callable[[SeamCall], None] | None = None
+    lose: tuple[int, str] | None = None
+    then: Callable[[SeamCall], None] | None = None
     calls: list[SeamCall] = field(default_factory=list)
 
     def in_try(self, try_number: int, op: str | None = None) -> list[SeamCall]:
         return [c for c in self.calls if c.try_number == try_number and op in (None, c.op)]
 
-    def _call(self, op: str, ti: Any, run_id: str, real: Callable[[], Any]) -> Any:
+    def record(self, op: str, ti: Any, run_id: str, answer: Any = None) -> SeamCall:
         stored = _harness.task_state(ti.dag_id, ti.run_id, state_key(ti.max_tries)) if self.store else None
-        call = SeamCall(ti.try_number, op, run_id, stored)
+        call = SeamCall(ti.try_number, op, run_id, stored, answer)
         self.calls.append(call)
-        if self.before is not None:
-            self.before(call)
-        answer = real()
-        if call.try_number in self.finish_in_try and self.finish_op in (None, call.op):
+        if call.try_number in self.finish_in_try:
             self.finish.setdefault(run_id, self.finish_in_try[call.try_number])
-        return answer
+        return call
+
+    def loses(self, call: SeamCall, moment: str) -> bool:
+        return self.lose == (call.try_number, moment)
+
+    def lost(self, call: SeamCall, moment: str) -> NoReturn:
+        if self.then is not None:
+            self.then(call)
+        where = f"{moment} the trigger of {call.run_id} in try {call.try_number}"
+        raise _harness.LostWorker(f"worker lost {where}")
+
+
+class _LostAtFirstPoll:
+    """The runner module's ``time`` while its trigger handler runs: its first ``sleep`` loses the try."""
+
+    def __init__(self, seam: Seam, call: SeamCall) -> None:
+        self.seam, self.call = seam, call
+
+    def sleep(self, seconds: float) -> None:
+        self.seam.lost(self.call, "after")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _runner_ends_lost_try(runner: Any, lost: BaseException, context: Any, ti: Any, log: Any) -> Any:
+    """The outcome the task runner gives a try that failed with ``lost``: up_for_retry with retries left.
+
+    On 3.x the loss is raised inside the runner's trigger handler, where nothing may escape: 3.0-3.3.0 let
+    it out of the handler (3.1 and 3.2's ``run()`` then fail in their ``finally`` on an unset ``state``,
+    which dag.test() turns into a final FAILED), so the handler returns the runner's own failure outcome
+    instead, the TI state the scheduler gives a task whose worker stopped heartbeating. The package's code
+    after the loss, and the rest of the handler (its XComs, its wait), never run.
+    """
+    failed = runner._handle_current_task_failed
+    if len(inspect.signature(failed).parameters) == 1:  # task-sdk before 1.3
+        return failed(ti)
+    return failed(ti, lost, log, context)
 
 
 @pytest.fixture
 def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
     spy = Seam(store=has_store(selection), finish={})
     port = durable_port(selection)
-    trigger_dag_run, dagrun_state = port.trigger, port.dagrun_state
+    run_state = port.run_state
 
-    def trigger_wrapper(self: Any, request: Any, run_id: str, **kwargs: Any) -> Any:
-        real = trigger_dag_run
-        return spy._call("trigger", self.ti, run_id, lambda: real(self, request, run_id, **kwargs))
+    def lookup(self: Any, dag_id: str, run_id: str) -> Any:
+        answer = run_state(self, dag_id, run_id)
+        spy.record("lookup", self.ti, run_id, answer)
+        return answer
 
-    def state_wrapper(self: Any, dag_id: str, run_id: str, **kwargs: Any) -> Any:
-        return spy._call("state", self.ti, run_id, lambda: dagrun_state(self, dag_id, run_id, **kwargs))
+    monkeypatch.setattr(port, "run_state", lookup)
+    if not _has_task_runner():  # Airflow 2.11: the operator triggers through the ORM
+        orm_trigger = port.trigger
 
-    monkeypatch.setattr(port, "trigger", trigger_wrapper)
-    monkeypatch.setattr(port, "dagrun_state", state_wrapper)
+        def trigger_wrapper(self: Any, request: Any) -> Any:
+            call = spy.record("trigger", self.ti, request.run_id)
+            if spy.loses(call, "before"):
+                spy.lost(call, "before")
+            dag_run = orm_trigger(self, request)
+            if spy.loses(call, "after"):
+                spy.lost(call, "after")
+            return dag_run
+
+        monkeypatch.setattr(port, "trigger", trigger_wrapper)
+        return spy
+    runner = importlib.import_module("airflow.sdk.execution_time.task_runner")
+    handler = runner._handle_trigger_dag_run
+
+    def handler_wrapper(drte: Any, context: Any, ti: Any, log: Any) -> Any:
+        call = spy.record("trigger", ti, drte.dag_run_id)
+        clock = runner.time
+        try:
+            if spy.loses(call, "before"):
+                spy.lost(call, "before")
+            if spy.loses(call, "after"):
+                runner.time = _LostAtFirstPoll(spy, call)
+            return handler(drte, context, ti, log)
+        except _harness.LostWorker as lost:
+            return _runner_ends_lost_try(runner, lost, context, ti, log)
+        finally:
+            runner.time = clock
+
+    monkeypatch.setattr(runner, "_handle_trigger_dag_run", handler_wrapper)
     return spy
 
 
@@ -346,30 +407,27 @@ def _has_task_runner() -> bool:
     return True
 
 
-def crash_on(try_number: int, op: str, then: Callable[[SeamCall], None] | None = None) -> Any:
-    """A ``Seam.before`` hook: on the first ``op`` call of ``try_number``, run ``then`` and crash."""
-    crash = WorkerCrash if _has_task_runner() else WorkerCrashError
-
-    def before(call: SeamCall) -> None:
-        if call.try_number == try_number and call.op == op:
-            if then is not None:
-                then(call)
-            raise crash(f"simulated worker crash before {op} {call.run_id} in try {try_number}")
-
-    return before
-
-
 def children_of(parent: str) -> list[_harness.ChildRun]:
     """The child runs a parent created (each scenario tags its children with conf={"parent": ...})."""
     return [r for r in _harness.child_runs() if (r.conf or {}).get("parent") == parent]
 
 
-def durable_trigger(parent: str, seam: Seam, **kwargs: Any) -> _harness.ParentResult:
-    """A durable parent that waits, with one retry and a generated run_id."""
-    return trigger(
-        parent, durable=True, wait_for_completion=True, retries=1, conf={"parent": parent},
-        finish=seam.finish, timeout=20, **kwargs,
-    )  # fmt: skip
+def durable_trigger(parent: str, seam: Seam, selection: Any, **kwargs: Any) -> _harness.ParentResult:
+    """A durable parent that waits, with a generated run_id and (by default) one retry.
+
+    Where the installed runner would not retry a failed child (3.0-3.2) the package says so at execute()
+    (RetryUnavailableWarning, asserted here: every try warns it, and nothing else).
+    """
+    kwargs.setdefault("retries", 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TriggerCompatWarning)  # every other warning is still an error
+        result = trigger(
+            parent, durable=True, wait_for_completion=True, conf={"parent": parent},
+            finish=seam.finish, timeout=30, **kwargs,
+        )  # fmt: skip
+    warned = {w.category for w in caught if issubclass(w.category, TriggerCompatWarning)}
+    assert warned == (set() if retries_failed_child(selection) else {RetryUnavailableWarning}), warned
+    return result
 
 
 def assert_derived(run_id: str, generation: int = 1) -> None:
@@ -377,107 +435,186 @@ def assert_derived(run_id: str, generation: int = 1) -> None:
     assert re.fullmatch(rf"manual__durable-[0-9a-f]{{20}}-{generation}", run_id), run_id
 
 
-def test_durable_persists_run_id_before_trigger(ids, selection, seam) -> None:
+def assert_link(parent: str, result: _harness.ParentResult, run_id: str) -> None:
+    if _has_task_runner():  # Airflow 3: the "Triggered DAG" link names the run the parent ended with
+        link = _harness._xcom(parent, result.run_id, "_link_TriggerDagRunLink")
+        assert urllib.parse.unquote(str(link)).endswith(f"/runs/{run_id}"), link
+
+
+def test_durable_keeps_run_id_before_stock_path_triggers(ids, selection, seam) -> None:
     parent, _ = ids
     seam.finish_in_try = {1: "success"}
-    result = durable_trigger(parent, seam)
+    result = durable_trigger(parent, seam, selection)
 
     assert (result.state, result.try_states) == ("success", ["success"])
+    # One trigger, by stock's path (3.x: the task runner, handed DagRunTriggerException by execute()).
     [sent] = seam.in_try(1, "trigger")
     assert sent.run_id == result.trigger_run_id
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(sent.run_id, "success")]
     if has_store(selection):
-        # When the TriggerDagRun message was about to be sent, the store already held that very run_id,
-        # under the key of this child DAG and this clear of the parent (max_tries = retries = 1).
+        # When the runner was about to send the trigger, the store already held that very run_id, under the
+        # key of this child DAG and this clear of the parent (max_tries = retries = 1). Nothing to look up.
         assert sent.stored == sent.run_id
         assert _harness.task_state(parent, result.run_id, state_key(1)) == sent.run_id
+        assert seam.in_try(1, "lookup") == []
     else:
         assert_derived(sent.run_id)
+        # Try 1 asks whether the derived run exists (a lost try may have made it): not yet.
+        assert [(c.run_id, c.answer) for c in seam.in_try(1, "lookup")] == [(sent.run_id, None)]
+    assert_link(parent, result, sent.run_id)
 
 
-def test_durable_retry_reconnects_to_running_child(ids, selection, seam) -> None:
+def test_durable_retry_reconnects_to_running_child(ids, selection, seam, output) -> None:
     parent, _ = ids
-    # Try 1 triggers, then its worker dies at the first poll, the child still queued. Try 2 finds it
-    # queued (the harness finishes it only from then on) and reconnects.
-    seam.before = crash_on(1, "state")
-    # From try 2's status lookup on: its trigger ("already exists" below 3.3) must not finish the child
-    # before the lookup sees it queued.
-    seam.finish_in_try, seam.finish_op = {2: "success"}, "state"
-    result = durable_trigger(parent, seam)
+    # Try 1 triggers, then its worker is lost at the first poll, the child still queued. Try 2 finds it
+    # queued (the harness finishes it once try 2 names it) and reconnects: no second trigger.
+    seam.lose = (1, "after")
+    seam.finish_in_try = {2: "success"}
+    result = durable_trigger(parent, seam, selection)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [first] = seam.in_try(1, "trigger")
-    # With a store nothing is sent on retry; without one, the retry's trigger names the same run_id and
-    # Airflow answers "already exists".
-    assert [c.run_id for c in seam.in_try(2, "trigger")] == ([] if has_store(selection) else [first.run_id])
-    assert {c.run_id for c in seam.in_try(2, "state")} == {first.run_id}
-    assert len(seam.in_try(2, "state")) >= 2  # the status lookup, then at least one poll
+    assert seam.in_try(2, "trigger") == []
+    [lookup] = seam.in_try(2, "lookup")
+    assert (lookup.run_id, lookup.answer) == (first.run_id, "queued")
     assert result.finished_children == [(first.run_id, "success")]
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
-    if _has_task_runner():
-        # Airflow 3: the "Triggered DAG" link names the run reconnected to, not a run_id try 2 generated.
-        link = _harness._xcom(parent, result.run_id, "_link_TriggerDagRunLink")
-        assert urllib.parse.unquote(str(link)).endswith(f"/runs/{first.run_id}"), link
+    assert_link(parent, result, first.run_id)
+    text = output()
+    assert f"Reconnecting to DAG run {first.run_id} (queued), triggered by an earlier try" in text
+    assert f"Waiting for {CHILD_DAG_ID} on {first.run_id}" in text  # the reconnected try's own wait
 
 
 def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selection, seam):
     parent, _ = ids
-    # Try 1's worker dies at the first poll, after the child had succeeded.
-    seam.before = crash_on(1, "state", then=lambda call: _harness.set_child_state(call.run_id, "success"))
-    result = durable_trigger(parent, seam)
+    # Try 1's worker is lost at the first poll, after the child had succeeded.
+    seam.lose = (1, "after")
+    seam.then = lambda call: _harness.set_child_state(call.run_id, "success")
+    result = durable_trigger(parent, seam, selection)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [first] = seam.in_try(1, "trigger")
-    # Try 2: one status lookup of the run, no poll (and below 3.3 the trigger that found it).
-    expected = [("state", first.run_id)]
-    if not has_store(selection):
-        expected.insert(0, ("trigger", first.run_id))
-    assert [(c.op, c.run_id) for c in seam.in_try(2)] == expected
+    # Try 2: one lookup of the run, which has succeeded: no trigger, no wait.
+    assert [(c.op, c.run_id, c.answer) for c in seam.in_try(2)] == [("lookup", first.run_id, "success")]
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
+    assert_link(parent, result, first.run_id)
 
 
-def test_durable_retry_resubmits_after_failed_child(ids, selection, seam) -> None:
-    parent, _ = ids
-    # No crash: try 1's child fails, so try 1 ends up_for_retry (on every version: the wait is the
-    # operator's own, inside execute()).
-    seam.finish_in_try = {1: "failed", 2: "success"}
-    result = durable_trigger(parent, seam)
-
-    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+def _assert_fresh_run(parent: str, selection: Any, seam: Seam, result: _harness.ParentResult) -> None:
+    """Try 2 found try 1's child failed and triggered a fresh run (a new run_id), by stock's path."""
     [first] = seam.in_try(1, "trigger")
-    second = seam.in_try(2, "trigger")[-1]
+    [second] = seam.in_try(2, "trigger")
     assert second.run_id != first.run_id  # a fresh run, not a rerun of the failed one
     assert sorted((r.run_id, r.state) for r in children_of(parent)) == sorted(
         [(first.run_id, "failed"), (second.run_id, "success")]
     )
+    lookup = seam.in_try(2, "lookup")[0]
+    assert (lookup.run_id, lookup.answer) == (first.run_id, "failed")
     assert result.trigger_run_id == second.run_id
+    assert_link(parent, result, second.run_id)
     if has_store(selection):
-        assert second.stored == second.run_id  # stored before it was sent, replacing the failed one
+        assert second.stored == second.run_id  # kept before it was triggered, replacing the failed one
         assert _harness.task_state(parent, result.run_id, state_key(1)) == second.run_id
     else:
         assert_derived(first.run_id, 1)
         assert_derived(second.run_id, 2)
 
 
+def test_durable_retry_after_a_lost_try_whose_child_failed_triggers_fresh(ids, selection, seam) -> None:
+    parent, _ = ids
+    # Try 1's worker is lost at the first poll; the child then fails. Every version: try 2 finds it failed.
+    seam.lose = (1, "after")
+    seam.then = lambda call: _harness.set_child_state(call.run_id, "failed")
+    seam.finish_in_try = {2: "success"}
+    result = durable_trigger(parent, seam, selection)
+
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+    _assert_fresh_run(parent, selection, seam, result)
+
+
+def test_durable_failed_child_ends_try_one_as_stock(ids, selection, seam) -> None:
+    parent, _ = ids
+    # No loss: try 1's child fails in the runner's own wait (2.11: the operator's, as stock's). Try 1 ends as
+    # the installed runner ends it: retried on 3.3+ and 2.11, failed without retries on 3.0-3.2.
+    seam.finish_in_try = {1: "failed", 2: "success"}
+    result = durable_trigger(parent, seam, selection)
+
+    if not retries_failed_child(selection):
+        assert (result.state, result.try_states) == ("failed", ["failed"])
+        [first] = seam.in_try(1, "trigger")
+        assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "failed")]
+        return
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
+    _assert_fresh_run(parent, selection, seam, result)
+
+
+def test_durable_reconnected_wait_ends_a_failed_child_as_the_runner(ids, selection, seam, output) -> None:
+    parent, _ = ids
+    # Try 1 is lost with the child queued; try 2 reconnects and waits in execute(), and the child fails
+    # there. Try 2 ends as the installed runner ends a failed child: retried on 3.3+ and 2.11 (try 3 then
+    # triggers a fresh run), failed without retries on 3.0-3.2 (AirflowFailException).
+    seam.lose = (1, "after")
+    seam.finish_in_try = {2: "failed", 3: "success"}
+    result = durable_trigger(parent, seam, selection, retries=2)
+
+    [first] = seam.in_try(1, "trigger")
+    assert seam.in_try(2, "trigger") == []
+    if _has_task_runner():
+        assert "DagRun finished with failed state." in output()
+    if not retries_failed_child(selection):
+        assert (result.state, result.try_states) == ("failed", ["up_for_retry", "failed"])
+        assert type(result.errors[1]).__name__ == "AirflowFailException", result.errors
+        assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "failed")]
+        return
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "up_for_retry", "success"])
+    assert type(result.errors[1]).__name__ == "AirflowException", result.errors
+    [third] = seam.in_try(3, "trigger")
+    assert sorted((r.run_id, r.state) for r in children_of(parent)) == sorted(
+        [(first.run_id, "failed"), (third.run_id, "success")]
+    )
+
+
+def test_durable_execution_timeout_bounds_a_reconnected_wait(ids, selection, seam) -> None:
+    parent, _ = ids
+    # Try 1 is lost with the child queued. Try 2 reconnects and waits inside execute(), which
+    # execution_timeout bounds (try 1's wait was the runner's, outside it, as stock's). Try 3 reconnects
+    # again to the same run: one child run.
+    seam.lose = (1, "after")
+    seam.finish_in_try = {3: "success"}
+    result = durable_trigger(
+        parent, seam, selection, retries=2, execution_timeout=datetime.timedelta(seconds=1)
+    )
+
+    assert (result.state, result.try_states) == ("success", ["up_for_retry", "up_for_retry", "success"])
+    assert type(result.errors[1]).__name__ == "AirflowTaskTimeout", result.errors
+    [first] = seam.in_try(1, "trigger")
+    assert seam.in_try(2, "trigger") == seam.in_try(3, "trigger") == []
+    assert [c.run_id for c in seam.in_try(3, "lookup")] == [first.run_id]
+    assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
+    assert result.trigger_run_id == first.run_id
+
+
 def test_durable_retry_triggers_run_that_was_never_created(ids, selection, seam):
     parent, _ = ids
-    # Try 1's worker dies just before the trigger is sent (with a store: after the store write).
-    seam.before = crash_on(1, "trigger")
+    # Try 1's worker is lost just before the trigger is sent (with a store: after the store write).
+    seam.lose = (1, "before")
     seam.finish_in_try = {2: "success"}
-    result = durable_trigger(parent, seam)
+    result = durable_trigger(parent, seam, selection)
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     [lost] = seam.in_try(1, "trigger")
     [retried] = seam.in_try(2, "trigger")
     # Try 2 triggers it under the run_id try 1 would have used, not a fresh one of its own.
     assert retried.run_id == lost.run_id
+    [lookup] = seam.in_try(2, "lookup")
+    assert (lookup.run_id, lookup.answer) == (lost.run_id, None)
+    assert seam.calls.index(lookup) < seam.calls.index(retried)
     if has_store(selection):
-        assert lost.stored == lost.run_id  # the window the mixin documents is closed: the id was kept
-        lookup, *_ = seam.in_try(2, "state")
-        assert lookup.run_id == lost.run_id
-        assert seam.calls.index(lookup) < seam.calls.index(retried)
+        assert lost.stored == lost.run_id  # the run_id was kept before the trigger was handed on
+    else:
+        assert_derived(lost.run_id)
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(lost.run_id, "success")]
     assert result.trigger_run_id == lost.run_id
 
@@ -498,8 +635,8 @@ def test_durable_warns_where_it_cannot_work(ids, selection, seam, monkeypatch) -
     assert [type(m.message) for m in w] == [DurableUnavailableWarning]
     assert (result.state, result.try_states[-1]) == ("success", "success")  # after the deferral
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(run_id, "success")]
-    assert [r.durable for r in routes] == [False]  # the deferrable path (the stock one), not durable's
-    # Airflow 2's stock path triggers through the same port as its durable one; 3.x's runner triggers.
-    assert [c.op for c in seam.calls] == ([] if _has_task_runner() else ["trigger"])
+    assert [(r.keep, r.leaf) for r in routes] == [(None, selection.entry.path)]  # stock's path, no keeping
+    # Stock's path triggers once (3.x: the runner; 2.11: the ORM); nothing is looked up.
+    assert [c.op for c in seam.calls] == ["trigger"]
     if has_store(selection):
         assert _harness.task_state(parent, result.run_id, state_key(1)) is None
