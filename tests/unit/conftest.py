@@ -1,4 +1,4 @@
-"""Unit-test fixtures. ``FakePort`` stands in for Airflow's side of a task (the supervisor channel or
+"""Unit-test fixtures. ``FakePort`` stands in for Airflow's side of a task (the Task SDK's accessors or
 the ORM), ``FakeHelpers`` for the Airflow functions a request is computed with, and ``fake_airflow`` for
 the Airflow names the package loads; this package's own code is always the real one."""
 
@@ -73,21 +73,7 @@ def helpers_for(selection: Selection) -> AirflowHelpers:
     return AF2_HELPERS if selection.version.release < (3, 0, 0) else AF3_HELPERS
 
 
-class Skipped(Exception):
-    pass
-
-
-class Failed(Exception):
-    def __init__(self, message: str, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
-
-
 class Paused(Exception):
-    pass
-
-
-class Deferred(Exception):
     pass
 
 
@@ -106,8 +92,12 @@ class _Log:
 
 
 class FakePort(TaskPort):
-    """An in-memory Airflow: DAG runs by run_id, pushed XComs, a state script for polls (the contract's own
-    log lines and "already exists" handling come from ``TaskPort``)."""
+    """An in-memory Airflow seen from the task: DAG runs by run_id, pushed XComs, a state script for polls.
+
+    The outcomes are ``TaskPort``'s own (``child_failed`` raises Airflow's exceptions: use ``fake_airflow``),
+    and so are the wait's log lines; only what reads or writes Airflow is faked. ``run_state`` (does the run
+    exist, and in which state?) reads without advancing the script; each poll (``dagrun_state``) advances it.
+    """
 
     def __init__(
         self,
@@ -116,14 +106,15 @@ class FakePort(TaskPort):
         paused: bool = False,
         max_tries: int = 1,
         dag_run: str = "id=1",
+        map_index: int = -1,
     ) -> None:
         #: Which DAG run holds the parent task: one recreated under the same run_id is another.
         self.dag_run = dag_run
         #: The parent task instance's max_tries: a user's clear raises it.
         self.max_tries = max_tries
-        #: Runs another party owns (a fixed run_id that collides with someone else's).
+        self.map_index = map_index
+        #: DAG runs that exist, by run_id (an earlier try's, or another party's).
         self.runs: dict[str, str] = dict(existing or {})
-        self.triggered: list[tuple[str, bool]] = []
         self.xcoms: list[str] = []
         self.links: list[str] = []
         self.slept: list[float] = []
@@ -131,25 +122,22 @@ class FakePort(TaskPort):
         self.log = _Log()
         #: states the child run goes through, one per poll
         self.script: list[str] = []
+        #: every read and write, in order
         self.events: list[str] = []
+        #: the ``retry`` each child_failed call was given
+        self.failed_retry: list[bool] = []
 
-    def trigger(self, request: TriggerRequest, run_id: str, *, reset: bool) -> bool:
-        self.events.append(f"trigger:{run_id}")
-        if run_id in self.runs and not reset:
-            return False
-        self.triggered.append((run_id, reset))
-        self.runs[run_id] = "queued"
-        return True
-
-    def dagrun_state(self, dag_id: str, run_id: str, *, missing_ok: bool = False) -> str | None:
-        self.events.append(f"state:{run_id}")
+    def dagrun_state(self, dag_id: str, run_id: str) -> str:
+        self.events.append(f"poll:{run_id}")
         if run_id not in self.runs:
-            if missing_ok:
-                return None
             raise RunNotFound(f"DAG run {dag_id}/{run_id} not found")
         if self.script:
             self.runs[run_id] = self.script.pop(0)
         return self.runs[run_id]
+
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        self.events.append(f"state:{run_id}")
+        return self.runs.get(run_id)
 
     def dag_is_paused(self, dag_id: str) -> bool:
         return self.paused_dag
@@ -165,17 +153,16 @@ class FakePort(TaskPort):
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
 
-    def skip(self, message: str) -> NoReturn:
-        raise Skipped(message)
-
-    def fail(self, message: str, *, retry: bool) -> NoReturn:
-        raise Failed(message, retry)
-
     def paused(self, dag_id: str) -> NoReturn:
         raise Paused(dag_id)
 
+    def child_failed(self, dag_id: str, state: str, *, retry: bool) -> NoReturn:
+        self.events.append(f"child_failed:{state}")
+        self.failed_retry.append(retry)
+        super().child_failed(dag_id, state, retry=retry)  # the runner's log line and Airflow's exception
+
     def parent_key(self) -> ParentKey:
-        return ParentKey("parent", "manual__run", self.dag_run, "trigger", -1, self.max_tries)
+        return ParentKey("parent", "manual__run", self.dag_run, "trigger", self.map_index, self.max_tries)
 
 
 class FakeStore:

@@ -33,8 +33,9 @@ def test_info_names_version_paths_reason_and_gaps(airflow_3_1: None) -> None:
     entry = selection_for("3.1.8").entry
     assert code == 0
     assert "Airflow:  3.1.8" in out
-    assert f"Path:     {entry.strategy}: {HOW[entry.strategy]}" in out
-    assert f"Durable:  {entry.durable}: {HOW[entry.durable]}" in out
+    assert f"Path:     {entry.path}: {HOW[entry.path]}" in out
+    assert f"Durable:  {entry.keep}: {HOW[entry.keep]}" in out
+    assert (entry.path, entry.keep) == ("runner_exception", "derived")  # no task_state_store before 3.3
     assert "3.1.8 is in >=3.0,<3.2" in out
     assert f"note                      no: {REGISTRY[2].gaps[Feature.NOTE]}" in out
     assert "task_state_store          no: " in out
@@ -45,11 +46,12 @@ def test_info_json_names_both_paths(airflow_3_1: None) -> None:
     info = json.loads(out)
     entry = selection_for("3.1.8").entry
     assert code == 0
-    assert (info["airflow"], info["strategy"], info["durable_strategy"]) == (
+    assert (info["airflow"], info["strategy"], info["durable_keeps_run_id"]) == (
         "3.1.8",
-        entry.strategy,
-        entry.durable,
+        entry.path,
+        entry.keep,
     )
+    assert "durable_strategy" not in info  # the old key is gone, not left beside the new one
     assert info["features"] == {str(f): entry.supports(f) for f in Feature}
 
 
@@ -74,15 +76,17 @@ def test_info_without_airflow_names_the_supported_ranges_without_a_traceback() -
 def test_registry_markdown_has_every_row_and_every_gap_reason() -> None:
     text = registry_markdown()
     for entry in REGISTRY:
-        paths = f"| `{entry.airflow}` | `{entry.strategy}` | `{entry.durable}` |"
+        paths = f"| `{entry.airflow}` | `{entry.path}` | `{entry.keep}` |"
         assert f"{paths} {entry.upstream} | {entry.verified} |" in text
         for feature, reason in entry.gaps.items():
             assert f"`{feature}`: {reason}" in text
     header = text.splitlines()[0]
     assert header.startswith("| Airflow | Path | `durable=True` | Upstream change | Verified on |")
     assert all(f"`{f}`" in header for f in Feature)
-    # Every path a row names is explained once, in the list under the table.
-    assert all(f"- `{name}`: {HOW[name]}" in text for e in REGISTRY for name in (e.strategy, e.durable))
+    # Every path and every place a row keeps durable's run_id is explained once, in the list under it.
+    named = {name for e in REGISTRY for name in (e.path, e.keep)}
+    assert named == set(HOW) == {"airflow2", "runner_exception", "store", "derived"}
+    assert all(text.count(f"- `{name}`: {HOW[name]}") == 1 for name in named)
 
 
 def test_policy_one_minimum_markdown_and_json() -> None:
@@ -129,8 +133,10 @@ def test_module_entry_point_runs() -> None:
         text=True,
         check=True,
     )
-    rows = [(row["strategy"], row["durable_strategy"], row["verified"]) for row in json.loads(result.stdout)]
-    assert rows == [(e.strategy, e.durable, e.verified) for e in REGISTRY]
+    rows = [
+        (row["strategy"], row["durable_keeps_run_id"], row["verified"]) for row in json.loads(result.stdout)
+    ]
+    assert rows == [(e.path, e.keep, e.verified) for e in REGISTRY]
 
 
 def test_readme_embeds_the_current_registry_table() -> None:

@@ -85,7 +85,7 @@ def test_the_setting_it_replaced_keeps_the_newest_final(tmp_path: Path) -> None:
 def test_the_verdict_for_a_release_in_the_matrix() -> None:
     lines = next_verdict.verdict("3.4.0b2", "passed")
     assert (
-        "registry row >=3.3,<4.0 (runner_exception; durable: accessor) covers it" in lines[0]
+        "registry row >=3.3,<4.0 (runner_exception; durable: store) covers it" in lines[0]
         and "(a pre-release)" in lines[0]
     )
     assert (

@@ -189,7 +189,7 @@ def test_provider_figures_count_branches_helpers_and_skipped_tests() -> None:
 def test_dead_modules_are_imported_by_no_live_module() -> None:
     graph = import_graph(PACKAGE_DIR)
     for minimum in candidate_minimums():
-        paths = {e.airflow: {e.strategy, e.durable} for e in REGISTRY}  # both paths of each row
+        paths = {e.airflow: {e.path, "durable"} for e in REGISTRY}  # stock's path, and durable on every row
         live = set().union(*(p for r, p in paths.items() if r.high > minimum))
         code = dead_code(set().union(*paths.values()) - live)
         for module in code.modules:
@@ -248,7 +248,7 @@ def test_the_report_for_3_3_removes_what_only_older_versions_run() -> None:
     data = load_data()
     report = policy((3, 3, 0), D(2026, 12, 2), data)
     assert not report.allowed and report.allowed_from == "2027-04-07"
-    # 3.3's row keeps runner_exception (stock's path) and accessor (durable=True): only airflow2 goes.
+    # 3.3's row keeps runner_exception (stock's path) and durable (on every row): only airflow2 goes.
     assert set(report.dead_strategies) == {"airflow2"}
     operator = report.provider["removes"]["operator"]
     assert operator["lines"] > 0 and any("_trigger_dag_af_2" in f for f in operator["functions"])

@@ -30,27 +30,27 @@ from .conftest import selection_for
 
 
 @pytest.mark.parametrize(
-    ("version", "strategy", "durable"),
+    ("version", "path", "keep"),
     [
-        ("2.11.0", "airflow2", "airflow2"),
-        ("2.11.2", "airflow2", "airflow2"),
-        ("3.0.0", "runner_exception", "accessor"),
-        ("3.0.6", "runner_exception", "accessor"),
-        ("3.1.8", "runner_exception", "accessor"),
-        ("3.2.2", "runner_exception", "accessor"),
-        ("3.3.0rc1", "runner_exception", "accessor"),
-        ("3.3.0.dev0", "runner_exception", "accessor"),
-        ("3.3.0+local.1", "runner_exception", "accessor"),
-        ("3.3.2", "runner_exception", "accessor"),
-        ("3.10.0", "runner_exception", "accessor"),
-        ("3.99.99", "runner_exception", "accessor"),
+        ("2.11.0", "airflow2", "derived"),
+        ("2.11.2", "airflow2", "derived"),
+        ("3.0.0", "runner_exception", "derived"),
+        ("3.0.6", "runner_exception", "derived"),
+        ("3.1.8", "runner_exception", "derived"),
+        ("3.2.2", "runner_exception", "derived"),
+        ("3.3.0rc1", "runner_exception", "store"),
+        ("3.3.0.dev0", "runner_exception", "store"),
+        ("3.3.0+local.1", "runner_exception", "store"),
+        ("3.3.2", "runner_exception", "store"),
+        ("3.10.0", "runner_exception", "store"),
+        ("3.99.99", "runner_exception", "store"),
     ],
 )
-def test_routes_on_release_tuple(version: str, strategy: str, durable: str) -> None:
-    """The routing table: stock's path and durable=True's path, per release (pre-releases, dev and local
-    versions route as their release)."""
+def test_routes_on_release_tuple(version: str, path: str, keep: str) -> None:
+    """The routing table: stock's path, and where durable=True keeps the child's run_id, per release
+    (pre-releases, dev and local versions route as their release)."""
     entry = selection_for(version).entry
-    assert (entry.strategy, entry.durable) == (strategy, durable)
+    assert (entry.path, entry.keep) == (path, keep)
 
 
 @pytest.mark.parametrize("version", ["2.10.5", "2.11.0rc0", "1.10.15"])
@@ -132,9 +132,9 @@ def test_registry_rows_are_newest_first_and_contiguous() -> None:
 def test_neighbouring_rows_differ_in_paths_or_features() -> None:
     # A row that only repeats its neighbour in prose is one row (a probe tells the patch releases apart).
     for newer, older in itertools.pairwise(REGISTRY):
-        assert (newer.strategy, newer.durable, dict(newer.gaps)) != (
-            older.strategy,
-            older.durable,
+        assert (newer.path, newer.keep, dict(newer.gaps)) != (
+            older.path,
+            older.keep,
             dict(older.gaps),
         ), newer.airflow
 
@@ -151,10 +151,18 @@ def test_select_strategy_caches_until_reset(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_every_path_a_row_names_is_a_strategy_module() -> None:
-    for name in {n for e in REGISTRY for n in (e.strategy, e.durable)}:
+    """Each row's path is a module of the StrategyModule protocol, with the Port durable=True waits through;
+    each row's keep is a keeper of the ``durable`` module, which runs on every row."""
+    from airflow_trigger_compat._runtime._contract import TaskPort
+    from airflow_trigger_compat._runtime._strategies import durable
+
+    for name in {e.path for e in REGISTRY}:
         module = importlib.import_module(f"airflow_trigger_compat._runtime._strategies.{name}")
         assert callable(module.execute) and callable(module.check) and callable(module.refuse)
-        assert set(module.__all__) == {"check", "execute", "refuse"}
+        assert set(module.__all__) == {"Port", "check", "execute", "refuse"}
+        assert issubclass(module.Port, TaskPort)
+    assert {e.keep for e in REGISTRY} == set(durable.KEEPERS) == {"store", "derived"}
+    assert all(e.keep == ("store" if e.supports(Feature.TASK_STATE_STORE) else "derived") for e in REGISTRY)
 
 
 def test_a_refused_flag_fails_at_construction_and_a_dropped_one_does_not() -> None:

@@ -67,8 +67,9 @@ def _relative_imports(name: str) -> set[str]:
 
 def test_the_module_list_is_the_runtime() -> None:
     assert {"", "_airflow", "_registry", "_request", "_execute", "_contract", "_strategies"} <= set(MODULES)
-    assert {"_strategies.accessor", "_strategies.airflow2", "_strategies.runner_exception"} <= set(MODULES)
-    assert _relative_imports("_strategies.accessor") >= {"_airflow", "_contract", "_errors", "_request"}
+    assert {"_strategies.durable", "_strategies.airflow2", "_strategies.runner_exception"} <= set(MODULES)
+    assert "_strategies.accessor" not in MODULES  # gone with the supervisor channel (issue 31)
+    assert _relative_imports("_strategies.durable") >= {"_contract", "_registry", "_request"}
     assert _relative_imports("") >= {"_errors", "_execute", "_registry", "_request"}  # TYPE_CHECKING too
 
 
@@ -120,6 +121,20 @@ def test_only_the_airflow_module_imports_airflow() -> None:
     # _airflow itself imports by name only (importlib, from IMPORT_PATHS), never with a statement.
     assert _airflow_imports(MODULES["_airflow"]) == []
     assert all(p.split(".")[0] == "airflow" for paths in _airflow.IMPORT_PATHS.values() for p in paths)
+
+
+def test_the_runtime_reads_nothing_of_the_task_runners_internals() -> None:
+    """Issue 31: durable=True runs on the Task SDK's public API only (``RuntimeTaskInstance``'s accessors,
+    the task's context); nothing of ``airflow.sdk.execution_time`` (the supervisor channel, its comms
+    messages, ``SUPERVISOR_COMMS``), neither imported nor named in ``IMPORT_PATHS`` to be loaded by name."""
+    internals = ("execution_time", "SUPERVISOR_COMMS", "supervisor_comms")
+    named = {name: [w for w in internals if w in path.read_text()] for name, path in MODULES.items()}
+    assert {name: words for name, words in named.items() if words} == {}
+    loaded = {n: p for n, paths in _airflow.IMPORT_PATHS.items() for p in paths if "execution_time" in p}
+    assert loaded == {}
+    # The names only the supervisor channel had are gone from what the runtime loads.
+    gone = {"TriggerDagRun", "ErrorResponse", "SUPERVISOR_COMMS", "ResumableJobMixin", "task_runner"}
+    assert gone.isdisjoint(_airflow.IMPORT_PATHS)
 
 
 def _caches() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from airflow_trigger_compat._runtime._errors import TriggerArgumentError
 from airflow_trigger_compat._runtime._execute import route, warn_about_gaps
 from airflow_trigger_compat._runtime._registry import REGISTRY, Feature
 from airflow_trigger_compat._runtime._request import TriggerRequest
-from airflow_trigger_compat._runtime._strategies import accessor, airflow2, runner_exception
+from airflow_trigger_compat._runtime._strategies import airflow2, durable, runner_exception
 from airflow_trigger_compat._runtime._strategies.runner_exception import runner_kwargs
 
 from .conftest import (
@@ -27,6 +27,7 @@ from .conftest import (
     DagRunState,
     DagRunTriggerException,
     FakeOperator,
+    FakeStore,
     TriggerDagRunLink,
     _Log,
     build_airflow_dagrun_url,
@@ -201,7 +202,6 @@ def test_airflow_3_refuses_what_the_trigger_payload_refuses(overrides: dict[str,
     request = request_for("3.3.2", **overrides)
     with pytest.raises(TriggerArgumentError, match=message):
         runner_exception.check(request)
-    assert accessor.check is runner_exception.check  # the same payload; only the refusal differs
 
 
 @pytest.mark.parametrize(
@@ -256,7 +256,7 @@ def test_airflow2_does_not_check_the_run_after_it_drops() -> None:
 def paths(monkeypatch: pytest.MonkeyPatch, fake_airflow: types.ModuleType) -> list[tuple[str, Route]]:
     """Each strategy's ``execute`` records its module's name and the route it was given."""
     taken: list[tuple[str, Route]] = []
-    for module in (runner_exception, accessor, airflow2):
+    for module in (runner_exception, durable, airflow2):
         name = module.__name__.rpartition(".")[2]
 
         def execute(op: Any, ctx: Any, req: Any, chosen: Route, name: str = name) -> None:
@@ -301,12 +301,12 @@ def test_execute_trigger_runs_the_module_the_route_names(
         warnings.simplefilter("ignore", DurableUnavailableWarning)
         _execute.execute_trigger(operator, context)
     ((taken, chosen),) = paths
-    assert chosen.durable is (path == "durable")
-    # The registry row names the module of each path.
-    assert (
-        taken == chosen.strategy == (selection.entry.durable if chosen.durable else selection.entry.strategy)
-    )
-    assert chosen.store is (chosen.durable and selection.supports(Feature.TASK_STATE_STORE))
+    # The registry row names stock's path; durable=True runs the durable module over it, keeping the run_id
+    # where the row says.
+    assert taken == chosen.leaf == (path if path == "durable" else selection.entry.path)
+    assert chosen.path == selection.entry.path
+    assert chosen.keep == (selection.entry.keep if path == "durable" else None)
+    assert chosen.keep in (None, "store" if selection.supports(Feature.TASK_STATE_STORE) else "derived")
 
 
 @pytest.mark.parametrize("version", ROWS)
@@ -333,18 +333,18 @@ def test_route_for_every_row_and_request(version: str, durable: bool, fixed: boo
     applies = durable and gap is None
     assert chosen == Route(
         selection=selection,
-        strategy=selection.entry.durable if applies else selection.entry.strategy,
-        durable=applies,
-        store=applies and has_store,
+        path=selection.entry.path,  # stock's path, with durable=True or without
+        keep=("store" if has_store else "derived") if applies else None,
         durable_gap=gap if durable else None,
     )
+    assert chosen.leaf == ("durable" if applies else selection.entry.path)
 
 
 def test_a_deferrable_trigger_without_a_wait_keeps_durable() -> None:
     """deferrable=True defers only the wait: without one, durable=True still applies."""
     for version in ROWS:
         _, chosen = routed(version, durable=True, deferrable=True)
-        assert chosen.durable and chosen.durable_gap is None, version
+        assert chosen.leaf == "durable" and chosen.keep and chosen.durable_gap is None, version
 
 
 def test_a_payload_the_3_0_runner_refuses_is_logged_then_handed_to_it(fake_airflow: types.ModuleType) -> None:
@@ -379,23 +379,37 @@ def test_stocks_path_hands_a_bad_payload_to_the_runner_only_where_the_runner_can
 
 
 @pytest.mark.parametrize("version", ["3.1.8", "3.3.2"])
-def test_the_durable_path_fails_a_bad_payload_at_once(version: str, fake_airflow: types.ModuleType) -> None:
-    request, chosen = routed(version, conf=[1, 2], durable=True)
-    assert chosen.durable
-    with pytest.raises(TriggerArgumentError) as found:
-        accessor.check(request)
-    with pytest.raises(AirflowFailException) as raised:
-        accessor.refuse(_operator(), {"ti": Ti()}, request, found.value, chosen)
-    assert isinstance(raised.value, TriggerArgumentError)
-    assert raised.value.__cause__ is found.value
+def test_durable_refuses_a_bad_payload_exactly_as_stocks_path(
+    version: str, fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """durable=True checks and refuses through stock's path, before anything is kept: 3.0-3.2 hand the
+    payload to the runner (which refuses it as stock's), 3.3+ fail the task at once, without retries."""
+    selection = selection_for(version)
+    monkeypatch.setattr(_execute, "select_strategy", lambda: selection)
+    monkeypatch.setattr(_request, "airflow_helpers", lambda: helpers_for(selection))
+    kept: list[Any] = []
+    monkeypatch.setattr(durable, "execute", lambda *args: kept.append(args))
+    _, chosen = routed(version, conf=[1, 2], durable=True)
+    assert chosen.leaf == "durable"
+    store, ti = FakeStore(), Ti()
+    context = {"ti": ti, "task_instance": ti, "task_state_store": store}
+    runner_fails_it = not selection.supports(Feature.RETRY_ON_FAILED_CHILD)
+    expected = fake_airflow.DagRunTriggerException if runner_fails_it else AirflowFailException
+    with pytest.raises(expected) as raised:
+        _execute.execute_trigger(_operator(conf=[1, 2], durable=True), context)
+    assert isinstance(raised.value, TriggerArgumentError) is not runner_fails_it
+    if runner_fails_it:  # the request's own run_id, as stock's: nothing derived or kept for a refused call
+        assert not raised.value.kwargs["dag_run_id"].startswith("manual__durable-")
+    assert kept == [] and store.writes == []
 
 
-def test_supervisor_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow: types.ModuleType) -> None:
+def test_task_port_pushes_the_link_and_reads_the_paused_flag(fake_airflow: types.ModuleType) -> None:
     ti = Ti()
-    port = accessor.SupervisorPort(_operator(), {"task_instance": ti, "ti": ti})
+    port = TaskPort(_operator(), {"task_instance": ti, "ti": ti})
     port.push_link("r1")
     assert ti.pushed == [(TriggerDagRunLink.xcom_key, build_airflow_dagrun_url(dag_id="child", run_id="r1"))]
     assert not port.dag_is_paused("child")
+    assert runner_exception.Port is TaskPort  # the port durable=True waits through on Airflow 3
 
 
 # -- warnings for what this Airflow cannot do --------------------------------------------------------------
@@ -432,14 +446,16 @@ def test_no_warning_where_durable_works_or_is_off(
     assert not recwarn.list
 
 
-@pytest.mark.parametrize("version", ["3.0.6", "3.2.2"])
-def test_a_durable_wait_below_3_3_retries_so_it_does_not_warn(
-    version: str, recwarn: pytest.WarningsRecorder
-) -> None:
+@pytest.mark.parametrize("version", ["3.0.6", "3.1.8", "3.2.2"])
+def test_a_durable_wait_below_3_3_warns_that_retries_will_not_apply(version: str) -> None:
+    """A durable first try triggers and waits in the runner, as stock's: a failed child fails it without
+    retries there, so durable=True warns as stock's path does (and only that: durable itself applies)."""
     request, chosen = routed(version, durable=True, wait_for_completion=True)
-    assert chosen.durable and not chosen.selection.supports(Feature.RETRY_ON_FAILED_CHILD)
-    warn_about_gaps(chosen, request, retries=1)
-    assert not recwarn.list
+    assert chosen.leaf == "durable" and not chosen.selection.supports(Feature.RETRY_ON_FAILED_CHILD)
+    row = re.escape(f"Airflow {version} (registry row {chosen.selection.entry.airflow})")
+    with pytest.warns(RetryUnavailableWarning, match=rf"retries=1 .* on {row}: .*62970") as record:
+        warn_about_gaps(chosen, request, retries=1)
+    assert [w.category for w in record] == [RetryUnavailableWarning]
 
 
 @pytest.mark.parametrize("version", ["3.0.6", "3.1.8", "3.2.2"])
@@ -453,7 +469,9 @@ def test_retries_that_a_failed_child_cannot_trigger_warn(version: str) -> None:
 @pytest.mark.parametrize(
     ("version", "overrides", "retries"),
     [
-        ("3.3.2", {"wait_for_completion": True}, 2),  # the 3.3 runner and the accessor path retry
+        ("3.3.2", {"wait_for_completion": True}, 2),  # the 3.3 runner retries
+        ("3.3.2", {"wait_for_completion": True, "durable": True}, 2),  # a durable try too
+        ("2.11.2", {"wait_for_completion": True, "durable": True}, 2),
         ("2.11.2", {"wait_for_completion": True}, 2),
         ("3.1.8", {"wait_for_completion": True, "deferrable": True}, 2),  # execute_complete raises
         ("3.1.8", {"wait_for_completion": False}, 2),  # nothing to wait for

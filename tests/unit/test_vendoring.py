@@ -64,10 +64,8 @@ def test_the_runtime_imports_nothing_outside_itself() -> None:
             absolute = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             absolute += [node.module] if isinstance(node, ast.ImportFrom) and not node.level else []
             assert not [m for m in absolute if m and m.startswith("airflow_trigger_compat")], name
-    # What the AST cannot see: the registry's strategy modules (both paths of each row), loaded by name.
-    assert {f"_strategies/{name}.py" for e in REGISTRY for name in (e.strategy, e.durable)} <= set(
-        _runtime_py()
-    )
+    # What the AST cannot see: the modules loaded by name (each row's path, and durable on every row).
+    assert {f"_strategies/{name}.py" for e in REGISTRY for name in (e.path, "durable")} <= set(_runtime_py())
 
 
 def test_the_runtime_has_no_import_cycle() -> None:
@@ -250,11 +248,11 @@ def test_the_copy_tells_users_to_upgrade_its_host(copy: Path, tmp_path: Path) ->
 
 
 def test_the_copy_keeps_the_state_key(copy: Path) -> None:
-    from airflow_trigger_compat._runtime._strategies.accessor import STATE_KEY
+    from airflow_trigger_compat._runtime._strategies.durable import STATE_KEY
 
     copied = next(
         ast.literal_eval(n.value)
-        for n in ast.walk(ast.parse((copy / "_strategies" / "accessor.py").read_text()))
+        for n in ast.walk(ast.parse((copy / "_strategies" / "durable.py").read_text()))
         if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "STATE_KEY" for t in n.targets)
     )
     assert copied == STATE_KEY == "airflow_trigger_compat.trigger_run_id"  # a vendored and a pip copy agree
