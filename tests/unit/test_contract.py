@@ -19,6 +19,7 @@ from airflow_trigger_compat._runtime._strategies import airflow2
 from .conftest import (
     AirflowException,
     AirflowFailException,
+    AirflowSkipException,
     DagIsPaused,
     DagRunState,
     FakeOperator,
@@ -262,3 +263,69 @@ def test_orm_port_leaves_retries_to_a_failed_child_whatever_the_route_says() -> 
         assert not isinstance(info.value, AirflowFailException)  # stock 2.11's outcome: retries apply
     assert port.log.lines == []  # Airflow 2's stock logs no runner line
     assert airflow2.Port is airflow2.OrmPort
+
+
+class DagRunAlreadyExists(Exception):
+    def __init__(self, dag_run: Any) -> None:
+        super().__init__(f"run {dag_run.run_id} already exists")
+        self.dag_run = dag_run
+
+
+@pytest.fixture
+def trigger_dag(fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Airflow 2's ``trigger_dag`` over existing runs by run_id; what ``clear`` was called with."""
+    runs: dict[str, Any] = {}
+    cleared: list[dict[str, Any]] = []
+
+    def trigger(
+        *, dag_id: str, run_id: str, conf: Any, execution_date: Any, replace_microseconds: bool
+    ) -> Any:
+        assert replace_microseconds is False  # as stock's _trigger_dag_af_2
+        if run_id in runs:
+            raise DagRunAlreadyExists(runs[run_id])
+        runs[run_id] = types.SimpleNamespace(run_id=run_id, logical_date=execution_date, conf=conf)
+        return runs[run_id]
+
+    dag = types.SimpleNamespace(clear=lambda **window: cleared.append(window))
+    names = {
+        "trigger_dag": trigger,
+        "DagRunAlreadyExists": DagRunAlreadyExists,
+        "DagModel": types.SimpleNamespace(get_current=lambda dag_id: object()),
+        "SerializedDagModel": types.SimpleNamespace(get_dag=lambda dag_id: dag),
+        "DagNotFound": LookupError,
+    }
+    for name, value in names.items():
+        monkeypatch.setattr(fake_airflow, name, value, raising=False)
+        monkeypatch.setitem(_airflow.IMPORT_PATHS, name, (fake_airflow.__name__,))
+    return {"runs": runs, "cleared": cleared}
+
+
+def orm_request(**overrides: Any):
+    return request_for("2.11.2", trigger_run_id="r1", **overrides)
+
+
+def test_orm_port_trigger_returns_the_dag_run_it_created(trigger_dag: dict[str, Any]) -> None:
+    port = airflow2.OrmPort(FakeOperator(log=_Log()), {})
+    dag_run = port.trigger(orm_request(conf={"a": 1}))
+    assert dag_run is trigger_dag["runs"]["r1"] and dag_run.conf == {"a": 1}
+    assert port.asked == "r1" and port.log.lines == []
+
+
+def test_orm_port_trigger_raises_or_skips_for_an_existing_run_as_stock(trigger_dag: dict[str, Any]) -> None:
+    port = airflow2.OrmPort(FakeOperator(log=_Log()), {})
+    port.trigger(orm_request())
+    with pytest.raises(DagRunAlreadyExists):  # re-raised: retries apply, as stock 2.11
+        port.trigger(orm_request())
+    with pytest.raises(AirflowSkipException, match="skip_when_already_exists is set to True"):
+        port.trigger(orm_request(skip_when_already_exists=True))
+    assert trigger_dag["cleared"] == []
+
+
+def test_orm_port_trigger_with_reset_clears_the_existing_run_and_returns_it(
+    trigger_dag: dict[str, Any],
+) -> None:
+    port = airflow2.OrmPort(FakeOperator(log=_Log()), {})
+    first = port.trigger(orm_request())
+    assert port.trigger(orm_request(reset_dag_run=True, skip_when_already_exists=True)) is first
+    assert trigger_dag["cleared"] == [{"start_date": first.logical_date, "end_date": first.logical_date}]
+    assert port.log.lines == ["Clearing child on r1"]
