@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._contract import ParentKey, Route, TaskPort, derived_run_id, wait_for_run
+from .._contract import derived_run_id, wait_for_run
 from .._registry import Feature
-from .._request import TriggerRequest
+
+if TYPE_CHECKING:
+    from .._contract import ParentKey, Route, TaskPort
+    from .._request import TriggerRequest
 
 __all__ = ["KEEPERS", "STATE_KEY", "execute"]
 
