@@ -548,14 +548,15 @@ class _StopAfterFirstTry(BaseException):
 
 
 class LostWorker(BaseException):
-    """Raise it anywhere in a try (the operator, the task runner's handler) to end the try as a lost worker.
+    """Raise it in a try to end the try as a lost worker: nothing after the raise runs, as when it dies.
 
-    A BaseException, so no ``except Exception`` on the way (the package's, the 3.x runner's handlers,
-    dag.test()'s) treats it as an error of a call: nothing after the raise runs, as when the process dies.
-    The harness then does what the scheduler does for a task whose worker stopped heartbeating: the task
-    instance, still running, becomes up_for_retry (failed without retries left), and dag.test() goes on.
-    (Airflow 2.11's ``_run_raw_task`` records the failure itself, with the same result, before re-raising.)
-    The task's task_state_store, XComs and child runs stay as the try left them.
+    A BaseException, so no ``except Exception`` on the way (the package's, dag.test()'s) treats it as an
+    error of a call. Once it leaves the task, the harness does what the scheduler does for a task whose
+    worker stopped heartbeating: the task instance, still running, becomes up_for_retry (failed without
+    retries left), and dag.test() goes on. (Airflow 2.11's ``_run_raw_task`` records the failure itself,
+    with the same result, before re-raising.) Raised inside the 3.x runner's trigger handler it must be
+    caught there (test_trigger_dagrun.py does): 3.1 and 3.2's ``run()`` turn anything leaving that handler
+    into an UnboundLocalError in their ``finally``. The task_state_store, XComs and child runs stay.
     """
 
 
