@@ -100,7 +100,7 @@ VARIANT = {
 KILL = {
     "midwait": "task process, mid-wait",
     "workerkill": "whole worker (supervisor + task), mid-wait",
-    "winbefore": "window: run_id stored, before the trigger",
+    "winbefore": "window: run_id kept, before the trigger",
     "winafter": "window: right after the trigger",
     "doublekill": "task process (3.0: whole worker) in try 1, then in try 2",
     "childfail": "none: the child fails on its first run only",
