@@ -348,10 +348,8 @@ def provider(session: nox.Session, airflow: str) -> None:
     # Only the provider's copy may answer: an installed airflow_trigger_compat would hide a broken copy.
     not_installed = "import importlib.util as u; assert u.find_spec('airflow_trigger_compat') is None"
     session.run("python", "-c", not_installed, env=env)
-    # A vendored copy has no CLI; its select_strategy() says which path this Airflow takes, and from where.
-    show = (
-        f"from {PROVIDER_COPY} import select_strategy as s; x = s(); print(x.reason, x.entry, s.__module__)"
-    )
+    # A vendored copy has no CLI; its select_row() says which path this Airflow takes, and from where.
+    show = f"from {PROVIDER_COPY} import select_row as s; x = s(); print(x.reason, x.entry, s.__module__)"
     session.run("python", "-c", show, env=env)
     session.run("pytest", "tests/behaviour", "-p", "no:cacheprovider", *session.posargs, env=env)
     if airflow == AIRFLOW_IDS[-1]:  # durable needs 3.3+: the crash test's durable cases, through the provider

@@ -6,7 +6,7 @@
    ``_handle_trigger_dag_run`` triggers (and waits). Shim: its ``execute()``, which raises the same on
    every Airflow 3 (stock's path), then the same ``_handle_trigger_dag_run``; where an ``execute()``
    returns, what the runner does after a successful one. Target: ratio <= 1.05.
-2. A cached strategy lookup (``select_strategy()``). Target: < 1 us.
+2. A cached strategy lookup (``select_row()``). Target: < 1 us.
 3. ``python -X importtime -c "import airflow_trigger_compat"``. Target: < 10 ms, no ``airflow`` module.
 
 Run inside an environment with Airflow 3.x and the standard provider: ``nox -s bench``.
@@ -97,7 +97,7 @@ def bench_whole_trigger() -> dict[str, Any]:
     # measures the OS scheduler, not the code. Same number of calls on both sides, so no-op it.
     time.sleep = lambda seconds: None
     log = structlog.get_logger("bench")
-    results: dict[str, Any] = {"strategy": airflow_trigger_compat.select_strategy().entry.path}
+    results: dict[str, Any] = {"strategy": airflow_trigger_compat.select_row().entry.path}
     for case, kwargs in {
         "fire_and_forget": {"wait_for_completion": False},
         "wait": {"wait_for_completion": True, "poke_interval": 1e-9},
@@ -132,11 +132,11 @@ def bench_whole_trigger() -> dict[str, Any]:
 
 
 def bench_lookup() -> dict[str, Any]:
-    from airflow_trigger_compat import select_strategy
+    from airflow_trigger_compat import select_row
 
-    select_strategy()
+    select_row()
     number = 1_000_000
-    best = min(timeit.repeat(select_strategy, number=number, repeat=5)) / number
+    best = min(timeit.repeat(select_row, number=number, repeat=5)) / number
     return {"cached_lookup_ns": round(best * 1e9, 1)}
 
 

@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._differences import DIFFERENCES, Difference
     from ._operator import TriggerDagRunOperator
-    from ._runtime import check_arguments, execute_trigger, select_strategy
+    from ._runtime import check_arguments, execute_trigger, select_row
     from ._runtime._registry import (
         REGISTRY,
         AirflowVersion,
@@ -65,7 +65,7 @@ __all__ = [
     "execute_trigger",
     "parse_airflow_version",
     "reset",
-    "select_strategy",
+    "select_row",
 ]
 
 

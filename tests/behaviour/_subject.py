@@ -36,7 +36,7 @@ __all__ = [
     "differences",
     "durable_port",
     "reset",
-    "select_strategy",
+    "select_row",
 ]
 
 compat = importlib.import_module(
@@ -61,7 +61,7 @@ FeatureNotSupported = compat.FeatureNotSupported
 RetryUnavailableWarning = compat.RetryUnavailableWarning
 TriggerCompatWarning = compat.TriggerCompatWarning
 reset = compat.reset
-select_strategy = compat.select_strategy
+select_row = compat.select_row
 
 
 def durable_port(selection: Any) -> Any:

@@ -156,10 +156,10 @@ def airflow_db() -> dict[str, float]:
 def selection(airflow_db: dict[str, float]) -> Any:
     """The registry entry the shim chose for this Airflow (recorded in the JSON result)."""
     import airflow
-    from _subject import compat, reset, select_strategy
+    from _subject import compat, reset, select_row
 
     reset()  # detect the Airflow of this process, whatever ran before
-    chosen = select_strategy()
+    chosen = select_row()
     from airflow.providers.standard import __version__ as provider_standard
 
     ResultRecorder.instance.meta.update(

@@ -118,9 +118,7 @@ def test_info_reads_the_version_from_metadata_without_importing_airflow(tmp_path
 
     import airflow
 
-    assert (
-        compat.select_strategy().version.raw == airflow.__version__
-    )  # what the runtime routes on, in a task
+    assert compat.select_row().version.raw == airflow.__version__  # what the runtime routes on, in a task
     if compat.__name__ != "airflow_trigger_compat._runtime":
         return  # a vendored copy has no CLI (only the runtime is vendored): the line above is its part
     probe = (

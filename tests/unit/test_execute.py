@@ -70,7 +70,7 @@ def test_task_failure_drops_a_stock_type_that_cannot_combine(fake_airflow: types
 @pytest.fixture
 def on_airflow(fake_airflow: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Airflow 3.1.8 with the fake helpers; the strategy's execute records what it was called with."""
-    monkeypatch.setattr(_execute, "select_strategy", lambda: selection_for("3.1.8"))
+    monkeypatch.setattr(_execute, "select_row", lambda: selection_for("3.1.8"))
     monkeypatch.setattr(_request, "airflow_helpers", lambda: AF3_HELPERS)
     calls: list[Any] = []
 
@@ -146,7 +146,7 @@ def test_openlineage_parent_info_is_added_to_conf(
 
 
 def test_check_arguments_checks_against_the_running_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_request, "select_strategy", lambda: selection_for("3.1.8"))
+    monkeypatch.setattr(_request, "select_row", lambda: selection_for("3.1.8"))
     with pytest.raises(FeatureNotSupported, match=r"requires Airflow 3\.2\.0"):
         check_arguments({"trigger_dag_id": "child", "fail_when_dag_is_paused": True})
     with pytest.raises(TriggerArgumentError, match="durable='yes'"):

@@ -14,7 +14,7 @@ from airflow_trigger_compat import (
     FeatureNotSupported,
     UnsupportedAirflowVersion,
     UnverifiedAirflowWarning,
-    select_strategy,
+    select_row,
 )
 from airflow_trigger_compat._runtime._registry import (
     DROP,
@@ -139,15 +139,15 @@ def test_neighbouring_rows_differ_in_paths_or_features() -> None:
         ), newer.airflow
 
 
-def test_select_strategy_caches_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_select_row_caches_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("airflow")
     fake.__version__ = "3.3.2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "airflow", fake)
-    assert select_strategy() == selection_for("3.3.2")
+    assert select_row() == selection_for("3.3.2")
     fake.__version__ = "3.1.8"  # type: ignore[attr-defined]
-    assert select_strategy().version.raw == "3.3.2"  # cached until reset
+    assert select_row().version.raw == "3.3.2"  # cached until reset
     airflow_trigger_compat.reset()
-    assert select_strategy() == selection_for("3.1.8")
+    assert select_row() == selection_for("3.1.8")
 
 
 def test_every_path_a_row_names_is_a_strategy_module() -> None:

@@ -190,7 +190,7 @@ def test_reset_clears_every_cache_in_the_runtime(airflow_for_caches: None) -> No
     assert len(caches) == _cache_decorators(), sorted(caches)
     assert all(isinstance(c, functools._lru_cache_wrapper) for c in caches.values())
     # Fill each: detection, the Airflow helpers and names, a task failure's class.
-    assert _runtime.select_strategy() == selection_for("3.3.2")
+    assert _runtime.select_row() == selection_for("3.3.2")
     _airflow.airflow_helpers()
     task_failure(TriggerArgumentError("x"))
     empty = [name for name, cache in caches.items() if not cache.cache_info().currsize]

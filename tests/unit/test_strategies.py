@@ -293,7 +293,7 @@ def test_execute_trigger_runs_the_module_the_route_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     selection = selection_for(version)
-    monkeypatch.setattr(_execute, "select_strategy", lambda: selection)
+    monkeypatch.setattr(_execute, "select_row", lambda: selection)
     monkeypatch.setattr(_request, "airflow_helpers", lambda: helpers_for(selection))
     operator = _operator(**overrides)
     context = {"ti": Ti(), "task_instance": Ti()}
@@ -385,7 +385,7 @@ def test_durable_refuses_a_bad_payload_exactly_as_stocks_path(
     """durable=True checks and refuses through stock's path, before anything is kept: 3.0-3.2 hand the
     payload to the runner (which refuses it as stock's), 3.3+ fail the task at once, without retries."""
     selection = selection_for(version)
-    monkeypatch.setattr(_execute, "select_strategy", lambda: selection)
+    monkeypatch.setattr(_execute, "select_row", lambda: selection)
     monkeypatch.setattr(_request, "airflow_helpers", lambda: helpers_for(selection))
     kept: list[Any] = []
     monkeypatch.setattr(durable, "execute", lambda *args: kept.append(args))

@@ -219,7 +219,7 @@ def test_the_copy_imports_no_airflow_and_no_top_level_package(copy: Path, tmp_pa
         import sys
         import {HOST} as compat
         assert compat.__version__ == {airflow_trigger_compat.__version__!r}
-        compat.execute_trigger, compat.check_arguments, compat.select_strategy  # the lazy names resolve
+        compat.execute_trigger, compat.check_arguments, compat.select_row  # the lazy names resolve
         bad = sorted(m for m in sys.modules if m.split(".")[0] in ("airflow", "airflow_trigger_compat"))
         assert not bad, bad
         print(compat.__name__)
@@ -237,7 +237,7 @@ def test_the_copy_tells_users_to_upgrade_its_host(copy: Path, tmp_path: Path) ->
         sys.modules["airflow"] = None  # no Airflow
         import {HOST} as compat
         try:
-            compat.select_strategy()
+            compat.select_row()
         except compat.UnsupportedAirflowVersion as err:
             print(err)
         """,

@@ -29,7 +29,7 @@ from ._errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._execute import execute_trigger
-    from ._registry import select_strategy
+    from ._registry import select_row
     from ._request import check_arguments
 
 # Hard-coded: a vendored copy has no distribution metadata to read a version from.
@@ -49,18 +49,18 @@ __all__ = [
     "check_arguments",
     "execute_trigger",
     "reset",
-    "select_strategy",
+    "select_row",
 ]
 
 #: Public names, imported from their module on first access (PEP 562): importing the package stays cheap.
-_LAZY = {"check_arguments": "_request", "execute_trigger": "_execute", "select_strategy": "_registry"}
+_LAZY = {"check_arguments": "_request", "execute_trigger": "_execute", "select_row": "_registry"}
 
 
 def reset() -> None:
     """Forget everything the runtime cached about the running Airflow (for tests)."""
     from . import _airflow, _errors, _registry
 
-    for cached in (_registry.airflow_version, _registry.select_strategy, _airflow._module_with):
+    for cached in (_registry.airflow_version, _registry.select_row, _airflow._module_with):
         cached.cache_clear()
     _airflow.airflow_helpers.cache_clear()
     _errors._failure_class.cache_clear()

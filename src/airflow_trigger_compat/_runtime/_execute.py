@@ -16,7 +16,7 @@ from ._errors import (
     TriggerArgumentError,
     task_failure,
 )
-from ._registry import Feature, Selection, select_strategy
+from ._registry import Feature, Selection, select_row
 from ._request import TriggerRequest, build_request
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def execute_trigger(operator: Any, context: Mapping[str, Any]) -> Any:
 
     Invalid arguments fail the task before any child run exists, without retries.
     """
-    selection = select_strategy()
+    selection = select_row()
     try:
         request = build_request(operator, selection)
     except TriggerArgumentError as err:

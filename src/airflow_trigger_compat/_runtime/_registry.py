@@ -239,6 +239,6 @@ def resolve(version: AirflowVersion | None) -> Selection:
 
 
 @functools.cache
-def select_strategy() -> Selection:
+def select_row() -> Selection:
     """Return the registry row for the running Airflow (cached; :func:`reset` clears it)."""
     return resolve(airflow_version())

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from ._airflow import AirflowHelpers, airflow_helpers
 from ._errors import FeatureNotSupported, TriggerArgumentError
-from ._registry import REFUSE, WHEN_MISSING, Feature, Selection, select_strategy
+from ._registry import REFUSE, WHEN_MISSING, Feature, Selection, select_row
 
 #: Stands in for Airflow's NOTSET on an operator that has no ``run_after`` (older providers).
 NOTSET = type("ArgNotSet", (), {})()
@@ -202,7 +202,7 @@ def check_arguments(kwargs: Mapping[str, Any], selection: Selection | None = Non
     check_datetime_type("run_after", kwargs.get("run_after"))
     paused = kwargs.get("fail_when_dag_is_paused")
     if paused:  # stock refuses only a truthy flag (fail_when_dag_is_paused=0 is off)
-        check_features(selection or select_strategy(), {"fail_when_dag_is_paused": paused})
+        check_features(selection or select_row(), {"fail_when_dag_is_paused": paused})
 
 
 def build_request(

@@ -84,7 +84,7 @@ def _path_module():
     """Stock's path module on this Airflow (``_strategies.<entry.path>``): durable's leaf triggers through its
     ``execute``, looked up on the module at each call."""
     runtime = importlib.import_module(SHIM_RUNTIME)
-    return importlib.import_module(f"{SHIM_RUNTIME}._strategies.{runtime.select_strategy().entry.path}")
+    return importlib.import_module(f"{SHIM_RUNTIME}._strategies.{runtime.select_row().entry.path}")
 
 
 def _enter_window(kill: str, context) -> None:
