@@ -83,6 +83,38 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+@nox.session(python=PYTHON, tags=["package", "ci", "ci-matrix"])
+def package(session: nox.Session) -> None:
+    """The release as README installs it: sdist and wheel built, twine-checked, the wheel in a clean venv."""
+    import shutil
+    import tempfile
+
+    session.install("build==1.6.1", "twine==7.0.0")
+    # Outside the checkout, so nothing imports the source tree instead of what was installed.
+    tmp = Path(tempfile.mkdtemp(prefix="package-"))
+    try:
+        session.run("python", "-m", "build", "--outdir", str(tmp / "dist"), ".")  # the wheel from the sdist
+        dists = sorted(str(p) for p in (tmp / "dist").iterdir())
+        session.run("twine", "check", "--strict", *dists)
+        (wheel,) = [d for d in dists if d.endswith(".whl")]
+        python = str(tmp / "venv" / "bin" / "python")
+        session.run("uv", "venv", "--quiet", "--python", PYTHON, str(tmp / "venv"), external=True)
+        # README's install line: the wheel, into an environment with the newest final release's pins.
+        pins = ["-r", constraints(_MATRIX["releases"][-1])]
+        session.run("uv", "pip", "install", "--quiet", "--python", python, *pins, wheel, external=True)
+        check = (
+            "from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator as Stock\n"
+            "import airflow_trigger_compat as compat\n"
+            "assert issubclass(compat.TriggerDagRunOperator, Stock)\n"
+            "assert 'site-packages' in compat.__file__, compat.__file__\n"
+            "print(compat.select_row().entry.path, compat.__file__)\n"
+        )
+        session.run(python, "-c", check, external=True)
+        session.run(python, "-m", "airflow_trigger_compat", "info", external=True)
+    finally:
+        shutil.rmtree(tmp)
+
+
 #: The benchmarks' minors: the newest, and 3.1 (the runner_exception path most installs run today).
 BENCH_IDS = [AIRFLOW_IDS[-1], "3.1"]
 
