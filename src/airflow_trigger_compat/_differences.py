@@ -47,6 +47,8 @@ HOW: Mapping[str, str] = MappingProxyType(
         "waits, as the standard operator on Airflow 3",
         "store": "durable=True keeps the child's run_id in the task's task_state_store before the path "
         "triggers it; a retry reconnects to that run (any run_id)",
+        "accessor": "where the Task SDK has ti.trigger_dag_run() (apache/airflow#69135: proposed, in no "
+        "release yet), durable=True triggers its kept run_id through it and waits in execute()",
         "derived": "durable=True derives the child's run_id from the parent task instance (a generated "
         "run_id only); a retry reconnects to that run",
     }

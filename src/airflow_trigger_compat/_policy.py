@@ -365,8 +365,8 @@ def _reachable(graph: Mapping[str, set[str]], starts: Iterable[str]) -> set[str]
 
 
 def _paths(rows: Iterable[Entry]) -> set[str]:
-    """The strategies ``rows`` route to, with durable=True or without (``durable`` runs on every row)."""
-    return {name for e in rows for name in (e.path, "durable")}
+    """The strategies ``rows`` route to, with durable=True or without (``durable``, ``accessor``: any row)."""
+    return {name for e in rows for name in (e.path, "durable", "accessor")}
 
 
 #: Every strategy the registry routes to.

@@ -83,9 +83,10 @@ def test_registry_markdown_has_every_row_and_every_gap_reason() -> None:
     header = text.splitlines()[0]
     assert header.startswith("| Airflow | Path | `durable=True` | Upstream change | Verified on |")
     assert all(f"`{f}`" in header for f in Feature)
-    # Every path and every place a row keeps durable's run_id is explained once, in the list under it.
-    named = {name for e in REGISTRY for name in (e.path, e.keep)}
-    assert named == set(HOW) == {"airflow2", "runner_exception", "store", "derived"}
+    # Every path, every place a row keeps durable's run_id, and the accessor a Task SDK may have (no row
+    # names it: it is probed) are explained once, in the list under it.
+    named = {name for e in REGISTRY for name in (e.path, e.keep)} | {"accessor"}
+    assert named == set(HOW) == {"airflow2", "runner_exception", "store", "derived", "accessor"}
     assert all(text.count(f"- `{name}`: {HOW[name]}") == 1 for name in named)
 
 

@@ -144,7 +144,8 @@ def test_first_try_keeps_the_run_id_in_the_store_before_stocks_path_is_called(ru
     assert call.request == out.request and call.route == out.route  # the request as it is, the same route
     assert call.operator_run_id == out.operator.trigger_run_id == run_id  # what listeners read
     assert out.result is TRIGGERED  # on Airflow 3 the path raises for the runner: whatever it does, stands
-    assert out.imported == ["airflow_trigger_compat._runtime._strategies.runner_exception"]
+    # Stock's path: its Port, then (no Task SDK here has ti.trigger_dag_run()) its execute.
+    assert out.imported == ["airflow_trigger_compat._runtime._strategies.runner_exception"] * 2
     assert port.events == []  # a generated run_id is this try's own: nothing asked, nothing pushed yet
     assert port.xcoms == port.links == port.log.lines == []
 
@@ -160,7 +161,7 @@ def test_first_try_below_3_3_triggers_generation_1_of_the_derived_run_id(version
     assert call.operator_run_id == first
     assert port.events == [f"state:{first}"]  # asked whether it exists, then handed to the path
     path = "airflow2" if version.startswith("2.") else "runner_exception"
-    assert out.imported == [f"airflow_trigger_compat._runtime._strategies.{path}"]
+    assert out.imported == [f"airflow_trigger_compat._runtime._strategies.{path}"] * 2
     assert port.xcoms == port.links == []
 
 

@@ -335,6 +335,7 @@ def test_route_for_every_row_and_request(version: str, durable: bool, fixed: boo
         selection=selection,
         path=selection.entry.path,  # stock's path, with durable=True or without
         keep=("store" if has_store else "derived") if applies else None,
+        trigger=selection.entry.path,  # no Task SDK here has ti.trigger_dag_run() (test_accessor.py)
         durable_gap=gap if durable else None,
     )
     assert chosen.leaf == ("durable" if applies else selection.entry.path)

@@ -63,6 +63,7 @@ def reset() -> None:
     for cached in (_registry.airflow_version, _registry.select_row, _airflow._module_with):
         cached.cache_clear()
     _airflow.airflow_helpers.cache_clear()
+    _airflow.has_trigger_accessor.cache_clear()
     _errors._failure_class.cache_clear()
 
 

@@ -40,6 +40,8 @@ IMPORT_PATHS: dict[str, tuple[str, ...]] = {
     "create_session": ("airflow.utils.session",),
     # Airflow 3.0 (apache/airflow#47051): the UI's DAG run URL, for the "Triggered DAG" link.
     "build_airflow_dagrun_url": ("airflow.utils.helpers",),
+    # The public protocol of a task's ``ti``: its accessors (``has_trigger_accessor``).
+    "RuntimeTaskInstanceProtocol": ("airflow.sdk.types",),
 }
 
 
@@ -100,3 +102,14 @@ def airflow_helpers() -> AirflowHelpers:
         generate_run_id,
         lambda run_id: dag_run.validate_run_id(None, "run_id", run_id),
     )
+
+
+@functools.cache
+def has_trigger_accessor() -> bool:
+    """Return whether a task's ``ti`` has ``trigger_dag_run()``, the counterpart of ``get_dagrun_state()``."""
+    # apache/airflow#69135 proposes it; no Task SDK release has it (1.4.0b2 included). One probe: the
+    # public protocol of RuntimeTaskInstance, which names every accessor a task's ti has.
+    try:
+        return hasattr(load("RuntimeTaskInstanceProtocol"), "trigger_dag_run")
+    except ImportError:  # no Task SDK: Airflow 2
+        return False

@@ -26,6 +26,9 @@ class Route(NamedTuple):
     #: Where durable=True keeps the child's run_id (``durable.KEEPERS``: ``store`` or ``derived``);
     #: ``None``: durable=True is off, or cannot apply here (then ``durable_gap`` says why).
     keep: str | None
+    #: The ``_strategies`` module durable=True triggers the kept run_id through: ``path``, or ``accessor``
+    #: where the Task SDK has ``ti.trigger_dag_run()`` (apache/airflow#69135).
+    trigger: str
     durable_gap: str | None
 
     @property

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from ._airflow import load
+from ._airflow import has_trigger_accessor, load
 from ._contract import Route
 from ._errors import (
     DurableUnavailableWarning,
@@ -33,7 +33,11 @@ def route(selection: Selection, request: TriggerRequest) -> Route:
     elif not request.run_id_generated:
         gap = selection.gap(Feature.TASK_STATE_STORE)  # a fixed run_id needs the store
     keep = selection.entry.keep if request.durable and gap is None else None
-    return Route(selection, selection.entry.path, keep, gap if request.durable else None)
+    # With the accessor a kept run is triggered and waited on in execute(); without durable=True, stock's
+    # path on every Task SDK, as the standard operator (README: "Which path runs where").
+    path = selection.entry.path
+    trigger = "accessor" if keep and path == "runner_exception" and has_trigger_accessor() else path
+    return Route(selection, path, keep, trigger, gap if request.durable else None)
 
 
 def warn_about_gaps(route: Route, request: TriggerRequest, retries: int) -> None:

@@ -68,8 +68,7 @@ KEEPERS: Mapping[str, type[StoreKeeper | DerivedKeeper]] = {"store": StoreKeeper
 
 
 def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, route: Route) -> Any:
-    path = importlib.import_module(f"{__package__}.{route.path}")
-    port: TaskPort = path.Port(operator, context)
+    port: TaskPort = importlib.import_module(f"{__package__}.{route.path}").Port(operator, context)
     keeper = KEEPERS[str(route.keep)](port.parent_key(), request, context)  # the route sets keep for durable
     dag_id = request.trigger_dag_id
     run_id = keeper.first()
@@ -86,7 +85,8 @@ def execute(operator: Any, context: Mapping[str, Any], request: TriggerRequest, 
         if request.run_id_generated or request.reset_dag_run or port.run_state(dag_id, run_id) is None:
             keeper.keep(run_id)
     operator.trigger_run_id = run_id
-    return path.execute(operator, context, request._replace(run_id=run_id), route)
+    trigger = importlib.import_module(f"{__package__}.{route.trigger}")
+    return trigger.execute(operator, context, request._replace(run_id=run_id), route)
 
 
 def _reconnect(request: TriggerRequest, port: TaskPort, run_id: str, state: str, route: Route) -> None:
