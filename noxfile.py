@@ -215,6 +215,11 @@ def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> No
     """Install exactly ``pins`` (then the package, without touching its deps) and run tests/behaviour."""
     session.install("-r", pins, *FUZZ)
     session.install("--no-deps", "-e", ".")
+    _run_behaviour(session, env)
+
+
+def _run_behaviour(session: nox.Session, env: dict[str, str]) -> None:
+    """Run tests/behaviour in this session's environment, as installed."""
     # What a maintainer sees on this install: the version, the strategy and why, the features.
     session.run("python", "-m", "airflow_trigger_compat", "info")
     # `python -m pytest`: this environment's pytest (the pins carry it), never one found elsewhere on PATH.
@@ -226,6 +231,52 @@ def _behaviour_suite(session: nox.Session, pins: str, env: dict[str, str]) -> No
 def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
     """Run the live crash test on LocalExecutor (tests/live, marker ``local``) in this session's Airflow."""
     session.run("pytest", "tests/live", "-m", "local", "-p", "no:cacheprovider", "-s", *extra, env=env)
+
+
+#: The Task SDK built with the accessor patch (patches/apache-airflow-task-sdk-1.4.0b2-accessor.patch),
+#: and the Airflow release whose pins it replaces the Task SDK of.
+ACCESSOR_SDK, ACCESSOR_AIRFLOW = "1.4.0b2+accessor", "3.4.0b2"
+
+
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["accessor"])
+def accessor(session: nox.Session) -> None:
+    """Airflow 3.4.0b2 with the Task SDK built with ``ti.trigger_dag_run()`` (apache/airflow#69135).
+
+    tests/accessor/run_sdk_tests.sh builds apache-airflow-task-sdk 1.4.0b2+accessor from the release's
+    sdist and the patch (tests/accessor/build_task_sdk.py) and runs the Task SDK's own tests on it, in an
+    environment of its own; the wheel then replaces the pinned Task SDK here, where durable=True triggers
+    through the accessor: the behavioural suite and the live crash test (LocalExecutor) run on it.
+    """
+    scratch = Path(session.create_tmp()).resolve() / "task-sdk"
+    # Its own environments: without nox's UV_PYTHON, which would point its uv at this session's venv.
+    unset = ["env", "-u", "UV_PYTHON", "-u", "UV_PROJECT_ENVIRONMENT", "-u", "VIRTUAL_ENV"]
+    sdk_tests = ["bash", "tests/accessor/run_sdk_tests.sh", "patched"]
+    session.run(*unset, *sdk_tests, env={"SCRATCH": str(scratch)}, external=True)
+    wheel = (scratch / "build.log").read_text().splitlines()[-1]  # build_task_sdk.py prints it last
+    session.install("-r", constraints(ACCESSOR_AIRFLOW), *FUZZ, *E2E_EXTRA)
+    session.install("--no-deps", "-e", ".")
+    # --no-cache: a rebuilt wheel keeps its name and version
+    session.install("--no-deps", "--no-cache", "--reinstall-package", "apache-airflow-task-sdk", wheel)
+    probe = (
+        "from importlib.metadata import version\n"
+        "from airflow_trigger_compat._runtime._airflow import has_trigger_accessor\n"
+        f"assert version('apache-airflow-task-sdk') == {ACCESSOR_SDK!r}, version('apache-airflow-task-sdk')\n"
+        "assert has_trigger_accessor(), 'has_trigger_accessor() is False with the built Task SDK'\n"
+    )
+    session.run("python", "-c", probe)
+    name = f"{ACCESSOR_AIRFLOW}+accessor"
+    _run_behaviour(
+        session,
+        {
+            "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW": ACCESSOR_AIRFLOW,
+            "AIRFLOW_TRIGGER_COMPAT_EXPECT_TASK_SDK": ACCESSOR_SDK,
+            "AIRFLOW_TRIGGER_COMPAT_RESULTS": f"results/behaviour-{name}.json",
+            "AIRFLOW_TRIGGER_COMPAT_RUN": "accessor",
+        },
+    )
+    minor = _minor(ACCESSOR_AIRFLOW)
+    env = {"E2E_AIRFLOW_MINOR": minor, "E2E_RESULTS": f"results/e2e-{minor}+accessor.json"}
+    _crash_test(session, env | {"E2E_RUN": "accessor-local"}, *session.posargs)
 
 
 #: Minor -> the oldest apache-airflow-providers-standard run with its last release (the provider axis).

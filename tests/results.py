@@ -10,8 +10,9 @@ A document (``SCHEMA``)::
 
     {"schema": "airflow-trigger-compat-results/1",
      "suite": "behaviour" | "live" | "bench",
-     "run": which table it belongs to (RUNS[suite]: "releases", "oldest-provider", "provider", "next";
-            "local", "provider-local", "celery"; "bench"),
+     "run": which table it belongs to (RUNS[suite]: "releases", "oldest-provider", "provider", "next",
+            "accessor"; "local", "provider-local", "accessor-local", "celery"; "bench"; "accessor...": on
+            the Task SDK built with ti.trigger_dag_run(), ``nox -s accessor``),
      "airflow": the release that ran ("3.3.2"),
      "environment": {"python", "package", "provider_standard", "executor", "strategy", ...},
      "exitstatus": int | null, "error": str | null, "duration_s": float | null,
@@ -37,8 +38,8 @@ from typing import Any
 SCHEMA = "airflow-trigger-compat-results/1"
 #: suite -> the runs it has (the table a document belongs to).
 RUNS: dict[str, tuple[str, ...]] = {
-    "behaviour": ("releases", "oldest-provider", "provider", "next"),
-    "live": ("local", "provider-local", "celery"),
+    "behaviour": ("releases", "oldest-provider", "provider", "next", "accessor"),
+    "live": ("local", "provider-local", "accessor-local", "celery"),
     "bench": ("bench",),
 }
 OUTCOMES = ("passed", "not_applicable", "failed", "skipped")
@@ -510,13 +511,17 @@ def crash_table(docs: list[dict[str, Any]]) -> tuple[str, int]:
     """The live crash test on LocalExecutor, every version; then the same cases through the vendored
     provider. Exit status 1 when there is none, or a case recorded an error."""
     local, provider = select(docs, "local"), select(docs, "provider-local")
+    accessor = select(docs, "accessor-local")
     if not local:
         return "no LocalExecutor crash-test results (run `nox -t e2e` first)", 1
     lines = grid([CRASH_HEAD, *(row for d in local for row in crash_rows(d))])
     if provider:
         lines += ["", "Through the vendored provider (`nox -t provider`):"]
         lines += grid([CRASH_HEAD, *(row for d in provider for row in crash_rows(d))])
-    return "\n".join(lines), int(any(d["summary"]["errors"] for d in local + provider))
+    if accessor:
+        lines += ["", "On the Task SDK built with ti.trigger_dag_run() (`nox -s accessor`):"]
+        lines += grid([CRASH_HEAD, *(row for d in accessor for row in crash_rows(d))])
+    return "\n".join(lines), int(any(d["summary"]["errors"] for d in local + provider + accessor))
 
 
 def _per_ti(counts: list[int], sep: str = " / ") -> str:
@@ -707,7 +712,7 @@ def bench_table(docs: list[dict[str, Any]]) -> tuple[str, int]:
 TABLES = {"matrix": matrix_table, "crash": crash_table, "celery": celery_table, "bench": bench_table}
 TABLE_RUNS = {
     "matrix": ("releases", "oldest-provider"),
-    "crash": ("local", "provider-local"),
+    "crash": ("local", "provider-local", "accessor-local"),
     "celery": ("celery",),
     "bench": ("bench",),
 }

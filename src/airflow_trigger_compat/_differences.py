@@ -192,6 +192,27 @@ DIFFERENCES: tuple[Difference, ...] = (
         "tests in test_trigger_dagrun.py (a try lost before or after the trigger)",
     ),
     Difference(
+        id="durable-accessor-owns-the-wait",
+        airflow=VersionRange((3, 0, 0), (4, 0, 0)),
+        when="durable=True (not deferrable), the Task SDK has ti.trigger_dag_run() (apache/airflow#69135: "
+        "no release has it), and the try triggers the child run: its wait is bounded by execution_timeout, "
+        "or the try fails (a child in failed_states, a run that already exists, a trigger or a wait that "
+        "errors)",
+        stock="execute() raises DagRunTriggerException and the task runner triggers and waits: "
+        "execution_timeout does not bound the wait, and the runner's handler ends a failing try itself",
+        package="the operator triggers the kept run_id through ti.trigger_dag_run() and waits inside "
+        "execute(), with the runner's log lines, XComs and outcomes: execution_timeout bounds that wait "
+        "(the timed-out try's retry reconnects), and a failing try fails by raising from execute(), so the "
+        'runner also logs "Task failed with exception" and records the error',
+        reason="the trigger and the wait belong to the operator, on the Task SDK's public API: the same code "
+        "as a reconnected try's, no exception the runner must catch (#69135's point: the operator owns the "
+        "trigger-and-wait contract)",
+        fields=frozenset({"tries", "error", "log", "children", "runs"}),
+        shown_by="nox -s accessor: test_parity.py's durable scenarios that fail or time out (their "
+        "predicate: has_trigger_accessor()); the durable tests in test_trigger_dagrun.py; tests/live, the "
+        "durable cases",
+    ),
+    Difference(
         id="durable-derived-run-id",
         airflow=VersionRange((2, 11, 0), (3, 3, 0)),
         when="durable=True without trigger_run_id, logical_date or run_after (the run_id is generated)",

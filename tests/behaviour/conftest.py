@@ -197,17 +197,26 @@ def not_applicable(selection: Any, record_property: Any) -> Any:
 
 
 class PathSpy:
-    """Counts who triggered: the Task SDK runner (``_handle_trigger_dag_run``) and the ORM trigger."""
+    """Counts who triggered: the Task SDK runner (``_handle_trigger_dag_run``), the Task SDK's accessor
+    ``ti.trigger_dag_run()`` where it has one (apache/airflow#69135: the runner's handler calls it too), and
+    the ORM trigger."""
 
     def __init__(self) -> None:
         self.runner_calls = 0
+        self.accessor_calls = 0
         self.orm_triggers = 0
         #: False where there is no Task SDK task runner (Airflow 2).
         self.has_runner = False
+        #: False where the Task SDK has no ``ti.trigger_dag_run()`` (every release).
+        self.has_accessor = False
 
     def summary(self) -> str:
         runner = self.runner_calls if self.has_runner else "n/a"
-        return f"runner _handle_trigger_dag_run calls={runner}, ORM _trigger_dag calls={self.orm_triggers}"
+        accessor = self.accessor_calls if self.has_accessor else "n/a"
+        return (
+            f"runner _handle_trigger_dag_run calls={runner}, ti.trigger_dag_run calls={accessor}, "
+            f"ORM _trigger_dag calls={self.orm_triggers}"
+        )
 
 
 @pytest.fixture
@@ -236,19 +245,46 @@ def path_spy(monkeypatch: pytest.MonkeyPatch) -> PathSpy:
         return original_runner(*args, **kwargs)
 
     monkeypatch.setattr(runner, "_handle_trigger_dag_run", counting_runner)
+    if not hasattr(runner.RuntimeTaskInstance, "trigger_dag_run"):
+        return spy
+    spy.has_accessor = True
+    original_accessor = runner.RuntimeTaskInstance.trigger_dag_run  # a staticmethod
+
+    def counting_accessor(*args: Any, **kwargs: Any) -> Any:
+        spy.accessor_calls += 1
+        return original_accessor(*args, **kwargs)
+
+    monkeypatch.setattr(runner.RuntimeTaskInstance, "trigger_dag_run", staticmethod(counting_accessor))
     return spy
+
+
+@pytest.fixture
+def routes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every route the package's ``_execute.route`` answers during the test (``Route``: path, keep,
+    trigger), in order."""
+    import importlib
+
+    from _subject import compat
+
+    taken: list[Any] = []
+    execute = importlib.import_module(f"{compat.__name__}._execute")
+    route = execute.route
+    monkeypatch.setattr(execute, "route", lambda *a: taken.append(route(*a)) or taken[-1])
+    return taken
 
 
 @pytest.fixture
 def output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Any:
     """``output()``: everything the task logged so far (stdout, stderr and logging records)."""
+    read: list[str] = []  # what earlier calls took from capfd: each call answers with all of it
 
     def text() -> str:
         out, err = capfd.readouterr()
         # Keep it readable in the pytest report as well.
         sys.stdout.write(out)
         sys.stderr.write(err)
-        return "\n".join([out, err, caplog.text])
+        read.extend([out, err])
+        return "\n".join([*read, caplog.text])
 
     return text
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib
+import importlib.metadata
 import inspect
 import itertools
 import json
@@ -96,6 +97,10 @@ def test_environment_is_the_expected_airflow(selection) -> None:
     assert expected, "AIRFLOW_TRIGGER_COMPAT_EXPECT_AIRFLOW is not set: run the suite through its nox session"
     assert airflow.__version__ == expected
     assert selection.version.raw == airflow.__version__
+    task_sdk = os.environ.get("AIRFLOW_TRIGGER_COMPAT_EXPECT_TASK_SDK")
+    if task_sdk:  # nox -s accessor: the Task SDK built with ti.trigger_dag_run() replaced the pinned one
+        assert importlib.metadata.version("apache-airflow-task-sdk") == task_sdk
+        assert _has_accessor(), f"apache-airflow-task-sdk {task_sdk} has no ti.trigger_dag_run()"
 
 
 def test_provider_parameters_match_the_installed_provider() -> None:
@@ -207,18 +212,25 @@ def test_declared_gap_matches_this_airflow(feature: str, not_applicable: Any) ->
 # --- the path the registry names ------------------------------------------------------------------------
 
 
-def expected_path(selection: Any, durable: bool) -> dict[str, int | None]:
+def expected_path(route: Any) -> dict[str, int | None]:
     """Who creates the child run, as the registry routes it. Airflow 2 has no task runner: the operator
     triggers through the ORM. On Airflow 3 the task runner triggers, with durable=True too (durable keeps
-    the run_id first, then raises DagRunTriggerException as stock does)."""
+    the run_id first, then raises DagRunTriggerException as stock does), except where the Task SDK has
+    ``ti.trigger_dag_run()`` (the route's trigger is ``accessor``): durable=True triggers through it and
+    waits in execute(), and the runner handles no DagRunTriggerException. (A Task SDK with the accessor
+    triggers stock's path through it as well, from the runner's handler.)"""
     if not _has_task_runner():
-        return {"runner_calls": None, "orm_triggers": 1}
-    return {"runner_calls": 1, "orm_triggers": 1}
+        return {"runner_calls": None, "accessor_calls": None, "orm_triggers": 1}
+    if route.trigger == "accessor":
+        return {"runner_calls": 0, "accessor_calls": 1, "orm_triggers": 1}
+    return {"runner_calls": 1, "accessor_calls": 1 if _has_accessor() else None, "orm_triggers": 1}
 
 
 @pytest.mark.parametrize("durable", [False, True], ids=["default", "durable"])
 @pytest.mark.parametrize("wait", [False, True], ids=["fire_and_forget", "wait"])
-def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property, wait, durable) -> None:
+def test_path_is_the_registry_strategy(
+    ids, selection, path_spy, routes, output, record_property, wait, durable
+) -> None:
     parent, run_id = ids
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DurableUnavailableWarning)  # asserted in test_parity.py
@@ -230,15 +242,26 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
             durable=durable,
             finish={run_id: "success"},
         )
-    record_property("path", f"{selection.entry.path}/{selection.entry.keep}: {path_spy.summary()}")
+    [route] = routes
+    record_property("path", f"{selection.entry.path}/{route.keep}/{route.trigger}: {path_spy.summary()}")
 
     assert result.state == "success"
-    expected = expected_path(selection, durable)
+    # durable=True keeps this fixed run_id where there is a store (3.3+); the kept run is triggered through
+    # the accessor exactly where the Task SDK has one (probed here without the package).
+    accessor = durable and has_store(selection) and _has_accessor()
+    assert route.trigger == ("accessor" if accessor else selection.entry.path), route
+    expected = expected_path(route)
     observed = {
         "runner_calls": path_spy.runner_calls if path_spy.has_runner else None,
+        "accessor_calls": path_spy.accessor_calls if path_spy.has_accessor else None,
         "orm_triggers": path_spy.orm_triggers,
     }
     assert observed == expected, path_spy.summary()
+    if accessor:  # the operator's own log lines: it triggered, and polled, itself
+        text = output()
+        assert "Triggering Dag Run." in text and "Dag Run triggered successfully." in text
+        assert (f"Waiting for {CHILD_DAG_ID} on {run_id} to reach an allowed state" in text) is wait
+        assert "Waiting for dag run to complete execution" not in text  # the runner's poll
 
 
 # --- durable: crash recovery (every version) --------------------------------------------------------------
@@ -248,7 +271,9 @@ def test_path_is_the_registry_strategy(ids, selection, path_spy, record_property
 # task whose worker stopped heartbeating). The moments are those of stock's own path, which durable=True's
 # try 1 takes: on 3.x the task runner's trigger handler (``_handle_trigger_dag_run``, after execute() raised
 # DagRunTriggerException), before it sends the trigger or at its first poll, the child then existing; on
-# 2.11 the operator's ORM trigger (``OrmPort.trigger``). What a retry asks, it asks through the package's
+# 2.11 the operator's ORM trigger (``OrmPort.trigger``); where the Task SDK has ``ti.trigger_dag_run()``
+# (the route's trigger is ``accessor``), the operator's call of it and its own wait's first sleep
+# (``assert_trigger_path`` checks which). What a retry asks, it asks through the package's
 # port (``run_state``: the Task SDK's get_dr_count/get_dagrun_state on 3.x), recorded as a "lookup". On
 # 3.3+ the child's run_id is kept in the real task_state_store; below 3.3 there is none and the run_id is
 # derived from the parent task instance.
@@ -282,6 +307,9 @@ class SeamCall:
     stored: Any
     #: A lookup's answer: the run's state, or None when it does not exist.
     answer: Any = None
+    #: A trigger's sender: "runner" (DagRunTriggerException's handler), "accessor" (the operator, through
+    #: ``ti.trigger_dag_run()``: the route's trigger is ``accessor``) or "orm" (2.11).
+    via: str = ""
 
 
 @dataclass
@@ -300,13 +328,17 @@ class Seam:
     lose: tuple[int, str] | None = None
     then: Callable[[SeamCall], None] | None = None
     calls: list[SeamCall] = field(default_factory=list)
+    #: Accessor: the trigger whose try is lost at its first poll (the operator's own sleep), once it polls.
+    lose_at_poll: SeamCall | None = None
+    #: Inside the runner's trigger handler (whose trigger is recorded there, not at the accessor it calls).
+    in_handler: bool = False
 
     def in_try(self, try_number: int, op: str | None = None) -> list[SeamCall]:
         return [c for c in self.calls if c.try_number == try_number and op in (None, c.op)]
 
-    def record(self, op: str, ti: Any, run_id: str, answer: Any = None) -> SeamCall:
+    def record(self, op: str, ti: Any, run_id: str, answer: Any = None, via: str = "") -> SeamCall:
         stored = _harness.task_state(ti.dag_id, ti.run_id, state_key(ti.max_tries)) if self.store else None
-        call = SeamCall(ti.try_number, op, run_id, stored, answer)
+        call = SeamCall(ti.try_number, op, run_id, stored, answer, via)
         self.calls.append(call)
         if call.try_number in self.finish_in_try:
             self.finish.setdefault(run_id, self.finish_in_try[call.try_number])
@@ -366,7 +398,7 @@ def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
         orm_trigger = port.trigger
 
         def trigger_wrapper(self: Any, request: Any) -> Any:
-            call = spy.record("trigger", self.ti, request.run_id)
+            call = spy.record("trigger", self.ti, request.run_id, via="orm")
             if spy.loses(call, "before"):
                 spy.lost(call, "before")
             dag_run = orm_trigger(self, request)
@@ -380,9 +412,10 @@ def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
     handler = runner._handle_trigger_dag_run
 
     def handler_wrapper(drte: Any, context: Any, ti: Any, log: Any) -> Any:
-        call = spy.record("trigger", ti, drte.dag_run_id)
+        call = spy.record("trigger", ti, drte.dag_run_id, via="runner")
         clock = runner.time
         try:
+            spy.in_handler = True
             if spy.loses(call, "before"):
                 spy.lost(call, "before")
             if spy.loses(call, "after"):
@@ -391,10 +424,39 @@ def seam(monkeypatch: pytest.MonkeyPatch, selection: Any) -> Seam:
         except _harness.LostWorker as lost:
             return _runner_ends_lost_try(runner, lost, context, ti, log)
         finally:
-            runner.time = clock
+            runner.time, spy.in_handler = clock, False
 
     monkeypatch.setattr(runner, "_handle_trigger_dag_run", handler_wrapper)
+    if _has_accessor():
+        _seam_at_the_accessor(monkeypatch, spy, runner, port)
     return spy
+
+
+def _seam_at_the_accessor(monkeypatch: pytest.MonkeyPatch, spy: Seam, runner: Any, port: Any) -> None:
+    """The same moments where the route's trigger is ``accessor``: the operator's ``ti.trigger_dag_run()``
+    call, and its own wait's first sleep (``TaskPort.sleep``). Lost there, the try leaves execute() with
+    LostWorker, which the Task SDK's runner ends as any error (up_for_retry with retries left)."""
+    from airflow.sdk import get_current_context
+
+    accessor, sleep = runner.RuntimeTaskInstance.trigger_dag_run, port.sleep
+
+    def accessor_wrapper(dag_id: str, run_id: str, **kwargs: Any) -> Any:
+        if not spy.in_handler:  # the runner's handler (stock's path) records its own trigger
+            call = spy.record("trigger", get_current_context()["ti"], run_id, via="accessor")
+            if spy.loses(call, "before"):
+                spy.lost(call, "before")
+            if spy.loses(call, "after"):
+                spy.lose_at_poll = call
+        return accessor(dag_id, run_id, **kwargs)
+
+    def sleep_wrapper(self: Any, seconds: float) -> None:
+        call, spy.lose_at_poll = spy.lose_at_poll, None
+        if call is not None:
+            spy.lost(call, "after")
+        sleep(self, seconds)
+
+    monkeypatch.setattr(runner.RuntimeTaskInstance, "trigger_dag_run", staticmethod(accessor_wrapper))
+    monkeypatch.setattr(port, "sleep", sleep_wrapper)
 
 
 def _has_task_runner() -> bool:
@@ -403,6 +465,33 @@ def _has_task_runner() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _has_accessor() -> bool:
+    """Whether the Task SDK's task instance has ``trigger_dag_run()`` (apache/airflow#69135; no release has
+    it: ``nox -s accessor`` builds one), probed without the package."""
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    except ImportError:  # Airflow 2
+        return False
+    return hasattr(RuntimeTaskInstance, "trigger_dag_run")
+
+
+def assert_trigger_path(seam: Seam, routes: list[Any], output: Callable[[], str]) -> None:
+    """Every try took one route, and every trigger was sent by its path: the accessor (the operator, then
+    its own wait in execute()) where the route's trigger is ``accessor``, else the runner's handler of
+    DagRunTriggerException (2.11: the ORM). With the accessor no DagRunTriggerException reaches the runner
+    (no trigger "via" it) and the runner never polls; each waiting try's poll lines are the operator's."""
+    assert routes and {r.trigger for r in routes} == {routes[0].trigger}, routes
+    accessor = routes[0].trigger == "accessor"
+    via = "accessor" if accessor else "runner" if _has_task_runner() else "orm"
+    assert {c.via for c in seam.calls if c.op == "trigger"} <= {via}, seam.calls
+    if accessor:
+        text = output()
+        assert "Waiting for dag run to complete execution" not in text
+        for call in seam.calls:
+            if call.op == "trigger" and not seam.loses(call, "before"):
+                assert f"Waiting for {CHILD_DAG_ID} on {call.run_id} to reach an allowed state" in text
 
 
 def children_of(parent: str) -> list[_harness.ChildRun]:
@@ -439,13 +528,14 @@ def assert_link(parent: str, result: _harness.ParentResult, run_id: str) -> None
         assert urllib.parse.unquote(str(link)).endswith(f"/runs/{run_id}"), link
 
 
-def test_durable_keeps_run_id_before_stock_path_triggers(ids, selection, seam) -> None:
+def test_durable_keeps_run_id_before_stock_path_triggers(ids, selection, seam, routes, output) -> None:
     parent, _ = ids
     seam.finish_in_try = {1: "success"}
     result = durable_trigger(parent, seam, selection)
 
     assert (result.state, result.try_states) == ("success", ["success"])
-    # One trigger, by stock's path (3.x: the task runner, handed DagRunTriggerException by execute()).
+    # One trigger, by stock's path (3.x: the task runner, handed DagRunTriggerException by execute()), or
+    # where the Task SDK has the accessor by the operator through ti.trigger_dag_run() (assert_trigger_path).
     [sent] = seam.in_try(1, "trigger")
     assert sent.run_id == result.trigger_run_id
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(sent.run_id, "success")]
@@ -460,9 +550,10 @@ def test_durable_keeps_run_id_before_stock_path_triggers(ids, selection, seam) -
         # Try 1 asks whether the derived run exists (a lost try may have made it): not yet.
         assert [(c.run_id, c.answer) for c in seam.in_try(1, "lookup")] == [(sent.run_id, None)]
     assert_link(parent, result, sent.run_id)
+    assert_trigger_path(seam, routes, output)
 
 
-def test_durable_retry_reconnects_to_running_child(ids, selection, seam, output) -> None:
+def test_durable_retry_reconnects_to_running_child(ids, selection, seam, routes, output) -> None:
     parent, _ = ids
     # Try 1 triggers, then its worker is lost at the first poll, the child still queued. Try 2 finds it
     # queued (the harness finishes it once try 2 names it) and reconnects: no second trigger.
@@ -482,9 +573,12 @@ def test_durable_retry_reconnects_to_running_child(ids, selection, seam, output)
     text = output()
     assert f"Reconnecting to DAG run {first.run_id} (queued), triggered by an earlier try" in text
     assert f"Waiting for {CHILD_DAG_ID} on {first.run_id}" in text  # the reconnected try's own wait
+    assert_trigger_path(seam, routes, output)
 
 
-def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selection, seam):
+def test_durable_retry_short_circuits_when_child_already_succeeded(
+    ids, selection, seam, routes, output
+) -> None:
     parent, _ = ids
     # Try 1's worker is lost at the first poll, after the child had succeeded.
     seam.lose = (1, "after")
@@ -498,6 +592,7 @@ def test_durable_retry_short_circuits_when_child_already_succeeded(ids, selectio
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
     assert_link(parent, result, first.run_id)
+    assert_trigger_path(seam, routes, output)
 
 
 def _assert_fresh_run(parent: str, selection: Any, seam: Seam, result: _harness.ParentResult) -> None:
@@ -520,7 +615,9 @@ def _assert_fresh_run(parent: str, selection: Any, seam: Seam, result: _harness.
         assert_derived(second.run_id, 2)
 
 
-def test_durable_retry_after_a_lost_try_whose_child_failed_triggers_fresh(ids, selection, seam) -> None:
+def test_durable_retry_after_a_lost_try_whose_child_failed_triggers_fresh(
+    ids, selection, seam, routes, output
+) -> None:
     parent, _ = ids
     # Try 1's worker is lost at the first poll; the child then fails. Every version: try 2 finds it failed.
     seam.lose = (1, "after")
@@ -530,12 +627,13 @@ def test_durable_retry_after_a_lost_try_whose_child_failed_triggers_fresh(ids, s
 
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     _assert_fresh_run(parent, selection, seam, result)
+    assert_trigger_path(seam, routes, output)
 
 
-def test_durable_failed_child_ends_try_one_as_stock(ids, selection, seam) -> None:
+def test_durable_failed_child_ends_try_one_as_stock(ids, selection, seam, routes, output) -> None:
     parent, _ = ids
-    # No loss: try 1's child fails in the runner's own wait (2.11: the operator's, as stock's). Try 1 ends as
-    # the installed runner ends it: retried on 3.3+ and 2.11, failed without retries on 3.0-3.2.
+    # No loss: try 1's child fails in the runner's own wait (2.11, and with the accessor: the operator's). Try
+    # 1 ends as the installed runner ends it: retried on 3.3+ and 2.11, failed without retries on 3.0-3.2.
     seam.finish_in_try = {1: "failed", 2: "success"}
     result = durable_trigger(parent, seam, selection)
 
@@ -543,12 +641,16 @@ def test_durable_failed_child_ends_try_one_as_stock(ids, selection, seam) -> Non
         assert (result.state, result.try_states) == ("failed", ["failed"])
         [first] = seam.in_try(1, "trigger")
         assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "failed")]
+        assert_trigger_path(seam, routes, output)
         return
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "success"])
     _assert_fresh_run(parent, selection, seam, result)
+    assert_trigger_path(seam, routes, output)
 
 
-def test_durable_reconnected_wait_ends_a_failed_child_as_the_runner(ids, selection, seam, output) -> None:
+def test_durable_reconnected_wait_ends_a_failed_child_as_the_runner(
+    ids, selection, seam, routes, output
+) -> None:
     parent, _ = ids
     # Try 1 is lost with the child queued; try 2 reconnects and waits in execute(), and the child fails
     # there. Try 2 ends as the installed runner ends a failed child: retried on 3.3+ and 2.11 (try 3 then
@@ -565,6 +667,7 @@ def test_durable_reconnected_wait_ends_a_failed_child_as_the_runner(ids, selecti
         assert (result.state, result.try_states) == ("failed", ["up_for_retry", "failed"])
         assert type(result.errors[1]).__name__ == "AirflowFailException", result.errors
         assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "failed")]
+        assert_trigger_path(seam, routes, output)
         return
     assert (result.state, result.try_states) == ("success", ["up_for_retry", "up_for_retry", "success"])
     assert type(result.errors[1]).__name__ == "AirflowException", result.errors
@@ -572,9 +675,10 @@ def test_durable_reconnected_wait_ends_a_failed_child_as_the_runner(ids, selecti
     assert sorted((r.run_id, r.state) for r in children_of(parent)) == sorted(
         [(first.run_id, "failed"), (third.run_id, "success")]
     )
+    assert_trigger_path(seam, routes, output)
 
 
-def test_durable_execution_timeout_bounds_a_reconnected_wait(ids, selection, seam) -> None:
+def test_durable_execution_timeout_bounds_a_reconnected_wait(ids, selection, seam, routes, output) -> None:
     parent, _ = ids
     # Try 1 is lost with the child queued. Try 2 reconnects and waits inside execute(), which
     # execution_timeout bounds (try 1's wait was the runner's, outside it, as stock's). Try 3 reconnects
@@ -592,9 +696,10 @@ def test_durable_execution_timeout_bounds_a_reconnected_wait(ids, selection, sea
     assert [c.run_id for c in seam.in_try(3, "lookup")] == [first.run_id]
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(first.run_id, "success")]
     assert result.trigger_run_id == first.run_id
+    assert_trigger_path(seam, routes, output)
 
 
-def test_durable_retry_triggers_run_that_was_never_created(ids, selection, seam):
+def test_durable_retry_triggers_run_that_was_never_created(ids, selection, seam, routes, output) -> None:
     parent, _ = ids
     # Try 1's worker is lost just before the trigger is sent (with a store: after the store write).
     seam.lose = (1, "before")
@@ -615,6 +720,7 @@ def test_durable_retry_triggers_run_that_was_never_created(ids, selection, seam)
         assert_derived(lost.run_id)
     assert [(r.run_id, r.state) for r in children_of(parent)] == [(lost.run_id, "success")]
     assert result.trigger_run_id == lost.run_id
+    assert_trigger_path(seam, routes, output)
 
 
 def test_durable_warns_where_it_cannot_work(ids, selection, seam, monkeypatch) -> None:

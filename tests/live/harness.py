@@ -794,6 +794,7 @@ def results_document(executor: str, report: dict[str, Any], out: Path) -> dict[s
     """The run as a results document (tests/results.py), written to ``out``."""
     celery = executor == "celery"
     run = "celery" if celery else "local" if SHIM_PACKAGE == "airflow_trigger_compat" else "provider-local"
+    run = os.environ.get("E2E_RUN", run)  # nox -s accessor: "accessor-local" (tests/results.py RUNS)
     environment = {
         "python": sys.version.split()[0],
         "package": SHIM_PACKAGE if report["shim_installed"] else None,

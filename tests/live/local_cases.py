@@ -187,7 +187,18 @@ class CaseResult:
     zombie_detections: int | None = None
     #: the last try's task log, kept when the parent did not succeed
     last_try_log_tail: list[str] = field(default_factory=list)
+    #: try 1's task log (map index 0 when mapped): how many lines show each of TRY_LOG_MARKERS
+    try1_log: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+
+
+#: Who triggered and who waited, as a try's task log shows it: the operator's own poll (a wait inside
+#: execute(): TaskPort.log_waiting), the task runner's (stock's path: after DagRunTriggerException).
+TRY_LOG_MARKERS = {
+    "operator_polls": "to reach an allowed state",
+    "runner_polls": "Waiting for dag run to complete execution",
+    "DagRunTriggerException": "DagRunTriggerException",
+}
 
 
 class CaseRunner(Run):
@@ -415,6 +426,8 @@ class CaseRunner(Run):
             )
         if r.parent_state != "success":
             r.last_try_log_tail = self.task_log(r.try_number or 1, index).splitlines()[-15:]
+        lines = self.task_log(1, index).splitlines()
+        r.try1_log = {k: sum(1 for x in lines if marker in x) for k, marker in TRY_LOG_MARKERS.items()}
         if r.variant == "shim_durable":
             r.durable_warning_logged = any(
                 "DurableUnavailableWarning" in text or "durable=True has no effect" in text

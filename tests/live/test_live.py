@@ -80,6 +80,43 @@ def celery_report(postgres: harness.Postgres) -> dict[str, Any]:
     return harness.run_version("celery", MINOR, celery_cases.cases(), out, postgres)
 
 
+def _task_sdk_has_accessor() -> bool:
+    """Whether the installed Task SDK has ``ti.trigger_dag_run()`` (apache/airflow#69135; nox -s accessor).
+
+    Read from the Task SDK's protocol file, without importing Airflow into the test process."""
+    try:
+        types = importlib.metadata.distribution("apache-airflow-task-sdk").locate_file("airflow/sdk/types.py")
+        return "def trigger_dag_run(" in Path(str(types)).read_text()
+    except (importlib.metadata.PackageNotFoundError, OSError):  # Airflow 2: no Task SDK
+        return False
+
+
+ACCESSOR = _task_sdk_has_accessor()
+#: Kills after which try 1 has polled its child run (the harness acts once the try's log shows a poll).
+POLLED_IN_TRY1 = {
+    "midwait",
+    "workerkill",
+    "doublekill",
+    "mapped",
+    "childfail",
+    "clear",
+    "clearwait",
+    "recreate",
+}
+
+
+def check_who_waited(variant: str, kill: str, case: dict[str, Any]) -> None:
+    """With the accessor, durable=True's try 1 triggers and waits in execute() (the operator's own poll
+    lines, no DagRunTriggerException, none of the runner's poll lines); stock and durable=False take the
+    runner's path there, as on every released Task SDK. ``clear`` and ``recreate``: a clean try 1."""
+    seen = case["try1_log"]
+    if variant == "shim_durable":
+        assert (seen["runner_polls"], seen["DagRunTriggerException"]) == (0, 0), (case["case"], seen)
+        assert seen["operator_polls"] >= (1 if kill in POLLED_IN_TRY1 else 0), (case["case"], seen)
+    elif kill in POLLED_IN_TRY1:
+        assert seen["runner_polls"] >= 1 and seen["operator_polls"] == 0, (case["case"], seen)
+
+
 #: Task processes each kind SIGKILLs (2.11 fails each through one zombie callback).
 KILLS = {"midwait": 1, "winbefore": 1, "winafter": 1, "doublekill": 2, "mapped": 2}
 
@@ -178,6 +215,8 @@ def test_crash_case(request: pytest.FixtureRequest, variant: str, kill: str) -> 
                 assert case["durable_decision"] == want, (
                     f"{case['case']}: try 2 decided {case['durable_decision']!r}, expected {want!r}"
                 )
+        if ACCESSOR:
+            check_who_waited(variant, kill, case)
         if case["window_child_run_id"]:
             # The one child run is the run_id try 1 stored (window a) or triggered (window b).
             assert case["child_run_ids"] == [case["window_child_run_id"]], case

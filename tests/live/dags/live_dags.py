@@ -13,8 +13,10 @@ when a retry looks for it, whatever the load. ``winbefore`` / ``winafter`` paren
 window and tell the harness (a marker file: the pid, the child run_id) to kill them there. ``winbefore``:
 the run_id is kept (3.3+: in the task_state_store; below: derived) and nothing is triggered yet, i.e. on
 entry to stock's path module's ``execute`` (``_strategies.<entry.path>``), which durable's leaf calls with
-the kept run_id. ``winafter``: the child run exists and the parent has recorded nothing else; on 3.x the
-task runner has triggered it and is about to push the ``trigger_run_id`` XCom (the window is entered from
+the kept run_id (``_strategies.accessor``'s where the Task SDK has ``ti.trigger_dag_run()``: nox -s
+accessor). ``winafter``: the child run exists and the parent has recorded nothing else; on 3.x the
+task runner (or, with the accessor, the operator) has triggered it and is about to push the
+``trigger_run_id`` XCom (the window is entered from
 ``RuntimeTaskInstance.xcom_push``: Airflow's private runner, test code only), on 2.11 ``OrmPort.trigger``
 has returned.
 ``E2E_SHIM_PACKAGE`` (the runtime, e.g. a provider's vendored copy) and ``E2E_SHIM_OPERATOR``
@@ -87,17 +89,27 @@ def _path_module():
     return importlib.import_module(f"{SHIM_RUNTIME}._strategies.{runtime.select_row().entry.path}")
 
 
+def _trigger_module(path):
+    """The module durable's leaf triggers the kept run_id through (``Route.trigger``): stock's path module,
+    or ``_strategies.accessor`` where the Task SDK has ``ti.trigger_dag_run()`` (apache/airflow#69135)."""
+    accessor = importlib.import_module(f"{SHIM_RUNTIME}._airflow").has_trigger_accessor()
+    if accessor and path.__name__.endswith(".runner_exception"):
+        return importlib.import_module(f"{SHIM_RUNTIME}._strategies.accessor")
+    return path
+
+
 def _enter_window(kill: str, context) -> None:
     """Make try 1 stop in its window. Patches that live as long as the try's process: it is killed there."""
     dag_id, path = context["ti"].dag_id, _path_module()
     if kill == "winbefore":  # the run_id kept, nothing triggered
-        trigger = path.execute
+        module = _trigger_module(path)
+        trigger = module.execute
 
         def before(operator, ctx, request, route):
             _window(dag_id, request.run_id)
             return trigger(operator, ctx, request, route)
 
-        path.execute = before
+        module.execute = before
     elif AIRFLOW3:  # the runner triggered the run; its next step records its run_id (an XCom)
         cls = type(context["ti"])
         push = cls.xcom_push
