@@ -238,7 +238,7 @@ def _crash_test(session: nox.Session, env: dict[str, str], *extra: str) -> None:
 ACCESSOR_SDK, ACCESSOR_AIRFLOW = "1.4.0b2+accessor", "3.4.0b2"
 
 
-@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["accessor"])
+@nox.session(python=PYTHON, venv_backend="uv", reuse_venv=True, tags=["accessor", "ci", "ci-live"])
 def accessor(session: nox.Session) -> None:
     """Airflow 3.4.0b2 with the Task SDK built with ``ti.trigger_dag_run()`` (apache/airflow#69135).
 

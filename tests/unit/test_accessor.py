@@ -1,6 +1,6 @@
 """``_strategies/accessor.py`` and its probe: a Task SDK with ``ti.trigger_dag_run()`` (apache/airflow#69135).
 
-No released Task SDK has the accessor; ``nox -s "accessor(3.4)"`` runs the real one, built from
+No released Task SDK has the accessor; ``nox -s accessor`` runs the real one, built from
 ``patches/apache-airflow-task-sdk-1.4.0b2-accessor.patch``. Here a fake ``RuntimeTaskInstance`` has it."""
 
 from __future__ import annotations
