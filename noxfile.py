@@ -468,6 +468,32 @@ def upstream(session: nox.Session, airflow: str) -> None:
     )  # fmt: skip
 
 
+@nox.session(python=False, tags=["accessor"])
+def upstream_accessor(session: nox.Session) -> None:
+    """The provider's own test_trigger_dagrun.py on Airflow 3.4.0b2 with the accessor-built Task SDK.
+
+    tests/accessor/build_task_sdk.py builds apache-airflow-task-sdk 1.4.0b2+accessor; tests/upstream/run.sh
+    puts it over the pinned Task SDK (TASK_SDK_WHEEL) and runs stock, shim, patched and the mutants, STRICT=1
+    as upstream(<minor>) does: there durable=True triggers through ``ti.trigger_dag_run()`` and waits.
+    """
+    scratch = Path(session.create_tmp()).resolve() / "upstream-accessor"
+    scratch.mkdir(parents=True, exist_ok=True)
+    # Its own environments: without nox's UV_PYTHON, which would point their uv at another venv.
+    unset = ["env", "-u", "UV_PYTHON", "-u", "UV_PROJECT_ENVIRONMENT", "-u", "VIRTUAL_ENV"]
+    # build_task_sdk.py needs pip (download, wheel): a plain venv of its own has it
+    python = str(scratch / "build-venv" / "bin" / "python")
+    session.run("python3", "-m", "venv", str(scratch / "build-venv"), external=True)
+    build = ["tests/accessor/build_task_sdk.py", str(scratch / "task-sdk")]
+    out = session.run(*unset, python, *build, silent=True, external=True)
+    wheel = str(out).strip().splitlines()[-1]  # build_task_sdk.py prints it last
+    if not wheel.endswith(f"-{ACCESSOR_SDK}-py3-none-any.whl"):
+        session.error(f"build_task_sdk.py: not the {ACCESSOR_SDK} wheel: {wheel}")
+    session.run(
+        *unset, "bash", "tests/upstream/run.sh", ACCESSOR_AIRFLOW, "stock", "shim", "patched", "mutants",
+        env={"SCRATCH": str(scratch), "STRICT": "1", "TASK_SDK_WHEEL": wheel}, external=True,
+    )  # fmt: skip
+
+
 @nox.session(python=False, tags=["celery", "ci", "ci-live"])
 def celery_table(session: nox.Session) -> None:
     """Print the crash test on Celery for every version from results/."""
