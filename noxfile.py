@@ -468,7 +468,7 @@ def upstream(session: nox.Session, airflow: str) -> None:
     )  # fmt: skip
 
 
-@nox.session(python=False, tags=["accessor"])
+@nox.session(python=False, tags=["accessor", "ci", "ci-matrix"])
 def upstream_accessor(session: nox.Session) -> None:
     """The provider's own test_trigger_dagrun.py on Airflow 3.4.0b2 with the accessor-built Task SDK.
 
