@@ -679,6 +679,23 @@ def _users_lines(r: PolicyReport) -> list[str]:
     return lines
 
 
+#: The first apache-airflow-task-sdk release with ``ti.trigger_dag_run()`` (apache/airflow#69135), the
+#: accessor ``durable=True`` triggers through where a Task SDK has it; ``None`` while no release has it.
+ACCESSOR_FLOOR: str | None = None
+
+
+def _accessor_line() -> str:
+    """Where the accessor stands: the Task SDK release it needs, or "proposed"."""
+    if ACCESSOR_FLOOR is None:
+        where = (
+            "proposed (apache/airflow#69135), in no Task SDK release yet: durable=True uses it only where "
+        )
+        where += "a Task SDK has it (`nox -s accessor` builds one)"
+    else:
+        where = f"from apache-airflow-task-sdk {ACCESSOR_FLOOR}, where durable=True triggers through it"
+    return f"The accessor `ti.trigger_dag_run()`: {where}; no minimum below depends on it."
+
+
 def _prerelease_lines(prereleases: list[str]) -> list[str]:
     """The pre-releases the matrix tests: no first release yet, so no rule date, and no minimum to offer."""
     lines = []
@@ -722,6 +739,8 @@ def markdown(reports: list[PolicyReport], data: Mapping[str, Any]) -> str:
         + (f"; `>={upcoming[0]}` from {upcoming[1][0]}." if upcoming and upcoming[1] else "."),
         "",
         *_prerelease_lines(data.get("prereleases", [])),
+        _accessor_line(),
+        "",
         "Lines are code lines a minimum makes dead (code + tests); details below.",
         "",
         f"| Minimum | Drops | Allowed from | On {as_of} | Provider operator | Rest of the provider "

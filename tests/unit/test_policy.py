@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from airflow_trigger_compat import _policy
 from airflow_trigger_compat._policy import (
     DATA_FILE,
     PACKAGE_DIR,
@@ -270,6 +271,14 @@ def test_markdown_names_the_rule_the_dates_and_the_command() -> None:
     assert "`python -m airflow_trigger_compat policy --as-of 2026-12-02`" in text
     assert "n/a" not in text
     assert json.loads(json.dumps([r.as_json() for r in reports]))
+
+
+def test_markdown_names_the_accessors_floor_once_a_task_sdk_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = load_data()
+    reports = [policy(m, D(2026, 12, 2), data) for m in candidate_minimums()]
+    assert "The accessor `ti.trigger_dag_run()`: proposed (apache/airflow#69135)" in markdown(reports, data)
+    monkeypatch.setattr(_policy, "ACCESSOR_FLOOR", "1.5.0")
+    assert "`ti.trigger_dag_run()`: from apache-airflow-task-sdk 1.5.0" in markdown(reports, data)
 
 
 def test_policy_module_imports_nothing_from_airflow() -> None:
