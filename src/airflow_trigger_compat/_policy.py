@@ -688,9 +688,9 @@ def _accessor_line() -> str:
     """Where the accessor stands: the Task SDK release it needs, or "proposed"."""
     if ACCESSOR_FLOOR is None:
         where = (
-            "proposed (apache/airflow#69135), in no Task SDK release yet: durable=True uses it only where "
+            "proposed (apache/airflow#69135), in no Task SDK release yet: durable=True uses it only where a "
+            "Task SDK has it (`nox -s accessor` builds one)"
         )
-        where += "a Task SDK has it (`nox -s accessor` builds one)"
     else:
         where = f"from apache-airflow-task-sdk {ACCESSOR_FLOOR}, where durable=True triggers through it"
     return f"The accessor `ti.trigger_dag_run()`: {where}; no minimum below depends on it."
