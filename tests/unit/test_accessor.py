@@ -13,7 +13,7 @@ import pytest
 
 from airflow_trigger_compat._runtime import _airflow
 from airflow_trigger_compat._runtime._execute import route
-from airflow_trigger_compat._runtime._strategies import accessor, durable
+from airflow_trigger_compat._runtime._strategies import accessor
 
 from .conftest import (
     NOW,
@@ -26,7 +26,7 @@ from .conftest import (
     request_for,
     selection_for,
 )
-from .test_durable import KEY, Ti, link
+from .test_durable import KEY, Ti, link, real as run
 
 pytestmark = pytest.mark.usefixtures("fake_airflow")
 
@@ -54,21 +54,6 @@ def sdk_with_accessor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setitem(_airflow.IMPORT_PATHS, "RuntimeTaskInstanceProtocol", (module.__name__,))
     _airflow.has_trigger_accessor.cache_clear()
-
-
-def run(version: str, ti: AccessorTi, store: FakeStore | None, **overrides: Any) -> Any:
-    overrides = {"durable": True, "wait_for_completion": True, "poke_interval": 0, **overrides}
-    selection = selection_for(version)
-    request = request_for(selection, **overrides)
-    chosen = route(selection, request)
-    context: dict[str, Any] = {
-        "ti": ti,
-        "task_instance": ti,
-        "dag_run": types.SimpleNamespace(start_date=None),
-    }
-    if store is not None:
-        context["task_state_store"] = store
-    return durable.execute(FakeOperator(log=_Log(), **overrides), context, request, chosen)
 
 
 def test_the_probe_reads_the_public_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
